@@ -1,0 +1,94 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_countersign_global_optspecs
+    string join \n name= policy= audit-dir= audit-retention-days= headless approval-timeout= v/verbose h/help V/version
+end
+
+function __fish_countersign_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_countersign_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_countersign_using_subcommand
+    set -l cmd (__fish_countersign_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c countersign -n "__fish_countersign_needs_command" -l name -d 'Server label in prompts, audit and policy [default: the command\'s file name]' -r
+complete -c countersign -n "__fish_countersign_needs_command" -l policy -d 'Policy file [default: $XDG_CONFIG_HOME/countersign/policy.toml when it exists, else built-in defaults]' -r -F
+complete -c countersign -n "__fish_countersign_needs_command" -l audit-dir -d 'Audit directory [default: $XDG_STATE_HOME/countersign/audit]' -r -F
+complete -c countersign -n "__fish_countersign_needs_command" -l audit-retention-days -d 'Delete audit day files older than this many days (default: keep everything)' -r
+complete -c countersign -n "__fish_countersign_needs_command" -l approval-timeout -d 'How long a held call waits for the operator' -r
+complete -c countersign -n "__fish_countersign_needs_command" -l headless -d 'Never ask a human: calls that need approval are denied'
+complete -c countersign -n "__fish_countersign_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_needs_command" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_needs_command" -s V -l version -d 'Print version'
+complete -c countersign -n "__fish_countersign_needs_command" -a "audit" -d 'Read and check the audit log'
+complete -c countersign -n "__fish_countersign_needs_command" -a "digest" -d 'Print the digest of a tool call: a {"name","arguments"} object, tools/call params, or a whole request'
+complete -c countersign -n "__fish_countersign_needs_command" -a "policy" -d 'Check a policy file'
+complete -c countersign -n "__fish_countersign_needs_command" -a "approver" -d 'Full-screen console that approves held calls from every countersign of this user'
+complete -c countersign -n "__fish_countersign_needs_command" -a "demo" -d 'A built-in demo server behind countersign with a scripted client'
+complete -c countersign -n "__fish_countersign_needs_command" -a "generate" -d 'Print shell completions or the man page (used to generate completions/ and man/)'
+complete -c countersign -n "__fish_countersign_needs_command" -a "demo-server" -d 'Run the built-in demo MCP server on stdio (used by `countersign demo` and the tests)'
+complete -c countersign -n "__fish_countersign_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify tail help" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify tail help" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify tail help" -f -a "verify" -d 'Check the whole chain: exit 0 when intact, 1 with the first file:line that breaks'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify tail help" -f -a "tail" -d 'Show recent records, readable'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify tail help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from verify" -l dir -d 'Audit directory [default: as for the wrapper]' -r -F
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l dir -d 'Audit directory [default: as for the wrapper]' -r -F
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l tool -d 'Only records about tools matching this glob' -r
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l decision -d 'Only decisions with this outcome' -r -f -a "allow\t''
+deny\t''"
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -s n -l lines -d 'How many recent records to show before following' -r
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -s f -l follow -d 'Keep following new records'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l json -d 'Print the records as JSON lines'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the whole chain: exit 0 when intact, 1 with the first file:line that breaks'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Show recent records, readable'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c countersign -n "__fish_countersign_using_subcommand digest" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand digest" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand policy; and not __fish_seen_subcommand_from check help" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand policy; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand policy; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Validate a policy and print the effective rules'
+complete -c countersign -n "__fish_countersign_using_subcommand policy; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c countersign -n "__fish_countersign_using_subcommand policy; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate a policy and print the effective rules'
+complete -c countersign -n "__fish_countersign_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c countersign -n "__fish_countersign_using_subcommand approver" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand approver" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand demo" -l audit-dir -d 'Audit directory for the demo [default: a new temporary directory]' -r -F
+complete -c countersign -n "__fish_countersign_using_subcommand demo" -l headless -d 'Show the path where nobody can approve'
+complete -c countersign -n "__fish_countersign_using_subcommand demo" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand generate" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand demo-server" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand demo-server" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and not __fish_seen_subcommand_from audit digest policy approver demo generate demo-server help" -f -a "audit" -d 'Read and check the audit log'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and not __fish_seen_subcommand_from audit digest policy approver demo generate demo-server help" -f -a "digest" -d 'Print the digest of a tool call: a {"name","arguments"} object, tools/call params, or a whole request'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and not __fish_seen_subcommand_from audit digest policy approver demo generate demo-server help" -f -a "policy" -d 'Check a policy file'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and not __fish_seen_subcommand_from audit digest policy approver demo generate demo-server help" -f -a "approver" -d 'Full-screen console that approves held calls from every countersign of this user'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and not __fish_seen_subcommand_from audit digest policy approver demo generate demo-server help" -f -a "demo" -d 'A built-in demo server behind countersign with a scripted client'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and not __fish_seen_subcommand_from audit digest policy approver demo generate demo-server help" -f -a "generate" -d 'Print shell completions or the man page (used to generate completions/ and man/)'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and not __fish_seen_subcommand_from audit digest policy approver demo generate demo-server help" -f -a "demo-server" -d 'Run the built-in demo MCP server on stdio (used by `countersign demo` and the tests)'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and not __fish_seen_subcommand_from audit digest policy approver demo generate demo-server help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the whole chain: exit 0 when intact, 1 with the first file:line that breaks'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "tail" -d 'Show recent records, readable'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Validate a policy and print the effective rules'

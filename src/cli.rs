@@ -1,0 +1,163 @@
+//! The command line: parsed here, turned into plain values, never seen past this module.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Put countersign in front of a stdio MCP server in your client's config:
+  countersign -- npx -y @modelcontextprotocol/server-filesystem ~/work
+
+Exit status: the server's own status (128+N when it died of signal N);
+125 when countersign itself cannot run (bad flags, bad policy); 126 when the
+server command cannot be executed; 127 when it is not found.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "countersign",
+    version,
+    about = "Gate an MCP server: destructive tool calls wait for a human, every decision is audited",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub wrap: WrapArgs,
+
+    /// More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct WrapArgs {
+    /// Server label in prompts, audit and policy [default: the command's file name]
+    #[arg(long, env = "COUNTERSIGN_NAME", value_name = "LABEL")]
+    pub name: Option<String>,
+
+    /// Policy file [default: $XDG_CONFIG_HOME/countersign/policy.toml when it exists, else built-in defaults]
+    #[arg(long, env = "COUNTERSIGN_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Audit directory [default: $XDG_STATE_HOME/countersign/audit]
+    #[arg(long, env = "COUNTERSIGN_AUDIT_DIR", value_name = "DIR")]
+    pub audit_dir: Option<PathBuf>,
+
+    /// Delete audit day files older than this many days (default: keep everything)
+    #[arg(long, env = "COUNTERSIGN_AUDIT_RETENTION_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub audit_retention_days: Option<u32>,
+
+    /// Never ask a human: calls that need approval are denied
+    #[arg(long, env = "COUNTERSIGN_HEADLESS", value_parser = clap::builder::BoolishValueParser::new(), action = ArgAction::SetTrue)]
+    pub headless: bool,
+
+    /// How long a held call waits for the operator
+    #[arg(long, value_name = "SECONDS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub approval_timeout: u64,
+
+    /// The MCP server command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "SERVER_COMMAND")]
+    pub server: Vec<OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read and check the audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print the digest of a tool call: a {"name","arguments"} object, tools/call params, or a whole request
+    Digest {
+        /// JSON file to read [default: stdin]
+        file: Option<PathBuf>,
+    },
+    /// Check a policy file
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Full-screen console that approves held calls from every countersign of this user
+    Approver,
+    /// A built-in demo server behind countersign with a scripted client
+    Demo {
+        /// Show the path where nobody can approve
+        #[arg(long)]
+        headless: bool,
+        /// Audit directory for the demo [default: a new temporary directory]
+        #[arg(long, value_name = "DIR")]
+        audit_dir: Option<PathBuf>,
+    },
+    /// Print shell completions or the man page (used to generate completions/ and man/)
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+    },
+    /// Run the built-in demo MCP server on stdio (used by `countersign demo` and the tests)
+    #[command(hide = true)]
+    DemoServer {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        flags: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole chain: exit 0 when intact, 1 with the first file:line that breaks
+    Verify {
+        /// Audit directory [default: as for the wrapper]
+        #[arg(long, env = "COUNTERSIGN_AUDIT_DIR", value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Show recent records, readable
+    Tail {
+        /// Audit directory [default: as for the wrapper]
+        #[arg(long, env = "COUNTERSIGN_AUDIT_DIR", value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Keep following new records
+        #[arg(short, long)]
+        follow: bool,
+        /// Only records about tools matching this glob
+        #[arg(long, value_name = "GLOB")]
+        tool: Option<String>,
+        /// Only decisions with this outcome
+        #[arg(long, value_enum)]
+        decision: Option<DecisionFilter>,
+        /// Print the records as JSON lines
+        #[arg(long)]
+        json: bool,
+        /// How many recent records to show before following
+        #[arg(short = 'n', long, default_value_t = 20, value_name = "N")]
+        lines: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DecisionFilter {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy and print the effective rules
+    Check {
+        /// Policy file [default: as for the wrapper]
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    Bash,
+    Zsh,
+    Fish,
+    Man,
+}
+
+/// The clap command, for generating completions and the man page.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

@@ -1,0 +1,47 @@
+//! The subcommands, and the wrapper itself.
+
+mod approver;
+mod audit_tail;
+mod audit_verify;
+mod demo;
+mod demo_server;
+mod digest;
+mod generate;
+mod policy_check;
+mod settings;
+mod wrap;
+
+use crate::cli::{AuditCommand, Cli, Command, PolicyCommand};
+use crate::Error;
+
+pub use generate::render as generated;
+pub use settings::{default_audit_dir, load_policy};
+
+pub fn run(cli: Cli) -> Result<i32, Error> {
+    match cli.command {
+        None => wrap::run(cli.wrap),
+        Some(Command::Digest { file }) => digest::run(file.as_deref()),
+        Some(Command::Policy(PolicyCommand::Check { file })) => policy_check::run(file),
+        Some(Command::Audit(AuditCommand::Verify { dir })) => audit_verify::run(dir),
+        Some(Command::Audit(AuditCommand::Tail { dir, follow, tool, decision, json, lines })) => {
+            audit_tail::run(audit_tail::Options { dir, follow, tool, decision, json, lines })
+        }
+        Some(Command::Generate { what }) => generate::run(what),
+        Some(Command::DemoServer { flags }) => Ok(demo_server::run(flags)),
+        Some(Command::Demo { headless, audit_dir }) => demo::run(headless, audit_dir),
+        Some(Command::Approver) => approver::run(),
+    }
+}
+
+/// Runs `future` on a single-threaded runtime (the relay is I/O bound; one thread keeps
+/// its hand-offs cheap).
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the runtime", e))?;
+    let output = runtime.block_on(future);
+    // A prompt thread may still wait for a key; it sees its call withdrawn within 100 ms.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    Ok(output)
+}

@@ -1,0 +1,40 @@
+//! `countersign [OPTIONS] -- SERVER...`: the wrapper.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::WrapArgs;
+use crate::core::config::Config;
+use crate::Error;
+
+pub fn run(args: WrapArgs) -> Result<i32, Error> {
+    let config = config(args)?;
+    super::block_on(crate::relay::run(config))?.map_err(Error::from)
+}
+
+fn config(args: WrapArgs) -> Result<Config, Error> {
+    let (policy, policy_source) = super::load_policy(args.policy)?;
+    let name = match args.name {
+        Some(name) if !name.is_empty() => name,
+        _ => args
+            .server
+            .first()
+            .and_then(|c| Path::new(c).file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "server".into()),
+    };
+    let audit_dir = match args.audit_dir {
+        Some(dir) => dir,
+        None => super::default_audit_dir()?,
+    };
+    Ok(Config {
+        name,
+        command: args.server,
+        policy,
+        policy_source,
+        audit_dir,
+        audit_retention_days: args.audit_retention_days,
+        headless: args.headless,
+        approval_timeout: Duration::from_secs(args.approval_timeout),
+    })
+}

@@ -1,0 +1,224 @@
+//! What the server said its tools are: learned only from its own `tools/list` answers,
+//! never from the call (PRODUCT.md section 3).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::digest::digest_of;
+use super::json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    ReadOnly,
+    Write,
+    Destructive,
+    Unknown,
+}
+
+impl Class {
+    pub const ALL: [Class; 4] = [Class::ReadOnly, Class::Write, Class::Destructive, Class::Unknown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::ReadOnly => "read_only",
+            Class::Write => "write",
+            Class::Destructive => "destructive",
+            Class::Unknown => "unknown",
+        }
+    }
+
+    /// Why a tool has this class, in words for the operator.
+    pub fn why(self) -> &'static str {
+        match self {
+            Class::ReadOnly => "server says readOnlyHint: true",
+            Class::Write => "server says destructiveHint: false",
+            Class::Destructive => "server does not say it is read-only or non-destructive",
+            Class::Unknown => "the server never listed this tool",
+        }
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One tool as the server listed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub title: Option<String>,
+    pub class: Class,
+    /// Digest of the whole tool definition, so the audit shows when it changed.
+    pub digest: String,
+}
+
+/// The class of a listed tool, from its annotations. The spec's defaults
+/// (schema: `readOnlyHint` default false, `destructiveHint` default true) make an
+/// unannotated tool destructive; a hint that is not a boolean counts as absent.
+pub fn class_of(tool: &Value<'_>) -> Class {
+    let hint = |name| tool.get("annotations").and_then(|a| a.get(name)).and_then(Value::as_bool);
+    if hint("readOnlyHint") == Some(true) {
+        Class::ReadOnly
+    } else if hint("destructiveHint") == Some(false) {
+        Class::Write
+    } else {
+        Class::Destructive
+    }
+}
+
+/// Reads the tools of one `tools/list` result page. Returns the tools and the next cursor.
+pub fn read_page(result: &Value<'_>) -> (Vec<Tool>, Option<String>) {
+    let tools = result
+        .get("tools")
+        .and_then(Value::as_array)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|tool| {
+            let name = tool.get("name")?.as_str()?.to_owned();
+            let title = tool
+                .get("title")
+                .or_else(|| tool.get("annotations").and_then(|a| a.get("title")))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            Some(Tool { name, title, class: class_of(tool), digest: digest_of(tool) })
+        })
+        .collect();
+    let cursor = result.get("nextCursor").and_then(Value::as_str).map(str::to_owned);
+    (tools, cursor)
+}
+
+/// The tools this process has learned.
+#[derive(Debug, Default)]
+pub struct Registry {
+    tools: HashMap<String, Tool>,
+    /// True after a whole listing was seen and no `list_changed` came since: a tool that is
+    /// missing then really is unknown.
+    complete: bool,
+}
+
+impl Registry {
+    pub fn lookup(&self, name: &str) -> Option<&Tool> {
+        self.tools.get(name)
+    }
+
+    /// The class of `name`, or `None` when the gate should list the tools first.
+    pub fn class(&self, name: &str) -> Option<Class> {
+        match self.tools.get(name) {
+            Some(tool) => Some(tool.class),
+            None if self.complete => Some(Class::Unknown),
+            None => None,
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Learns one page of a listing the client asked for; `first` when the request had no
+    /// cursor, `last` when the answer has no `nextCursor`. A one-page listing is complete.
+    /// Returns the tools whose definition is new or changed.
+    pub fn learn(&mut self, tools: Vec<Tool>, first: bool, last: bool) -> Vec<Tool> {
+        let mut changed = Vec::new();
+        for tool in tools {
+            if self.tools.get(&tool.name).map(|t| &t.digest) != Some(&tool.digest) {
+                changed.push(tool.clone());
+            }
+            self.tools.insert(tool.name.clone(), tool);
+        }
+        if first && last {
+            self.complete = true;
+        }
+        changed
+    }
+
+    /// Learns a whole listing gathered page by page: replaces everything known.
+    pub fn replace(&mut self, tools: Vec<Tool>) -> Vec<Tool> {
+        let old = std::mem::take(&mut self.tools);
+        let mut changed = Vec::new();
+        for tool in tools {
+            if old.get(&tool.name).map(|t| &t.digest) != Some(&tool.digest) {
+                changed.push(tool.clone());
+            }
+            self.tools.insert(tool.name.clone(), tool);
+        }
+        self.complete = true;
+        changed
+    }
+
+    /// After `notifications/tools/list_changed`: nothing known can be trusted any more.
+    pub fn invalidate(&mut self) {
+        self.tools.clear();
+        self.complete = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::json::parse;
+
+    fn page(json: &str) -> (Vec<Tool>, Option<String>) {
+        read_page(&parse(json.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn classes_follow_annotations_and_spec_defaults() {
+        let (tools, cursor) = page(
+            r#"{"tools":[
+                {"name":"r","annotations":{"readOnlyHint":true,"destructiveHint":true}},
+                {"name":"w","annotations":{"destructiveHint":false}},
+                {"name":"d","annotations":{"destructiveHint":true}},
+                {"name":"plain","inputSchema":{}},
+                {"name":"odd","annotations":{"readOnlyHint":"true","destructiveHint":0}},
+                {"name":"ro-false","annotations":{"readOnlyHint":false,"destructiveHint":false}},
+                {"title":"no name"}
+            ],"nextCursor":"abc"}"#,
+        );
+        let classes: Vec<_> = tools.iter().map(|t| (t.name.as_str(), t.class)).collect();
+        assert_eq!(
+            classes,
+            [
+                ("r", Class::ReadOnly),
+                ("w", Class::Write),
+                ("d", Class::Destructive),
+                ("plain", Class::Destructive),
+                ("odd", Class::Destructive),
+                ("ro-false", Class::Write),
+            ]
+        );
+        assert_eq!(cursor.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn unknown_only_once_the_listing_is_complete() {
+        let mut reg = Registry::default();
+        assert_eq!(reg.class("x"), None);
+        let (tools, _) = page(r#"{"tools":[{"name":"a","annotations":{"readOnlyHint":true}}]}"#);
+        let changed = reg.learn(tools.clone(), true, false);
+        assert_eq!(changed.len(), 1);
+        assert_eq!(reg.class("a"), Some(Class::ReadOnly));
+        assert_eq!(reg.class("x"), None, "a partial listing proves nothing");
+        assert_eq!(reg.learn(tools.clone(), false, true).len(), 0, "a last page alone neither");
+        assert_eq!(reg.class("x"), None);
+        assert!(reg.learn(tools.clone(), true, true).is_empty(), "unchanged definitions");
+        assert_eq!(reg.class("x"), Some(Class::Unknown));
+        reg.invalidate();
+        assert_eq!(reg.class("a"), None, "list_changed forgets annotations");
+        reg.replace(tools);
+        assert_eq!(reg.class("a"), Some(Class::ReadOnly));
+        assert_eq!(reg.class("x"), Some(Class::Unknown));
+    }
+
+    #[test]
+    fn a_changed_definition_is_reported() {
+        let mut reg = Registry::default();
+        let (v1, _) = page(r#"{"tools":[{"name":"a","annotations":{"readOnlyHint":true}}]}"#);
+        let (v2, _) = page(r#"{"tools":[{"name":"a"}]}"#);
+        reg.learn(v1, true, true);
+        let changed = reg.learn(v2, true, true);
+        assert_eq!(changed[0].class, Class::Destructive);
+        assert_eq!(reg.class("a"), Some(Class::Destructive));
+    }
+}

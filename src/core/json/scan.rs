@@ -1,0 +1,617 @@
+//! The scanner behind [`scan_envelope`] and [`parse`].
+
+use std::borrow::Cow;
+
+use super::{number_round_trips, Ambiguity, JsonError, Map, Value, MAX_DEPTH};
+
+/// The top-level members of a JSON-RPC message, as raw JSON text (validated, not decoded).
+/// A key that appears twice keeps its first value and sets `ambiguity`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Envelope<'a> {
+    pub jsonrpc: Option<&'a str>,
+    pub id: Option<&'a str>,
+    pub method: Option<&'a str>,
+    pub params: Option<&'a str>,
+    pub result: Option<&'a str>,
+    pub error: Option<&'a str>,
+    /// `result.isError`, read on the way (a tool result's outcome without a second pass).
+    pub result_is_error: Option<&'a str>,
+    /// The first ambiguity anywhere in the message.
+    pub ambiguity: Option<Ambiguity>,
+}
+
+/// What a line holds, after the whole of it was validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message<'a> {
+    Single(Envelope<'a>),
+    /// A JSON array: the raw text of each element, in order.
+    Batch(Vec<&'a str>),
+    /// Valid JSON that is neither an object nor an array.
+    Other,
+}
+
+/// Validates `bytes` as one JSON value and returns its JSON-RPC envelope. Builds no tree:
+/// the cost is one pass over the bytes plus the keys of open objects.
+pub fn scan_envelope(bytes: &[u8]) -> Result<Message<'_>, JsonError> {
+    let mut s = Scanner::new(bytes)?;
+    s.ws();
+    let message = match s.peek() {
+        Some(b'{') => Message::Single(s.envelope()?),
+        Some(b'[') => {
+            let mut items = Vec::new();
+            s.array(|s| {
+                let start = s.pos;
+                s.skip_value()?;
+                items.push(&s.src[start..s.pos]);
+                Ok(())
+            })?;
+            Message::Batch(items)
+        }
+        _ => {
+            s.skip_value()?;
+            Message::Other
+        }
+    };
+    s.end()?;
+    Ok(message)
+}
+
+/// Why [`parse`] refused its input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0}")]
+    Invalid(JsonError),
+    #[error("{0}")]
+    Ambiguous(Ambiguity),
+}
+
+/// Parses `bytes` as one JSON value into a borrowed tree, refusing ambiguous input.
+pub fn parse(bytes: &[u8]) -> Result<Value<'_>, Refusal> {
+    let mut s = Scanner::new(bytes).map_err(Refusal::Invalid)?;
+    let value = s.value().map_err(Refusal::Invalid)?;
+    s.end().map_err(Refusal::Invalid)?;
+    match s.ambiguity {
+        Some(a) => Err(Refusal::Ambiguous(a)),
+        None => Ok(value),
+    }
+}
+
+struct Scanner<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    depth: usize,
+    ambiguity: Option<Ambiguity>,
+    /// Keys of the objects currently open, for duplicate detection while skipping.
+    keys: Vec<Cow<'a, str>>,
+}
+
+type Scan<T> = Result<T, JsonError>;
+
+impl<'a> Scanner<'a> {
+    fn new(bytes: &'a [u8]) -> Scan<Self> {
+        let src =
+            std::str::from_utf8(bytes).map_err(|e| JsonError { what: "invalid UTF-8", offset: e.valid_up_to() })?;
+        Ok(Scanner { src, bytes, pos: 0, depth: 0, ambiguity: None, keys: Vec::new() })
+    }
+
+    fn err<T>(&self, what: &'static str) -> Scan<T> {
+        Err(JsonError { what, offset: self.pos })
+    }
+
+    fn note(&mut self, ambiguity: Ambiguity) {
+        self.ambiguity.get_or_insert(ambiguity);
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn end(&mut self) -> Scan<()> {
+        self.ws();
+        if self.pos != self.bytes.len() {
+            return self.err("trailing characters after the JSON value");
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &'static str) -> Scan<()> {
+        if self.src[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            self.err("invalid literal")
+        }
+    }
+
+    fn enter(&mut self) -> Scan<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.err("nesting too deep");
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// Walks `[ item, ... ]`, calling `item` with the scanner at each element.
+    fn array(&mut self, mut item: impl FnMut(&mut Self) -> Scan<()>) -> Scan<()> {
+        self.enter()?;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            item(self)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return self.err("expected ',' or ']' in array"),
+            }
+        }
+    }
+
+    /// Walks `{ "key": value, ... }`, calling `member` with each decoded key and the
+    /// scanner at its value.
+    fn object(&mut self, mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Scan<()>) -> Scan<()> {
+        self.enter()?;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return self.err("expected a string key in object");
+            }
+            let key = self.string()?;
+            self.ws();
+            if self.peek() != Some(b':') {
+                return self.err("expected ':' after object key");
+            }
+            self.pos += 1;
+            self.ws();
+            member(self, key)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return self.err("expected ',' or '}' in object"),
+            }
+        }
+    }
+
+    fn envelope(&mut self) -> Scan<Envelope<'a>> {
+        let mut env = Envelope::default();
+        let frame = self.keys.len();
+        self.object(|s, key| {
+            let start = s.pos;
+            if &*key == "result" && s.peek() == Some(b'{') {
+                let is_error = s.skip_object(Some("isError"))?;
+                env.result_is_error = env.result_is_error.or(is_error);
+            } else {
+                s.skip_value()?;
+            }
+            let raw = &s.src[start..s.pos];
+            let slot = match &*key {
+                "jsonrpc" => Some(&mut env.jsonrpc),
+                "id" => Some(&mut env.id),
+                "method" => Some(&mut env.method),
+                "params" => Some(&mut env.params),
+                "result" => Some(&mut env.result),
+                "error" => Some(&mut env.error),
+                _ => None,
+            };
+            if let Some(slot) = slot {
+                slot.get_or_insert(raw);
+            }
+            s.keys.push(key);
+            Ok(())
+        })?;
+        self.close_keys(frame);
+        env.ambiguity = self.ambiguity.take();
+        Ok(env)
+    }
+
+    /// Checks the keys pushed since `frame` for duplicates, then forgets them.
+    fn close_keys(&mut self, frame: usize) {
+        if let Some(dup) = find_duplicate(&mut self.keys[frame..]) {
+            let dup = dup.to_owned();
+            self.note(Ambiguity::DuplicateKey(dup));
+        }
+        self.keys.truncate(frame);
+    }
+
+    /// Skips an object, checking its keys; returns the raw value of member `want`.
+    fn skip_object(&mut self, want: Option<&str>) -> Scan<Option<&'a str>> {
+        let frame = self.keys.len();
+        let mut wanted = None;
+        self.object(|s, key| {
+            let start = s.pos;
+            s.skip_value()?;
+            if wanted.is_none() && want == Some(&*key) {
+                wanted = Some(&s.src[start..s.pos]);
+            }
+            s.keys.push(key);
+            Ok(())
+        })?;
+        self.close_keys(frame);
+        Ok(wanted)
+    }
+
+    fn skip_value(&mut self) -> Scan<()> {
+        match self.peek() {
+            Some(b'{') => self.skip_object(None).map(drop),
+            Some(b'[') => self.array(Self::skip_value),
+            Some(b'"') => self.string().map(drop),
+            Some(b't') => self.literal("true"),
+            Some(b'f') => self.literal("false"),
+            Some(b'n') => self.literal("null"),
+            Some(b'-' | b'0'..=b'9') => self.number().map(drop),
+            Some(_) => self.err("unexpected character"),
+            None => self.err("unexpected end of input"),
+        }
+    }
+
+    fn value(&mut self) -> Scan<Value<'a>> {
+        self.ws();
+        match self.peek() {
+            Some(b'{') => {
+                let mut members: Map<'a> = Vec::new();
+                self.object(|s, key| {
+                    let v = s.value()?;
+                    members.push((key, v));
+                    Ok(())
+                })?;
+                let mut keys: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
+                if let Some(dup) = find_duplicate(&mut keys) {
+                    let dup = dup.to_owned();
+                    self.note(Ambiguity::DuplicateKey(dup));
+                }
+                Ok(Value::Object(members))
+            }
+            Some(b'[') => {
+                let mut items = Vec::new();
+                self.array(|s| {
+                    items.push(s.value()?);
+                    Ok(())
+                })?;
+                Ok(Value::Array(items))
+            }
+            Some(b'"') => self.string().map(Value::String),
+            Some(b't') => self.literal("true").map(|_| Value::Bool(true)),
+            Some(b'f') => self.literal("false").map(|_| Value::Bool(false)),
+            Some(b'n') => self.literal("null").map(|_| Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number().map(|n| Value::Number(Cow::Borrowed(n))),
+            Some(_) => self.err("unexpected character"),
+            None => self.err("unexpected end of input"),
+        }
+    }
+
+    /// Reads a number (RFC 8259 grammar) and notes it when it is not exact as a double.
+    fn number(&mut self) -> Scan<&'a str> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return self.err("invalid number"),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return self.err("invalid number: no digit after '.'");
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return self.err("invalid number: no digit in exponent");
+            }
+            self.digits();
+        }
+        let text = &self.src[start..self.pos];
+        if !number_round_trips(text) {
+            self.note(Ambiguity::Number(text.to_owned()));
+        }
+        Ok(text)
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Reads a string starting at its opening quote, decoding escapes only when there are
+    /// any.
+    fn string(&mut self) -> Scan<Cow<'a, str>> {
+        self.pos += 1;
+        let start = self.pos;
+        let mut owned: Option<String> = None;
+        let mut run = start;
+        loop {
+            self.pos = find_special(self.bytes, self.pos);
+            match self.peek() {
+                Some(b'"') => {
+                    let tail = &self.src[run..self.pos];
+                    self.pos += 1;
+                    return Ok(match owned {
+                        None => Cow::Borrowed(tail),
+                        Some(mut s) => {
+                            s.push_str(tail);
+                            Cow::Owned(s)
+                        }
+                    });
+                }
+                Some(b'\\') => {
+                    let buf = owned.get_or_insert_with(String::new);
+                    buf.push_str(&self.src[run..self.pos]);
+                    self.pos += 1;
+                    self.escape(&mut owned)?;
+                    run = self.pos;
+                }
+                Some(_) => return self.err("control character in string"),
+                None => return self.err("unterminated string"),
+            }
+        }
+    }
+
+    /// Decodes one escape (the backslash already consumed) onto `out`.
+    fn escape(&mut self, out: &mut Option<String>) -> Scan<()> {
+        let Some(c) = self.peek() else {
+            return self.err("unterminated escape");
+        };
+        self.pos += 1;
+        let ch = match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = self.hex4()?;
+                match unit {
+                    0xD800..=0xDBFF => {
+                        if self.src[self.pos..].starts_with("\\u") {
+                            let save = self.pos;
+                            self.pos += 2;
+                            let low = self.hex4()?;
+                            if (0xDC00..=0xDFFF).contains(&low) {
+                                let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                                char::from_u32(code).unwrap_or('\u{FFFD}')
+                            } else {
+                                self.pos = save;
+                                self.note(Ambiguity::LoneSurrogate);
+                                '\u{FFFD}'
+                            }
+                        } else {
+                            self.note(Ambiguity::LoneSurrogate);
+                            '\u{FFFD}'
+                        }
+                    }
+                    0xDC00..=0xDFFF => {
+                        self.note(Ambiguity::LoneSurrogate);
+                        '\u{FFFD}'
+                    }
+                    _ => char::from_u32(unit).unwrap_or('\u{FFFD}'),
+                }
+            }
+            _ => return self.err("invalid escape"),
+        };
+        if let Some(buf) = out.as_mut() {
+            buf.push(ch);
+        }
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Scan<u32> {
+        let Some(digits) = self.src.get(self.pos..self.pos + 4) else {
+            return self.err("truncated \\u escape");
+        };
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return self.err("invalid \\u escape");
+        }
+        self.pos += 4;
+        Ok(u32::from_str_radix(digits, 16).expect("checked hex digits"))
+    }
+}
+
+/// The first byte at or after `i` that ends a plain run inside a string: `"`, `\` or a
+/// control character. Eight bytes at a time (the zero-byte trick of Hacker's Delight 6-1;
+/// the lowest flagged byte is always exact).
+#[inline]
+fn find_special(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let slash = w ^ (ONES * u64::from(b'\\'));
+        let hits = (quote.wrapping_sub(ONES) & !quote)
+            | (slash.wrapping_sub(ONES) & !slash)
+            | (w.wrapping_sub(ONES * 0x20) & !w);
+        let hits = hits & HIGH;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// A key that occurs twice in `keys`, if any (reorders `keys`).
+fn find_duplicate<K: AsRef<str> + Ord>(keys: &mut [K]) -> Option<&str> {
+    if keys.len() <= 16 {
+        for (i, a) in keys.iter().enumerate() {
+            if keys[i + 1..].iter().any(|b| b.as_ref() == a.as_ref()) {
+                return Some(a.as_ref());
+            }
+        }
+        return None;
+    }
+    keys.sort_unstable();
+    keys.windows(2).find(|w| w[0].as_ref() == w[1].as_ref()).map(|w| w[0].as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(line: &str) -> Envelope<'_> {
+        match scan_envelope(line.as_bytes()).unwrap() {
+            Message::Single(e) => e,
+            other => panic!("not an envelope: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn envelope_fields_are_raw_spans() {
+        let e = env(r#" {"jsonrpc":"2.0","id":7,"method":"tools\/call","params":{"name":"x"}} "#);
+        assert_eq!(e.jsonrpc, Some(r#""2.0""#));
+        assert_eq!(e.id, Some("7"));
+        assert_eq!(e.method, Some(r#""tools\/call""#));
+        assert_eq!(e.params, Some(r#"{"name":"x"}"#));
+        assert_eq!(e.ambiguity, None);
+        let e = env(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"isError":false}],"isError":true}}"#);
+        assert_eq!(e.result_is_error, Some("true"));
+        let e = env(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[]}}"#);
+        assert_eq!(e.result_is_error, None);
+    }
+
+    #[test]
+    fn duplicate_keys_anywhere_are_ambiguous() {
+        let e = env(r#"{"method":"a","method":"b"}"#);
+        assert_eq!(e.method, Some(r#""a""#));
+        assert_eq!(e.ambiguity, Some(Ambiguity::DuplicateKey("method".into())));
+        let e = env(r#"{"params":{"arguments":{"p":1,"x":[{"a":1,"a":2}]}}}"#);
+        assert_eq!(e.ambiguity, Some(Ambiguity::DuplicateKey("a".into())));
+        // Escaped spellings of the same key are the same key.
+        let e = env(r#"{"params":{"name":"a","n\u0061me":"b"}}"#);
+        assert_eq!(e.ambiguity, Some(Ambiguity::DuplicateKey("name".into())));
+        // Same key in sibling objects is fine; many keys take the sorting path.
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let line = format!("{{\"a\":{{\"x\":1}},\"b\":{{\"x\":1}},{}}}", many.join(","));
+        assert_eq!(env(&line).ambiguity, None);
+        let line = format!("{{{},\"k7\":0}}", many.join(","));
+        assert_eq!(env(&line).ambiguity, Some(Ambiguity::DuplicateKey("k7".into())));
+    }
+
+    #[test]
+    fn lone_surrogates_are_ambiguous_pairs_are_not() {
+        assert_eq!(parse(br#""\ud83d\ude00""#).unwrap(), Value::String("😀".into()));
+        for s in [r#""\ud83d""#, r#""\ude00x""#, r#""\ud83d\u0041""#, r#""a\udfff""#] {
+            assert_eq!(parse(s.as_bytes()), Err(Refusal::Ambiguous(Ambiguity::LoneSurrogate)), "{s}");
+        }
+    }
+
+    #[test]
+    fn escapes_decode() {
+        let v = parse(br#"{"k":"a\"b\\c\/d\b\f\n\r\t\u00e9"}"#).unwrap();
+        assert_eq!(v.get("k").unwrap().as_str(), Some("a\"b\\c/d\u{8}\u{c}\n\r\té"));
+    }
+
+    #[test]
+    fn inexact_numbers_are_ambiguous() {
+        assert!(matches!(parse(b"[1, 9007199254740993]"), Err(Refusal::Ambiguous(Ambiguity::Number(_)))));
+        assert_eq!(parse(b"[1.5e3]").unwrap(), Value::Array(vec![Value::Number("1.5e3".into())]));
+    }
+
+    #[test]
+    fn garbage_is_invalid() {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"}",
+            b"{\"a\"}",
+            b"{\"a\":}",
+            b"[1,]",
+            b"{\"a\":1,}",
+            b"01",
+            b"1.",
+            b"-",
+            b"1e",
+            b"+1",
+            b"tru",
+            b"nul",
+            b"\"abc",
+            b"\"a\x01b\"",
+            b"\"\\x\"",
+            b"\"\\u12\"",
+            b"{} {}",
+            b"NaN",
+            b"Infinity",
+            b"'a'",
+            b"\xff",
+            b"\"\xc3\x28\"",
+            b"{\"a\" 1}",
+        ] {
+            assert!(matches!(parse(bad), Err(Refusal::Invalid(_))), "{:?}", String::from_utf8_lossy(bad));
+            assert!(scan_envelope(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn depth_is_limited() {
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(scan_envelope(deep.as_bytes()).is_err());
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(scan_envelope(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn batches_and_scalars() {
+        let m = scan_envelope(br#"[{"id":1}, {"id":2} ]"#).unwrap();
+        assert_eq!(m, Message::Batch(vec![r#"{"id":1}"#, r#"{"id":2}"#]));
+        assert_eq!(scan_envelope(b"42").unwrap(), Message::Other);
+    }
+
+    #[test]
+    fn find_special_matches_bytewise_scan() {
+        let mut text: Vec<u8> = (0..200u8).map(|i| b'a' + i % 26).collect();
+        for pos in [0, 7, 8, 9, 63, 150, 199] {
+            for special in [b'"', b'\\', 0x00, 0x1f] {
+                let mut t = text.clone();
+                t[pos] = special;
+                assert_eq!(find_special(&t, 0), pos);
+                assert_eq!(find_special(&t, pos), pos);
+            }
+        }
+        text.extend_from_slice("é€😀\u{7f}".as_bytes());
+        assert_eq!(find_special(&text, 0), text.len());
+    }
+}

@@ -1,0 +1,191 @@
+//! The policy: per-class defaults and ordered rules (PRODUCT.md section 4).
+
+mod load;
+mod matcher;
+
+use std::fmt;
+
+pub use load::{from_toml, PolicyError};
+pub use matcher::{json_eq, normalize, Comparison, Matcher, Pattern};
+
+use super::classify::Class;
+use super::json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Allow,
+    Ask,
+    Deny,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Ask => "ask",
+            Action::Deny => "deny",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub tool: Pattern,
+    pub server: Option<Pattern>,
+    pub action: Action,
+    /// JSON Pointer into `arguments` and the matchers that must all hold there.
+    pub args: Vec<(String, Vec<Matcher>)>,
+}
+
+impl Rule {
+    fn matches(&self, server: &str, tool: &str, arguments: &Value<'_>) -> bool {
+        self.tool.is_match(tool)
+            && self.server.as_ref().is_none_or(|s| s.is_match(server))
+            && self.args.iter().all(|(pointer, matchers)| {
+                let value = arguments.pointer(pointer);
+                matchers.iter().all(|m| m.holds(value))
+            })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    defaults: [Action; 4],
+    pub rules: Vec<Rule>,
+}
+
+impl Default for Policy {
+    /// The built-in defaults: read-only and write tools pass, everything else asks.
+    fn default() -> Self {
+        Policy { defaults: [Action::Allow, Action::Allow, Action::Ask, Action::Ask], rules: Vec::new() }
+    }
+}
+
+/// What the policy says about one call, and which entry said it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub action: Action,
+    /// The deciding rule's id, or `defaults.<class>`.
+    pub rule: String,
+}
+
+impl Policy {
+    pub fn default_for(&self, class: Class) -> Action {
+        self.defaults[class_index(class)]
+    }
+
+    fn set_default(&mut self, class: Class, action: Action) {
+        self.defaults[class_index(class)] = action;
+    }
+
+    /// First matching rule wins; with none, the class default.
+    pub fn evaluate(&self, server: &str, tool: &str, class: Class, arguments: Option<&Value<'_>>) -> Verdict {
+        let empty = Value::Object(Vec::new());
+        let arguments = arguments.unwrap_or(&empty);
+        match self.rules.iter().find(|r| r.matches(server, tool, arguments)) {
+            Some(rule) => Verdict { action: rule.action, rule: rule.id.clone() },
+            None => Verdict { action: self.default_for(class), rule: format!("defaults.{class}") },
+        }
+    }
+}
+
+fn class_index(class: Class) -> usize {
+    Class::ALL.iter().position(|c| *c == class).expect("every class is listed")
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "[defaults]")?;
+        for class in Class::ALL {
+            writeln!(f, "  {:<12} {}", class.as_str(), self.default_for(class).as_str())?;
+        }
+        if self.rules.is_empty() {
+            return writeln!(f, "no rules: every call gets its class default");
+        }
+        writeln!(f, "rules, first match wins:")?;
+        for (n, rule) in self.rules.iter().enumerate() {
+            let server = rule.server.as_ref().map_or(String::new(), |s| format!(" server={:?}", s.text));
+            writeln!(f, "  {}. {} -> {}  tool={:?}{}", n + 1, rule.id, rule.action.as_str(), rule.tool.text, server)?;
+            for (pointer, matchers) in &rule.args {
+                let all: Vec<String> = matchers.iter().map(ToString::to_string).collect();
+                writeln!(f, "       {pointer:?}: {}", all.join(" and "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::json::parse;
+
+    const EXAMPLE: &str = r#"
+[defaults]
+read_only = "allow"
+write = "allow"
+destructive = "ask"
+unknown = "ask"
+
+[[rules]]
+id = "small-refunds"
+tool = "refund"
+server = "bank"
+action = "allow"
+[rules.args]
+"/amount_cents" = { lt = 50000 }
+
+[[rules]]
+id = "scratch-writes"
+tool = "write_file"
+action = "allow"
+[rules.args]
+"/path" = { path = "/home/me/scratch/**" }
+
+[[rules]]
+id = "no-refunds"
+tool = "refund"
+action = "deny"
+"#;
+
+    fn eval(p: &Policy, server: &str, tool: &str, class: Class, args: &str) -> Verdict {
+        let args = parse(args.as_bytes()).unwrap();
+        p.evaluate(server, tool, class, Some(&args))
+    }
+
+    #[test]
+    fn first_matching_rule_wins_else_class_default() {
+        let p = from_toml(EXAMPLE).unwrap();
+        let v = eval(&p, "bank", "refund", Class::Destructive, r#"{"amount_cents":100}"#);
+        assert_eq!(v, Verdict { action: Action::Allow, rule: "small-refunds".into() });
+        let v = eval(&p, "bank", "refund", Class::Destructive, r#"{"amount_cents":50000}"#);
+        assert_eq!(v, Verdict { action: Action::Deny, rule: "no-refunds".into() });
+        let v = eval(&p, "shop", "refund", Class::Destructive, r#"{"amount_cents":1}"#);
+        assert_eq!(v.rule, "no-refunds", "server glob must hold");
+        let v = eval(&p, "fs", "write_file", Class::Destructive, r#"{"path":"/home/me/scratch/../x"}"#);
+        assert_eq!(v, Verdict { action: Action::Ask, rule: "defaults.destructive".into() });
+        let v = eval(&p, "fs", "read", Class::ReadOnly, "{}");
+        assert_eq!(v, Verdict { action: Action::Allow, rule: "defaults.read_only".into() });
+        let v = p.evaluate("fs", "new", Class::Unknown, None);
+        assert_eq!(v.action, Action::Ask);
+    }
+
+    #[test]
+    fn built_in_defaults() {
+        let p = Policy::default();
+        assert_eq!(p.default_for(Class::ReadOnly), Action::Allow);
+        assert_eq!(p.default_for(Class::Write), Action::Allow);
+        assert_eq!(p.default_for(Class::Destructive), Action::Ask);
+        assert_eq!(p.default_for(Class::Unknown), Action::Ask);
+    }
+
+    #[test]
+    fn display_lists_effective_rules() {
+        let shown = from_toml(EXAMPLE).unwrap().to_string();
+        assert!(shown.contains("1. small-refunds -> allow  tool=\"refund\" server=\"bank\""), "{shown}");
+        assert!(shown.contains("\"/amount_cents\": lt 50000"), "{shown}");
+        assert!(shown.contains("\"/path\": path \"/home/me/scratch/**\""), "{shown}");
+    }
+}

@@ -1,0 +1,12 @@
+//! The edges: each wraps one OS resource.
+
+pub mod approver;
+pub mod audit_log;
+pub mod child;
+pub mod clock;
+pub mod lines;
+pub mod logging;
+pub mod runtime_dir;
+pub mod sink;
+pub mod stdio;
+pub mod tty;

@@ -1,0 +1,53 @@
+//! countersign: a gate between an MCP client and a stdio MCP server.
+//!
+//! Layout: [`core`] decides and does no I/O; [`edge`] wraps one OS resource per module;
+//! [`relay`] wires them for one wrapped server; [`cmd`] holds the subcommands; [`cli`] is
+//! the only module that knows about flags.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod cli;
+pub mod cmd;
+pub mod core;
+pub mod edge;
+pub mod relay;
+
+use std::path::PathBuf;
+
+/// countersign itself cannot run: bad flags, bad policy, unusable settings.
+pub const EXIT_FAILURE: i32 = 125;
+/// The server command exists but cannot be executed.
+pub const EXIT_CANNOT_EXECUTE: i32 = 126;
+/// The server command is not found.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error("policy {path}:{error}")]
+    Policy { path: PathBuf, error: core::policy::PolicyError },
+    #[error("{0}")]
+    Spawn(#[from] edge::child::SpawnError),
+    #[error("{what}: {error}")]
+    Io { what: String, error: std::io::Error },
+}
+
+impl Error {
+    pub fn io(what: impl Into<String>, error: std::io::Error) -> Error {
+        Error::Io { what: what.into(), error }
+    }
+
+    /// The documented exit status for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Spawn(edge::child::SpawnError::NotFound(_)) => EXIT_NOT_FOUND,
+            Error::Spawn(_) => EXIT_CANNOT_EXECUTE,
+            _ => EXIT_FAILURE,
+        }
+    }
+}
+
+/// Runs what the command line asks for; returns the exit status.
+pub fn run(cli: cli::Cli) -> Result<i32, Error> {
+    cmd::run(cli)
+}

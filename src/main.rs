@@ -1,0 +1,21 @@
+use clap::Parser;
+
+fn main() {
+    let cli = match countersign::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let _ = e.print();
+            std::process::exit(countersign::EXIT_FAILURE);
+        }
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(0);
+        }
+    };
+    countersign::edge::logging::init(cli.verbose);
+    let code = countersign::run(cli).unwrap_or_else(|e| {
+        tracing::error!("{e}");
+        e.exit_code()
+    });
+    std::process::exit(code);
+}

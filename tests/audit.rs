@@ -1,0 +1,172 @@
+//! The audit log through the real binary: write-ahead, failure, sharing, days, verify, tail.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::json;
+use support::{audit_records, run, text, Wrap};
+
+fn allow_deletes(w: &Wrap) -> String {
+    let policy = w.path("policy.toml");
+    std::fs::write(&policy, "[[rules]]\nid = \"deletes-ok\"\ntool = \"delete_file\"\naction = \"allow\"\n").unwrap();
+    policy.display().to_string()
+}
+
+#[test]
+fn a_state_changing_call_is_on_disk_before_the_server_runs_it() {
+    let w = Wrap::fake();
+    let policy = allow_deletes(&w);
+    let audit = w.audit_dir().display().to_string();
+    let mut s = w.arg("--policy").arg(&policy).server_arg("--audit-dir").server_arg(&audit).start();
+    s.initialize("2025-11-25");
+    let r = s.call(1, "delete_file", json!({"path": "/tmp/x", "password": "hunter2"}));
+    assert_eq!(text(&r), "decision on disk before execution: true", "{r}");
+    s.wait();
+    let records = s.audit_records();
+    let decision = records.iter().find(|r| r["event"] == "decision").unwrap();
+    assert_eq!(decision["decision"], "allow");
+    assert_eq!(decision["rule"], "deletes-ok");
+    assert_eq!(decision["args"]["password"], "[REDACTED]");
+    assert_eq!(decision["args"]["path"], "/tmp/x");
+    let result = records.iter().find(|r| r["event"] == "result").unwrap();
+    assert_eq!(result["digest"], decision["digest"]);
+    assert_eq!(result["is_error"], false);
+    for event in ["session_start", "client", "tools", "decision", "result", "session_end"] {
+        assert!(records.iter().any(|r| r["event"] == event), "no {event} record");
+    }
+    let (code, out, _) = run(&["audit", "verify", "--dir", &audit], b"");
+    assert_eq!(code, 0, "{out}");
+    // Files and directory are private.
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&s.wrap.audit_dir()), 0o700);
+    for e in std::fs::read_dir(s.wrap.audit_dir()).unwrap() {
+        assert_eq!(mode(&e.unwrap().path()), 0o600);
+    }
+}
+
+#[test]
+fn an_unwritable_audit_directory_denies_what_changes_state() {
+    // A path under a regular file can never be created, even by root.
+    let w = Wrap::fake();
+    let policy = allow_deletes(&w);
+    std::fs::write(w.path("file"), "").unwrap();
+    let mut s = Wrap::fake().arg("--policy").arg(&policy).audit_in(w.path("file/audit")).start();
+    s.initialize("2025-11-25");
+    assert_eq!(s.call(1, "read_file", json!({}))["result"]["isError"], false, "read-only still passes");
+    let d = s.call(2, "delete_file", json!({}));
+    assert!(text(&d).contains("reason=audit_unavailable"), "{d}");
+    s.wait();
+    assert!(s.stderr_text().contains("audit"));
+}
+
+#[test]
+fn three_processes_share_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit").display().to_string();
+    let mut sessions: Vec<_> =
+        (0..3).map(|i| Wrap::fake().audit_in(&audit).arg("--name").arg(&format!("srv{i}")).start()).collect();
+    for s in &mut sessions {
+        s.initialize("2025-11-25");
+    }
+    for round in 0..40 {
+        for s in &mut sessions {
+            s.send(json!({"jsonrpc":"2.0","id":round,"method":"tools/call","params":{"name":"echo","arguments":{"r":round}}}));
+        }
+        for s in &mut sessions {
+            s.answer(round);
+        }
+    }
+    for s in &mut sessions {
+        s.wait();
+    }
+    let (code, out, _) = run(&["audit", "verify", "--dir", &audit], b"");
+    assert_eq!(code, 0, "{out}");
+    let records = audit_records(std::path::Path::new(&audit));
+    let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    let servers: std::collections::HashSet<_> =
+        records.iter().map(|r| r["server"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(servers.len(), 3);
+    assert!(records.iter().filter(|r| r["event"] == "result").count() >= 120);
+}
+
+#[test]
+fn the_chain_crosses_midnight_into_a_new_file() {
+    let w = Wrap::fake().env("COUNTERSIGN_TEST_CLOCK", "2026-11-23T23:59:59.300000Z");
+    let audit = w.audit_dir();
+    let mut s = w.start();
+    s.initialize("2025-11-25");
+    s.call(1, "echo", json!({}));
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    s.call(2, "echo", json!({}));
+    s.wait();
+    assert!(audit.join("2026-11-23.jsonl").exists() && audit.join("2026-11-24.jsonl").exists());
+    let (code, out, _) = run(&["audit", "verify", "--dir", audit.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("in 2 files"), "{out}");
+}
+
+#[test]
+fn verify_names_the_line_that_was_edited_and_a_cut_off_end() {
+    let w = Wrap::fake();
+    let audit = w.audit_dir();
+    let mut s = w.start();
+    s.initialize("2025-11-25");
+    s.call(1, "echo", json!({"amount": 100}));
+    s.wait();
+    let file = std::fs::read_dir(&audit)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let original = std::fs::read_to_string(&file).unwrap();
+    let dir = audit.to_str().unwrap();
+
+    std::fs::write(&file, original.replacen("\"amount\":100", "\"amount\":1", 1)).unwrap();
+    let (code, out, _) = run(&["audit", "verify", "--dir", dir], b"");
+    assert_eq!(code, 1);
+    let edited = original.lines().position(|l| l.contains("\"amount\":100")).unwrap() + 1;
+    assert!(out.contains(&format!(".jsonl:{}:", edited + 1)), "{out}");
+
+    let mut lines: Vec<&str> = original.lines().collect();
+    lines.pop();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let (code, out, _) = run(&["audit", "verify", "--dir", dir], b"");
+    assert_eq!(code, 1);
+    assert!(out.contains("cut off the end"), "{out}");
+}
+
+#[test]
+fn retention_removes_whole_old_days_only() {
+    let w = Wrap::fake().arg("--audit-retention-days").arg("2");
+    let audit = w.audit_dir();
+    std::fs::create_dir_all(&audit).unwrap();
+    std::fs::write(audit.join("2000-01-01.jsonl"), "").unwrap();
+    std::fs::write(audit.join("notes.txt"), "mine").unwrap();
+    let mut s = w.start();
+    s.initialize("2025-11-25");
+    s.wait();
+    assert!(!audit.join("2000-01-01.jsonl").exists());
+    assert!(audit.join("notes.txt").exists());
+}
+
+#[test]
+fn tail_shows_decisions_readably_and_as_json() {
+    let w = Wrap::fake();
+    let audit = w.audit_dir();
+    let mut s = w.start();
+    s.initialize("2025-11-25");
+    s.call(1, "read_file", json!({}));
+    s.call(2, "delete_file", json!({"path": "\u{1b}[2J"}));
+    s.wait();
+    let dir = audit.to_str().unwrap();
+    let (code, out, _) = run(&["audit", "tail", "--dir", dir, "--decision", "deny"], b"");
+    assert_eq!(code, 0);
+    assert!(out.contains("deny delete_file [destructive] denied_headless by headless"), "{out}");
+    assert!(!out.contains('\u{1b}'), "tail must not print raw escapes: {out:?}");
+    assert!(!out.contains("read_file"));
+    let (_, out, _) = run(&["audit", "tail", "--dir", dir, "--json", "--tool", "read_*"], b"");
+    let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!records.is_empty() && records.iter().all(|r| r["tool"] == "read_file"));
+}

@@ -1,0 +1,44 @@
+"""Drives an MCP server over stdio with the official Python SDK client.
+
+usage: client.py MODE -- COMMAND [ARGS...]   (MODE: legacy | 2026-07-28 | auto)
+Reads a JSON list of steps on stdin and prints one JSON object per step:
+  {"list": true}                      -> {"tools": {name: annotations}}
+  {"call": NAME, "args": {...}}       -> {"is_error": bool, "text": "...", "result_type": ...}
+"""
+
+import asyncio
+import json
+import sys
+
+from mcp import Client, StdioServerParameters
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    command = sys.argv[sys.argv.index("--") + 1 :]
+    steps = json.load(sys.stdin)
+    params = StdioServerParameters(command=command[0], args=command[1:])
+    asyncio.run(drive(params, mode, steps))
+
+
+async def drive(params, mode, steps) -> None:
+    async with Client(params, mode=mode) as client:
+        print(json.dumps({"protocol_version": client.protocol_version}), flush=True)
+        for step in steps:
+            if step.get("list"):
+                tools = (await client.list_tools()).tools
+                out = {
+                    "tools": {
+                        t.name: (t.annotations.model_dump(exclude_none=True, by_alias=True) if t.annotations else {})
+                        for t in tools
+                    }
+                }
+            else:
+                result = await client.call_tool(step["call"], step.get("args", {}))
+                texts = [c.text for c in result.content if getattr(c, "type", "") == "text"]
+                out = {"is_error": bool(result.is_error), "text": "\n".join(texts)}
+            print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,409 @@
+//! Properties of the strict core over generated inputs, each checked against an oracle
+//! written here rather than against the code under test:
+//!
+//! - the call digest does not depend on member order, insignificant whitespace or how
+//!   numbers and strings are spelled;
+//! - a duplicate key or a number that a double cannot hold, anywhere in a message, is
+//!   refused by `parse` and flagged by `scan_envelope`;
+//! - the sanitizer never lets a control character (C0, C1, DEL), a bidi control or a
+//!   zero-width character through;
+//! - `normalize` never returns `.`, `..` or empty segments and never climbs out, and a
+//!   `path` rule never matches a path that resolves outside it.
+//!
+//! The fuzz targets in fuzz/ check the same things on unstructured input
+//! (docs/fuzzing.md); these run on every `cargo test` in well under a second.
+
+use countersign::core::classify::Class;
+use countersign::core::digest::{call_digest, canonicalize};
+use countersign::core::json::{parse, scan_envelope, Message, Refusal, Value};
+use countersign::core::policy::{from_toml, normalize, Action};
+use countersign::core::sanitize::{inert, inert_cut};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+/// A JSON value as the tests build it: numbers as doubles that are exact by construction.
+#[derive(Debug, Clone)]
+enum J {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(Vec<(String, J)>),
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof!["[a-z]{0,4}", "[a-zA-Z0-9_\\-\u{e9}\u{20ac}\u{1f600}\u{fb33}\"\\\\/\u{0}-\u{1f}]{0,5}", "\\PC{0,4}",]
+}
+
+fn json() -> impl Strategy<Value = J> {
+    let leaf = prop_oneof![
+        Just(J::Null),
+        any::<bool>().prop_map(J::Bool),
+        // Every integer up to 2^53 in magnitude is exact.
+        (-(1i64 << 53)..=(1i64 << 53)).prop_map(J::Int),
+        (-1000i64..1000).prop_map(J::Int),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(J::Float),
+        (-1e6f64..1e6).prop_map(J::Float),
+        "\\PC{0,10}".prop_map(J::Str),
+        "[\u{0}-\u{1f}\"\\\\/\u{7f}-\u{a0}\u{2028}\u{202e}\u{fffd}\u{1f600}a]{0,6}".prop_map(J::Str),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(J::Arr),
+            // Unique keys: a map, turned into members.
+            prop::collection::btree_map(key(), inner, 0..5).prop_map(|m| J::Obj(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A small deterministic generator driving the choices of one spelling.
+struct Choices(u64);
+
+impl Choices {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn pick(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// Insignificant whitespace (RFC 8259: space, tab, LF, CR), often none.
+    fn ws(&mut self, out: &mut String) {
+        for _ in 0..self.pick(4).saturating_sub(1) {
+            out.push([' ', '\t', '\n', '\r'][self.pick(4)]);
+        }
+    }
+}
+
+/// Writes `v` as JSON with a shuffled member order, random whitespace between tokens, and
+/// numbers and strings in one of several equivalent spellings.
+fn spell(v: &J, c: &mut Choices, out: &mut String) {
+    match v {
+        J::Null => out.push_str("null"),
+        J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        J::Int(i) => match c.pick(4) {
+            0 => out.push_str(&i.to_string()),
+            1 => out.push_str(&format!("{i}.0")),
+            2 => out.push_str(&format!("{i}e0")),
+            _ => out.push_str(&format!("{}", *i as f64)),
+        },
+        J::Float(f) => float(*f, c, out),
+        J::Str(s) => string(s, c, out),
+        J::Arr(items) => {
+            out.push('[');
+            c.ws(out);
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                    c.ws(out);
+                }
+                spell(item, c, out);
+                c.ws(out);
+            }
+            out.push(']');
+        }
+        J::Obj(members) => {
+            let mut order: Vec<&(String, J)> = members.iter().collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, c.pick(i + 1));
+            }
+            out.push('{');
+            c.ws(out);
+            for (i, (k, item)) in order.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                    c.ws(out);
+                }
+                string(k, c, out);
+                c.ws(out);
+                out.push(':');
+                c.ws(out);
+                spell(item, c, out);
+                c.ws(out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A double in one of several spellings of the decimal that JCS writes for it (ECMAScript's
+/// shortest, closest form): as is, or as `digits × 10^exponent` with padding zeros and
+/// either exponent letter. Rust's and serde_json's shortest forms are not used: where two
+/// 17-digit decimals are equally close to a double they pick the other one, a different
+/// value that JCS would change, which countersign refuses.
+fn float(f: f64, c: &mut Choices, out: &mut String) {
+    let mut buffer = ryu_js::Buffer::new();
+    let shortest = buffer.format_finite(f);
+    let (sign, unsigned) = match shortest.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", shortest),
+    };
+    let (mantissa, exponent) = match unsigned.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i64>().expect("exponent")),
+        None => (unsigned, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int}{frac}");
+    let digits = all.trim_start_matches('0');
+    let exponent = exponent - frac.len() as i64;
+    let zeros = "0".repeat(c.pick(3));
+    match c.pick(4) {
+        0 => out.push_str(shortest),
+        _ if digits.is_empty() => out.push_str(["0.0", "-0", "0e7", "0E-3"][c.pick(4)]),
+        1 => out.push_str(&format!("{sign}{digits}{zeros}e{}", exponent - zeros.len() as i64)),
+        2 => out.push_str(&format!("{sign}0.{digits}{zeros}E{:+}", exponent + digits.len() as i64)),
+        _ => out.push_str(&format!("{sign}{digits}.0{zeros}E{exponent}")),
+    }
+}
+
+/// A JSON string with each character written plainly or as a `\u` escape (surrogate pairs
+/// beyond the BMP, either hex case), or a short escape where one exists.
+fn string(s: &str, c: &mut Choices, out: &mut String) {
+    out.push('"');
+    for ch in s.chars() {
+        let must_escape = ch < ' ' || ch == '"' || ch == '\\';
+        match c.pick(3) {
+            0 if !must_escape => out.push(ch),
+            1 => {
+                let mut units = [0u16; 2];
+                for unit in ch.encode_utf16(&mut units) {
+                    if c.pick(2) == 0 {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    } else {
+                        out.push_str(&format!("\\u{unit:04X}"));
+                    }
+                }
+            }
+            _ => match ch {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '/' => out.push_str("\\/"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c < ' ' => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            },
+        }
+    }
+    out.push('"');
+}
+
+fn spelled(v: &J, seed: u64) -> String {
+    let mut c = Choices(seed | 1);
+    let mut out = String::new();
+    c.ws(&mut out);
+    spell(v, &mut c, &mut out);
+    c.ws(&mut out);
+    out
+}
+
+fn jcs(v: &Value<'_>) -> String {
+    let mut out = String::new();
+    canonicalize(v, &mut out);
+    out
+}
+
+/// An MCP `tools/call` line whose arguments are `arguments` (raw JSON text).
+fn call_line(arguments: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"t","arguments":{arguments}}}}}"#)
+}
+
+/// `parse` refuses `line` as ambiguous, and `scan_envelope` accepts it but flags it.
+fn refused_and_flagged(line: &str) -> Result<(), TestCaseError> {
+    match parse(line.as_bytes()) {
+        Err(Refusal::Ambiguous(_)) => {}
+        other => return Err(TestCaseError::fail(format!("parse gave {other:?} for {line}"))),
+    }
+    match scan_envelope(line.as_bytes()) {
+        Ok(Message::Single(env)) => prop_assert!(env.ambiguity.is_some(), "not flagged: {}", line),
+        other => return Err(TestCaseError::fail(format!("scan_envelope gave {other:?} for {line}"))),
+    }
+    Ok(())
+}
+
+/// Puts `member` (raw `"key":value` text) into the object at some depth of `v`'s spelling,
+/// wrapping `v` in objects and arrays as needed.
+fn with_member(v: &J, member: &str, depth: usize, seed: u64) -> String {
+    let mut inner = format!("{{{member},\"v\":{}}}", spelled(v, seed));
+    for level in 0..depth {
+        inner = if level % 2 == 0 { format!("[1,{inner}]") } else { format!("{{\"x{level}\":{inner}}}") };
+    }
+    inner
+}
+
+/// Numbers that no double holds exactly: odd integers above 2^53 + 1, decimals with 20 or
+/// more significant digits, and magnitudes beyond the double range.
+fn lossy_number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        // Every double above 2^53 is even, so an odd integer there has no double.
+        (0u64..(1u64 << 62)).prop_map(|k| ((1u64 << 53) + 1 + 2 * k).to_string()),
+        (1u64..1000).prop_map(|k| ((1u64 << 53) + 2 * k + 1).to_string()),
+        "[1-9][0-9]{16,40}[13579]",
+        // 20+ significant digits (the last one nonzero): a double's shortest form has at
+        // most 17, so the text cannot be that form.
+        "0\\.[0-9]{0,5}[1-9][0-9]{18,30}[1-9]",
+        "[1-9]\\.[0-9]{18,30}[1-9](e[+-]?[0-9]{1,2})?",
+        "[1-9][0-9]{2,8}\\.[0-9]{16,30}[1-9]",
+        // Outside the double range: infinity, or a nonzero value that becomes zero.
+        "[1-9](\\.[0-9]{1,3})?[eE]\\+?(3[1-9][0-9]|[4-9][0-9]{2}|[1-9][0-9]{3,6})",
+        "[1-9](\\.[0-9]{1,3})?[eE]-([4-9][0-9]{2}|[1-9][0-9]{3,6})",
+    ]
+    .prop_flat_map(|n| (Just(n), any::<bool>()))
+    .prop_map(|(n, negative)| if negative { format!("-{n}") } else { n })
+}
+
+/// What the sanitizer promises to keep out, written independently of `is_unsafe`.
+fn forbidden(c: char) -> bool {
+    c.is_control() // C0, DEL, C1
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+        || matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}')
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "\\PC{0,30}",
+        "[\u{0}-\u{a0}\u{61c}\u{200b}-\u{200f}\u{2028}-\u{202e}\u{2060}-\u{2069}\u{feff}\u{e0000}-\u{e007f}a\\\\u{}]{0,40}",
+    ]
+}
+
+/// A path from segments that are often `.`, `..` or empty.
+fn path() -> impl Strategy<Value = String> {
+    (prop::collection::vec(prop_oneof!["", "\\.", "\\.\\.", "[a-z]{1,3}", "\\.[a-z.]{1,3}"], 0..10), any::<bool>())
+        .prop_map(|(parts, absolute)| format!("{}{}", if absolute { "/" } else { "" }, parts.join("/")))
+}
+
+/// Lexical resolution by a stack, the oracle for `normalize`: `None` when it climbs out.
+fn resolve(path: &str) -> Option<Vec<&str>> {
+    let mut stack = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                stack.pop()?;
+            }
+            name => stack.push(name),
+        }
+    }
+    Some(stack)
+}
+
+const SCRATCH_POLICY: &str = r#"
+[[rules]]
+id = "scratch"
+tool = "write_file"
+action = "allow"
+[rules.args]
+"/path" = { path = "/home/me/scratch/**" }
+"#;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn digest_is_blind_to_member_order_whitespace_and_spelling(v in json(), a in any::<u64>(), b in any::<u64>()) {
+        let (one, two) = (spelled(&v, a), spelled(&v, b));
+        let x = parse(one.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}: {one}")))?;
+        let y = parse(two.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}: {two}")))?;
+        prop_assert_eq!(jcs(&x), jcs(&y), "{} vs {}", one, two);
+        let (x, y) = (Value::Object(vec![("v".into(), x)]), Value::Object(vec![("v".into(), y)]));
+        prop_assert_eq!(call_digest("tool", Some(&x)), call_digest("tool", Some(&y)));
+        // The canonical form is a fixed point.
+        let canonical = jcs(&x);
+        prop_assert_eq!(jcs(&parse(canonical.as_bytes()).unwrap()), canonical.clone());
+        // And the whole message scans clean.
+        let line = call_line(&one);
+        match scan_envelope(line.as_bytes()) {
+            Ok(Message::Single(env)) => prop_assert_eq!(env.ambiguity, None),
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    #[test]
+    fn a_duplicate_key_anywhere_is_refused_and_flagged(
+        v in json(),
+        k in "[a-z\u{e9}\u{1f600}]{1,4}",
+        escape_second in any::<bool>(),
+        depth in 0usize..5,
+        seed in any::<u64>(),
+    ) {
+        let mut c = Choices(seed | 1);
+        let mut first = String::new();
+        string(&k, &mut c, &mut first);
+        // The same key in another spelling is the same key.
+        let second = if escape_second {
+            let units: String = k.encode_utf16().map(|u| format!("\\u{u:04x}")).collect();
+            format!("\"{units}\"")
+        } else {
+            format!("\"{k}\"")
+        };
+        let member = format!("{first}:1,{second}:{}", spelled(&v, seed));
+        refused_and_flagged(&call_line(&with_member(&v, &member, depth, seed)))?;
+        // At the top level of the message too.
+        refused_and_flagged(&format!(r#"{{"jsonrpc":"2.0","id":1,{first}:1,"method":"x",{second}:2}}"#))?;
+    }
+
+    #[test]
+    fn a_number_no_double_holds_is_refused_and_flagged(
+        n in lossy_number(),
+        v in json(),
+        depth in 0usize..5,
+        seed in any::<u64>(),
+    ) {
+        refused_and_flagged(&call_line(&with_member(&v, &format!("\"n\":{n}"), depth, seed)))?;
+        refused_and_flagged(&format!(r#"{{"jsonrpc":"2.0","id":{n},"method":"x"}}"#))?;
+        refused_and_flagged(&format!(r#"{{"jsonrpc":"2.0","id":1,"result":{{"content":[],"isError":false,"n":[{n}]}}}}"#))?;
+    }
+
+    #[test]
+    fn the_sanitizer_lets_no_control_bidi_or_zero_width_through(s in text(), max in 0usize..50) {
+        let safe = inert(&s);
+        prop_assert!(!safe.chars().any(forbidden), "{:?} -> {:?}", s, safe);
+        // Nothing but what is escaped changes: ordinary text reads the same.
+        let plain: String = s.chars().filter(|c| c.is_alphanumeric() || *c == ' ').collect();
+        let kept: String = safe.chars().filter(|c| c.is_alphanumeric() || *c == ' ').collect();
+        prop_assert!(plain.chars().all(|c| kept.contains(c)), "{:?} -> {:?}", s, safe);
+        let cut = inert_cut(&s, max);
+        prop_assert!(!cut.chars().any(forbidden), "{:?} -> {:?}", s, cut);
+        prop_assert!(cut.starts_with(&safe.chars().take(max).collect::<String>()));
+    }
+
+    #[test]
+    fn normalize_never_climbs_out(p in path()) {
+        let got = normalize(&p);
+        let oracle = resolve(&p);
+        prop_assert_eq!(got.is_some(), oracle.is_some(), "{:?} -> {:?}", p, got);
+        if let (Some(n), Some(stack)) = (got, oracle) {
+            for bad in ["/../", "/./", "//"] {
+                prop_assert!(!n.contains(bad), "{:?} -> {:?}", p, n);
+            }
+            let body = n.strip_prefix('/').unwrap_or(&n);
+            prop_assert!(body.is_empty() || !body.split('/').any(|s| matches!(s, "" | "." | "..")), "{:?} -> {:?}", p, n);
+            prop_assert_eq!(n.starts_with('/'), p.starts_with('/'), "{:?} -> {:?}", p, n);
+            prop_assert_eq!(body, stack.join("/"));
+            prop_assert_eq!(normalize(&n), Some(n.clone()), "not idempotent");
+        }
+    }
+
+    #[test]
+    fn a_path_rule_never_matches_outside_its_tree(p in path(), prefix in prop_oneof![Just(""), Just("/home/me/scratch/"), Just("/home/me/scratch/../")]) {
+        let policy = from_toml(SCRATCH_POLICY).unwrap();
+        let value = format!("{prefix}{p}");
+        let args = serde_json::json!({ "path": value }).to_string();
+        let args = parse(args.as_bytes()).unwrap();
+        let verdict = policy.evaluate("fs", "write_file", Class::Destructive, Some(&args));
+        let inside = value.starts_with('/')
+            && resolve(&value).is_some_and(|s| s.len() > 3 && s[..3] == ["home", "me", "scratch"]);
+        prop_assert_eq!(verdict.action == Action::Allow, inside, "{:?} gave {:?}", value, verdict);
+    }
+}
