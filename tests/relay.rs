@@ -145,6 +145,23 @@ fn a_huge_message_passes_both_ways() {
     assert!(s.wait().success());
 }
 
+/// Node.js clients (Claude Desktop, VS Code, Cursor, the npm SDK) spawn servers with
+/// socket pairs for stdin and stdout, not pipes.
+#[test]
+fn socket_stdio_from_node_clients_works_like_pipes() {
+    let mut s = Wrap::fake().over_sockets().logged().start();
+    s.initialize("2025-11-25");
+    assert_eq!(s.request(1, "tools/list", json!({}))["result"]["tools"].as_array().unwrap().len(), 8);
+    assert!(text(&s.call(2, "read_file", json!({"path": "/etc/hostname"}))).contains("/etc/hostname"));
+    let denied = s.call(3, "delete_file", json!({"path": "/tmp/x"}));
+    assert!(text(&denied).contains("reason=denied_headless"), "{denied}");
+    let size = 8 << 20;
+    assert_eq!(text(&s.call(4, "big", json!({ "size": size }))).len(), size);
+    // Closing our end is the client's EOF: the server is stopped and its status returned.
+    assert!(s.wait().success());
+    assert!(!s.server_log().contains("delete_file"));
+}
+
 #[test]
 fn a_slow_reader_gets_back_pressure_not_unbounded_memory() {
     let mut s = Wrap::fake().server_arg("--flood").server_arg("300000").start();

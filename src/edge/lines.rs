@@ -1,11 +1,17 @@
 //! Newline-delimited framing over an async byte stream (MCP stdio transport: "messages are
 //! delimited by newlines, and MUST NOT contain embedded newlines").
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Largest message accepted in either direction. A longer line is skipped whole and
 /// reported, so memory stays bounded by about this much per direction.
 pub const MAX_MESSAGE: usize = 128 << 20;
+
+/// Bytes read at a time while between lines or in a short one.
+const CHUNK: usize = 64 << 10;
+
+/// Room made at a time in a long line: what a pipe enlarged to 1 MiB can hand over at once.
+const LONG_READ: usize = 1 << 20;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
@@ -13,23 +19,28 @@ pub enum Line {
     Message(Vec<u8>),
     /// A line longer than the limit was skipped; carries its length.
     TooLong(usize),
-    /// End of stream. `unterminated` says whether bytes without a final `\n` were seen
-    /// (they were returned as the last message).
+    /// End of stream (bytes without a final `\n` were returned as the last message).
     Eof,
 }
 
+/// Splits a byte stream into lines. Short lines come out of a 64 KiB buffer; once a line
+/// outgrows it, the rest is read straight into the line, as much as the pipe holds per
+/// read, so a large message is copied once (kernel to line) rather than twice.
 pub struct LineReader<R> {
     inner: R,
     limit: usize,
+    /// Bytes read but not yet returned: `buf[at..]`.
+    buf: Vec<u8>,
+    at: usize,
 }
 
-impl<R: AsyncBufRead + Unpin> LineReader<R> {
+impl<R: AsyncRead + Unpin> LineReader<R> {
     pub fn new(inner: R) -> Self {
-        LineReader { inner, limit: MAX_MESSAGE }
+        Self::with_limit(inner, MAX_MESSAGE)
     }
 
     pub fn with_limit(inner: R, limit: usize) -> Self {
-        LineReader { inner, limit }
+        LineReader { inner, limit, buf: Vec::with_capacity(CHUNK), at: 0 }
     }
 
     /// Reads the next line. Cancel-safe only between lines: dropping the future mid-line
@@ -38,36 +49,68 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         let mut line = Vec::new();
         let mut skipped = 0usize;
         loop {
-            let available = self.inner.fill_buf().await?;
-            if available.is_empty() {
-                return Ok(match (skipped, line.is_empty()) {
-                    (0, true) => Line::Eof,
-                    (0, false) => Line::Message(trim_cr(line)),
-                    (n, _) => Line::TooLong(n),
-                });
-            }
-            let (chunk, done) = match memchr::memchr(b'\n', available) {
-                Some(at) => (&available[..at], Some(at + 1)),
-                None => (available, None),
-            };
+            // What is buffered first.
+            let pending = &self.buf[self.at..];
+            let newline = memchr::memchr(b'\n', pending);
+            let chunk = &pending[..newline.unwrap_or(pending.len())];
             if skipped > 0 || line.len() + chunk.len() > self.limit {
                 skipped += line.len() + chunk.len();
                 line = Vec::new();
             } else {
-                if line.capacity() - line.len() < chunk.len() {
-                    // Grow by a quarter rather than doubling: a 16 MiB line then holds
-                    // about 20 MiB, not 32 (large reallocations move pages, not bytes).
-                    let more = (line.len() / 4).max(chunk.len()).max(64 << 10);
-                    line.reserve_exact(more);
-                }
                 line.extend_from_slice(chunk);
             }
-            let consumed = done.unwrap_or(available.len());
-            self.inner.consume(consumed);
-            if done.is_some() {
-                return Ok(if skipped > 0 { Line::TooLong(skipped) } else { Line::Message(trim_cr(line)) });
+            match newline {
+                Some(at) => {
+                    self.at += at + 1;
+                    return Ok(finished(line, skipped));
+                }
+                None => {
+                    self.buf.clear();
+                    self.at = 0;
+                }
+            }
+            // Then the stream: into the buffer, or for a long line straight into it.
+            let read = if skipped == 0 && line.len() >= CHUNK {
+                self.read_into_line(&mut line).await?
+            } else {
+                self.inner.read_buf(&mut self.buf).await?
+            };
+            if read == 0 {
+                let rest = finished(line, skipped);
+                return Ok(if rest == Line::Message(Vec::new()) { Line::Eof } else { rest });
             }
         }
+    }
+
+    /// Reads once into `line`'s spare room; whatever follows a newline in what came goes
+    /// back to the buffer. Returns the bytes read.
+    async fn read_into_line(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
+        if line.capacity() == line.len() {
+            // Grow by a quarter rather than doubling: a 16 MiB line then holds about
+            // 20 MiB, not 32 (large reallocations move pages, not bytes).
+            line.reserve_exact((line.len() / 4).max(LONG_READ));
+        }
+        let from = line.len();
+        let read = self.inner.read_buf(line).await?;
+        if let Some(at) = memchr::memchr(b'\n', &line[from..]) {
+            // Hand the newline and what follows back to the buffer: the loop ends the line there.
+            self.buf.extend_from_slice(&line[from + at..]);
+            line.truncate(from + at);
+        } else if line.len() > self.limit {
+            // Over the limit: the next pass through the loop starts skipping.
+            self.buf.extend_from_slice(&line[from..]);
+            line.truncate(from);
+        }
+        Ok(read)
+    }
+}
+
+/// The line read so far, as what `next` returns once its end is found.
+fn finished(line: Vec<u8>, skipped: usize) -> Line {
+    if skipped > 0 {
+        Line::TooLong(skipped)
+    } else {
+        Line::Message(trim_cr(line))
     }
 }
 
@@ -82,8 +125,36 @@ fn trim_cr(mut line: Vec<u8>) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Hands out its bytes a few at a time, as a pipe may.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl tokio::io::AsyncRead for Trickle<'_> {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            let n = self.1.min(self.0.len()).min(buf.remaining());
+            buf.put_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
     async fn all(input: &[u8], limit: usize) -> Vec<Line> {
-        let mut r = LineReader::with_limit(tokio::io::BufReader::with_capacity(4, input), limit);
+        let mut out = Vec::new();
+        for step in [1, 3, 4096, usize::MAX] {
+            let got = all_in_steps(input, limit, step).await;
+            if step > 1 {
+                assert_eq!(got, out, "reading {step} bytes at a time");
+            }
+            out = got;
+        }
+        out
+    }
+
+    async fn all_in_steps(input: &[u8], limit: usize, step: usize) -> Vec<Line> {
+        let mut r = LineReader::with_limit(Trickle(input, step), limit);
         let mut out = Vec::new();
         loop {
             let l = r.next().await.unwrap();
@@ -120,6 +191,30 @@ mod tests {
                 Line::TooLong(16),
                 Line::Message(b"ok".to_vec()),
                 Line::TooLong(16),
+                Line::Eof
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn long_lines_are_read_whole_and_what_follows_is_kept() {
+        let long = vec![b'x'; 3 * CHUNK + 17];
+        let mut input = long.clone();
+        input.extend_from_slice(b"\nnext\n");
+        input.extend_from_slice(&long);
+        input.extend_from_slice(b"\r\n");
+        input.extend_from_slice(&long);
+        input.extend_from_slice(b"xx\ntail");
+        // The limit counts a `\r` before the newline.
+        let got = all(&input, long.len() + 1).await;
+        assert_eq!(
+            got,
+            vec![
+                Line::Message(long.clone()),
+                Line::Message(b"next".to_vec()),
+                Line::Message(long.clone()),
+                Line::TooLong(long.len() + 2),
+                Line::Message(b"tail".to_vec()),
                 Line::Eof
             ]
         );

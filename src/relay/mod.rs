@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::io::BufReader;
 
 use crate::core::audit::{Event, Origin};
 use crate::core::config::Config;
@@ -134,7 +133,7 @@ impl Relay {
     /// Reads the client's messages until it closes stdin. Not cancel-safe: abort only
     /// after the reader is no longer needed.
     async fn client_loop(self: Arc<Self>, stdin: crate::edge::stdio::Input) {
-        let mut lines = LineReader::new(BufReader::with_capacity(64 << 10, stdin));
+        let mut lines = LineReader::new(stdin);
         loop {
             match lines.next().await {
                 Ok(Line::Message(bytes)) => self.on_client_line(bytes).await,
@@ -153,7 +152,7 @@ impl Relay {
     }
 
     async fn server_loop(self: Arc<Self>, stdout: tokio::process::ChildStdout) {
-        let mut lines = LineReader::new(BufReader::with_capacity(64 << 10, stdout));
+        let mut lines = LineReader::new(stdout);
         loop {
             match lines.next().await {
                 Ok(Line::Message(bytes)) => self.on_server_line(bytes).await,

@@ -2,8 +2,10 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,7 @@ pub struct Wrap {
     tty: bool,
     detached: bool,
     runtime: Option<PathBuf>,
+    sockets: bool,
     pub dir: tempfile::TempDir,
 }
 
@@ -44,6 +47,7 @@ impl Wrap {
             tty: false,
             detached: false,
             runtime: None,
+            sockets: false,
             dir,
         }
     }
@@ -74,6 +78,13 @@ impl Wrap {
     /// [`Session::server_log`]).
     pub fn logged(self) -> Wrap {
         self.server_arg("--log").server_path("server.log")
+    }
+
+    /// stdin and stdout are socket pairs, as Node.js clients (libuv) spawn servers, rather
+    /// than pipes.
+    pub fn over_sockets(mut self) -> Wrap {
+        self.sockets = true;
+        self
     }
 
     /// Audit somewhere else than the run's own directory.
@@ -133,9 +144,16 @@ impl Wrap {
             .env("XDG_CONFIG_HOME", self.dir.path().join("no-config"))
             .env("XDG_RUNTIME_DIR", self.runtime.clone().unwrap_or_else(|| self.dir.path().join("run")))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let mut client_ends = None;
+        if self.sockets {
+            let (ours_in, theirs_in) = UnixStream::pair().unwrap();
+            let (ours_out, theirs_out) = UnixStream::pair().unwrap();
+            cmd.stdin(OwnedFd::from(theirs_in)).stdout(OwnedFd::from(theirs_out));
+            client_ends = Some((ours_in, ours_out));
+        } else {
+            cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+        }
         if self.detached {
             use std::os::unix::process::CommandExt;
             // SAFETY: setsid is async-signal-safe.
@@ -146,8 +164,12 @@ impl Wrap {
         let tty = self.tty.then(|| Pty::attach(&mut cmd));
         let mut child = cmd.spawn().expect("spawn countersign");
         let tty = tty.map(Pty::spawned);
-        let stdin = child.stdin.take();
-        let lines = reader(child.stdout.take().unwrap());
+        // The command (and with it the child's ends) is dropped here, so closing ours is EOF.
+        drop(cmd);
+        let (stdin, lines): (Option<Box<dyn Write + Send>>, _) = match client_ends {
+            Some((input, output)) => (Some(Box::new(input)), reader(output)),
+            None => (Some(Box::new(child.stdin.take().unwrap())), reader(child.stdout.take().unwrap())),
+        };
         let stderr = reader(child.stderr.take().unwrap());
         Session { child, stdin, lines, stderr, wrap: self, tty }
     }
@@ -177,7 +199,7 @@ fn reader(stream: impl std::io::Read + Send + 'static) -> Receiver<Vec<u8>> {
 
 pub struct Session {
     pub child: Child,
-    stdin: Option<ChildStdin>,
+    stdin: Option<Box<dyn Write + Send>>,
     lines: Receiver<Vec<u8>>,
     stderr: Receiver<Vec<u8>>,
     pub wrap: Wrap,
@@ -245,7 +267,7 @@ impl Session {
     }
 
     /// The client's end of countersign's stdin, for a writer thread.
-    pub fn take_stdin(&mut self) -> ChildStdin {
+    pub fn take_stdin(&mut self) -> Box<dyn Write + Send> {
         self.stdin.take().expect("stdin open")
     }
 
