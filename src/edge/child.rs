@@ -46,7 +46,7 @@ impl Server {
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         use std::os::fd::AsRawFd;
-        crate::edge::stdio::enlarge_pipe(stdin.as_raw_fd());
+        // Large messages are the server's answers: only that direction gets a larger pipe.
         crate::edge::stdio::enlarge_pipe(stdout.as_raw_fd());
         let pgid = child.id().map_or(0, |pid| pid as i32);
         Ok((Server { child, pgid }, stdin, stdout))

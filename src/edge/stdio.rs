@@ -91,7 +91,9 @@ fn dup_stream(fd: i32, restore: &mut Restore) -> Option<Stream> {
             stream.set_nonblocking(true).ok()?;
             Stream::Socket(stream)
         } else {
-            enlarge_pipe(fd);
+            if fd == 1 {
+                enlarge_pipe(fd);
+            }
             Stream::Fifo(File::from_raw_fd(copy))
         })
     }
@@ -99,7 +101,9 @@ fn dup_stream(fd: i32, restore: &mut Restore) -> Option<Stream> {
 
 /// Asks the kernel for a larger buffer on the pipe `fd` (up to the unprivileged limit,
 /// 1 MiB by default): a large message then crosses in a few reads instead of hundreds of
-/// 64 KiB ones. Best effort: a refusal leaves the pipe as it was.
+/// 64 KiB ones. Only the two pipes that carry the server's answers get one, 2 MiB of the
+/// 64 MiB a user's pipes may hold before the kernel shrinks new ones
+/// (`pipe-user-pages-soft`). Best effort: a refusal leaves the pipe as it was.
 pub fn enlarge_pipe(fd: i32) {
     // SAFETY: F_SETPIPE_SZ only changes the kernel buffer of a pipe; on anything else it
     // fails with EBADF/EINVAL, which is ignored.
