@@ -47,8 +47,9 @@ pub fn canonicalize(value: &Value<'_>, out: &mut String) {
     }
 }
 
-/// RFC 8785 3.2.2.2: only `"`, `\` and C0 controls are escaped, in the shortest form.
-fn canonical_string(s: &str, out: &mut String) {
+/// A JSON string as RFC 8785 3.2.2.2 writes it (and serde_json too): only `"`, `\` and C0
+/// controls are escaped, in the shortest form.
+pub fn canonical_string(s: &str, out: &mut String) {
     out.push('"');
     for ch in s.chars() {
         match ch {

@@ -2,6 +2,7 @@
 //! gets (PRODUCT.md section 5).
 
 use std::fmt;
+use std::sync::Arc;
 
 use super::classify::Class;
 use super::digest::call_digest;
@@ -57,7 +58,8 @@ impl fmt::Display for Reason {
 pub struct Call {
     pub id: Id,
     pub name: String,
-    pub arguments: Option<Value<'static>>,
+    /// Shared with the audit records, which redact them on the audit thread.
+    pub arguments: Option<Arc<Value<'static>>>,
     pub digest: String,
     /// `params.task` was given (2025-11-25 task-augmented call).
     pub task: bool,
@@ -82,10 +84,10 @@ impl Call {
         let name = params.get("name").and_then(Value::as_str).ok_or(CallError::NoName)?.to_owned();
         let arguments = match params.get("arguments") {
             None => None,
-            Some(a @ Value::Object(_)) => Some(a.clone().into_owned()),
+            Some(a @ Value::Object(_)) => Some(Arc::new(a.clone().into_owned())),
             Some(_) => return Err(CallError::BadArguments),
         };
-        let digest = call_digest(&name, arguments.as_ref());
+        let digest = call_digest(&name, arguments.as_deref());
         let progress_token = params
             .get("_meta")
             .and_then(|m| m.get("progressToken"))

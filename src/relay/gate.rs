@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use super::state::{Pending, PendingKind, To};
 use super::Relay;
-use crate::core::audit::{redact, Event};
+use crate::core::audit::{Args, Event};
 use crate::core::classify::{read_page, Class};
 use crate::core::gate::{denial_response, denial_text, By, Call, Decision, Reason};
 use crate::core::json::{self, Envelope, Value};
@@ -18,25 +18,23 @@ use crate::core::protocol::{code, error_response, Id};
 use crate::core::task::DeniedTask;
 use crate::edge::clock::{random_id, Clock};
 
-/// The `decision` audit record (PRODUCT.md section 7); `args` already redacted.
-fn decision_record(id: &Id, tool: &str, args: Option<Json>, digest: Option<&str>, task: bool, d: &Decision) -> Event {
-    Event::new(
-        "decision",
-        json!({
-            "request_id": id.to_string(),
-            "tool": tool,
-            "class": d.class.as_str(),
-            "args": args,
-            "digest": digest,
-            "decision": if d.allows() { "allow" } else { "deny" },
-            "reason": d.reason.as_str(),
-            "rule": d.rule,
-            "by": d.by.to_string(),
-            "waited_ms": d.waited_ms,
-            "detail": d.detail,
-            "task": task,
-        }),
-    )
+/// The `decision` audit record (PRODUCT.md section 7). The arguments are redacted when
+/// the record is written, on the audit thread.
+fn decision_record(id: &Id, tool: &str, args: Args, digest: Option<&str>, task: bool, d: &Decision) -> Event {
+    Event::build("decision")
+        .args(args)
+        .str("by", &d.by.to_string())
+        .str("class", d.class.as_str())
+        .str("decision", if d.allows() { "allow" } else { "deny" })
+        .opt_str("detail", d.detail.as_deref())
+        .opt_str("digest", digest)
+        .str("reason", d.reason.as_str())
+        .str("request_id", &id.to_string())
+        .opt_str("rule", d.rule.as_deref())
+        .bool("task", task)
+        .str("tool", tool)
+        .num("waited_ms", d.waited_ms)
+        .done()
 }
 
 /// The decision the policy makes alone (`allow` or `deny`).
@@ -143,7 +141,7 @@ impl Relay {
     }
 
     fn verdict(&self, call: &Call, class: Class) -> (Action, String) {
-        let v = self.config.policy.evaluate(&self.config.name, &call.name, class, call.arguments.as_ref());
+        let v = self.config.policy.evaluate(&self.config.name, &call.name, class, call.arguments.as_deref());
         (v.action, v.rule)
     }
 
@@ -190,8 +188,7 @@ impl Relay {
     }
 
     pub(super) fn decision_event(&self, call: &Call, d: &Decision) -> Event {
-        let args = Some(call.arguments.as_ref().map_or(json!({}), redact::redact));
-        decision_record(&call.id, &call.name, args, Some(&call.digest), call.task, d)
+        decision_record(&call.id, &call.name, Args::Call(call.arguments.clone()), Some(&call.digest), call.task, d)
     }
 
     /// A request that a server could read differently from countersign: a call is denied
@@ -215,7 +212,7 @@ impl Relay {
         };
         self.state().counts.denied += 1;
         // Neither arguments nor digest: what the call says is exactly what is unclear.
-        self.audit.record(decision_record(&id, name, None, None, false, &decision)).await;
+        self.audit.record(decision_record(&id, name, Args::Unknown, None, false, &decision)).await;
         let revision = self.state().revision;
         let text = denial_text(name, &decision, None);
         self.reply(to, denial_response(&id, revision, &text).into_bytes()).await;

@@ -71,21 +71,17 @@ impl Relay {
                     PendingKind::Initialize => self.learn_initialize(&env),
                     PendingKind::Call { tool, digest, class, started } => {
                         let is_error = env.result.is_none() || env.result_is_error == Some("true");
-                        self.audit
-                            .record(Event::new(
-                                "result",
-                                json!({
-                                    "request_id": id.to_string(),
-                                    "tool": tool,
-                                    "class": class.as_str(),
-                                    "digest": digest,
-                                    "is_error": is_error,
-                                    "jsonrpc_error": env.error.is_some(),
-                                    "duration_ms": started.elapsed().as_millis() as u64,
-                                    "bytes": bytes.len(),
-                                }),
-                            ))
-                            .await;
+                        let event = Event::build("result")
+                            .num("bytes", bytes.len() as u64)
+                            .str("class", class.as_str())
+                            .str("digest", &digest)
+                            .num("duration_ms", started.elapsed().as_millis() as u64)
+                            .bool("is_error", is_error)
+                            .bool("jsonrpc_error", env.error.is_some())
+                            .str("request_id", &id.to_string())
+                            .str("tool", &tool)
+                            .done();
+                        self.audit.record(event).await;
                     }
                     PendingKind::Other => {}
                 }

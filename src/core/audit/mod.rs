@@ -5,4 +5,4 @@ pub mod redact;
 pub mod time;
 pub mod verify;
 
-pub use record::{advance, line_hash, render, ChainHead, Event, Origin, GENESIS, SCHEMA};
+pub use record::{advance, line_hash, render, Args, ChainHead, Event, Origin, GENESIS, SCHEMA};

@@ -1,11 +1,16 @@
 //! Audit records: one JSON object per line, chained by the hash of the line before
 //! (PRODUCT.md section 7). Field names are a public interface.
 
-use serde_json::{Map, Value as Json};
+use std::fmt::Write;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
+use super::redact::redact;
 use super::time::rfc3339_micros;
-use crate::core::digest::hex;
+use crate::core::digest::{canonical_string, hex};
+use crate::core::json::Value;
 
 /// Schema version written in every record's `v`.
 pub const SCHEMA: u64 = 1;
@@ -31,20 +36,102 @@ impl ChainHead {
     }
 }
 
-/// One event, before it is placed in the chain.
+/// One event, before it is placed in the chain: its own members, already JSON text, in
+/// key order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub name: &'static str,
-    pub fields: Map<String, Json>,
+    /// `"key":value` members, comma-separated, in key order (empty: none).
+    members: String,
+    /// A call's arguments, redacted when the record is rendered (on the audit thread, off
+    /// the relay's path). Written first, as `args`, the smallest key of a `decision`.
+    args: Option<Args>,
+}
+
+/// The `args` of a `decision` record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Args {
+    /// The call's `arguments` (`{}` when it gave none).
+    Call(Option<Arc<Value<'static>>>),
+    /// Not known: the payload could not be trusted (`null`).
+    Unknown,
 }
 
 impl Event {
+    /// An event from a JSON object (for the rare ones: session, client, tools, rejected).
     pub fn new(name: &'static str, fields: Json) -> Event {
-        let fields = match fields {
-            Json::Object(map) => map,
-            _ => Map::new(),
-        };
-        Event { name, fields }
+        let mut members = String::new();
+        if let Json::Object(map) = fields {
+            for (key, value) in &map {
+                if !members.is_empty() {
+                    members.push(',');
+                }
+                canonical_string(key, &mut members);
+                members.push(':');
+                members.push_str(&value.to_string());
+            }
+        }
+        Event { name, members, args: None }
+    }
+
+    /// An event built member by member (for the ones written per call).
+    pub fn build(name: &'static str) -> Members {
+        Members { event: Event { name, members: String::with_capacity(256), args: None }, last: "" }
+    }
+}
+
+/// Builds an [`Event`]'s members in key order, straight into JSON text.
+pub struct Members {
+    event: Event,
+    last: &'static str,
+}
+
+impl Members {
+    fn key(&mut self, key: &'static str) -> &mut String {
+        debug_assert!(key > self.last && key > "args", "audit members out of key order: {key}");
+        self.last = key;
+        let out = &mut self.event.members;
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(key);
+        out.push_str("\":");
+        out
+    }
+
+    pub fn args(mut self, args: Args) -> Members {
+        debug_assert!(self.last.is_empty(), "args is the first member");
+        self.event.args = Some(args);
+        self
+    }
+
+    pub fn str(mut self, key: &'static str, value: &str) -> Members {
+        canonical_string(value, self.key(key));
+        self
+    }
+
+    /// A string, or `null`.
+    pub fn opt_str(mut self, key: &'static str, value: Option<&str>) -> Members {
+        match value {
+            Some(value) => canonical_string(value, self.key(key)),
+            None => self.key(key).push_str("null"),
+        }
+        self
+    }
+
+    pub fn num(mut self, key: &'static str, value: u64) -> Members {
+        let _ = write!(self.key(key), "{value}");
+        self
+    }
+
+    pub fn bool(mut self, key: &'static str, value: bool) -> Members {
+        self.key(key).push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    pub fn done(self) -> Event {
+        self.event
     }
 }
 
@@ -58,21 +145,26 @@ pub struct Origin {
 /// Renders `event` as the line that follows `head`, at time `micros`. The common fields
 /// come first in a fixed order; event fields follow in key order.
 pub fn render(head: &ChainHead, origin: &Origin, micros: i64, event: &Event) -> String {
-    let text = |s: &str| Json::String(s.to_owned()).to_string();
-    let mut line = format!(
-        r#"{{"v":{SCHEMA},"ts":"{}","seq":{},"event":{},"session":{},"server":{},"prev":{}"#,
-        rfc3339_micros(micros),
-        head.seq + 1,
-        text(event.name),
-        text(&origin.session),
-        text(&origin.server),
-        text(&head.hash),
-    );
-    for (key, value) in &event.fields {
+    let mut line = String::with_capacity(256 + event.members.len());
+    let _ = write!(line, r#"{{"v":{SCHEMA},"ts":"{}","seq":{}"#, rfc3339_micros(micros), head.seq + 1);
+    for (key, value) in [("event", event.name), ("session", &origin.session), ("server", &origin.server), ("prev", &head.hash)] {
+        line.push_str(",\"");
+        line.push_str(key);
+        line.push_str("\":");
+        canonical_string(value, &mut line);
+    }
+    match &event.args {
+        None => {}
+        Some(Args::Unknown) => line.push_str(r#","args":null"#),
+        Some(Args::Call(None)) => line.push_str(r#","args":{}"#),
+        Some(Args::Call(Some(arguments))) => {
+            line.push_str(r#","args":"#);
+            line.push_str(&redact(arguments).to_string());
+        }
+    }
+    if !event.members.is_empty() {
         line.push(',');
-        line.push_str(&Json::String(key.clone()).to_string());
-        line.push(':');
-        line.push_str(&value.to_string());
+        line.push_str(&event.members);
     }
     line.push('}');
     line
@@ -110,5 +202,36 @@ mod tests {
         let v2: Json = serde_json::from_str(&line2).unwrap();
         assert_eq!(v2["prev"], line_hash(line.as_bytes()));
         assert_eq!(v2["seq"], 2);
+    }
+
+    #[test]
+    fn built_members_render_as_the_same_json_in_key_order() {
+        let origin = Origin { session: "s\"1".into(), server: "bank\n".into() };
+        let head = ChainHead::genesis();
+        let arguments = crate::core::json::parse(br#"{"password":"hunter2","b":"\u001b[2J","a":[1.5,null]}"#)
+            .unwrap()
+            .into_owned();
+        let built = Event::build("decision")
+            .args(Args::Call(Some(Arc::new(arguments.clone()))))
+            .str("by", "operator:me@tty")
+            .opt_str("detail", None)
+            .num("waited_ms", 12)
+            .done();
+        let from_json = Event::new(
+            "decision",
+            json!({"args": redact(&arguments), "by": "operator:me@tty", "detail": null, "waited_ms": 12}),
+        );
+        let line = render(&head, &origin, 0, &built);
+        assert_eq!(line, render(&head, &origin, 0, &from_json));
+        let v: Json = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["args"]["password"], "[REDACTED]");
+        assert_eq!(v["args"]["b"], "\u{1b}[2J");
+        assert_eq!(v["session"], "s\"1");
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 11, "{line}");
+        let empty = Event::build("decision").args(Args::Call(None)).done();
+        assert!(render(&head, &origin, 0, &empty).ends_with(r#","args":{}}"#));
+        let unknown = Event::build("decision").args(Args::Unknown).str("tool", "t").done();
+        assert!(render(&head, &origin, 0, &unknown).ends_with(r#","args":null,"tool":"t"}"#));
     }
 }
