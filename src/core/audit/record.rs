@@ -147,7 +147,9 @@ pub struct Origin {
 pub fn render(head: &ChainHead, origin: &Origin, micros: i64, event: &Event) -> String {
     let mut line = String::with_capacity(256 + event.members.len());
     let _ = write!(line, r#"{{"v":{SCHEMA},"ts":"{}","seq":{}"#, rfc3339_micros(micros), head.seq + 1);
-    for (key, value) in [("event", event.name), ("session", &origin.session), ("server", &origin.server), ("prev", &head.hash)] {
+    for (key, value) in
+        [("event", event.name), ("session", &origin.session), ("server", &origin.server), ("prev", &head.hash)]
+    {
         line.push_str(",\"");
         line.push_str(key);
         line.push_str("\":");
@@ -208,9 +210,8 @@ mod tests {
     fn built_members_render_as_the_same_json_in_key_order() {
         let origin = Origin { session: "s\"1".into(), server: "bank\n".into() };
         let head = ChainHead::genesis();
-        let arguments = crate::core::json::parse(br#"{"password":"hunter2","b":"\u001b[2J","a":[1.5,null]}"#)
-            .unwrap()
-            .into_owned();
+        let arguments =
+            crate::core::json::parse(br#"{"password":"hunter2","b":"\u001b[2J","a":[1.5,null]}"#).unwrap().into_owned();
         let built = Event::build("decision")
             .args(Args::Call(Some(Arc::new(arguments.clone()))))
             .str("by", "operator:me@tty")
