@@ -112,6 +112,33 @@ fn sigterm_during_a_held_call_restores_the_terminal_and_runs_nothing() {
 }
 
 #[test]
+fn a_server_crash_during_a_held_call_answers_it_too() {
+    let mut s = Wrap::fake().with_tty().logged().start();
+    s.initialize("2025-11-25");
+    s.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{}}}));
+    s.tty.as_ref().unwrap().wait_for("s left", 1);
+    // A read-only call passes while the other is held, and takes the server down.
+    s.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"crash","arguments":{}}}));
+    let mut ids = vec![];
+    for _ in 0..2 {
+        let v = s.next();
+        assert_eq!(v["error"]["code"], -32603, "{v}");
+        ids.push(v["id"].as_i64().unwrap());
+    }
+    ids.sort();
+    assert_eq!(ids, [1, 2], "the held call gets an error too, not silence");
+    assert_eq!(s.wait().code(), Some(3), "the server's own exit code");
+    assert!(s.tty.as_ref().unwrap().is_cooked(), "the terminal was left in raw mode");
+    assert!(!s.server_log().contains("delete_file"));
+    let records = s.audit_records();
+    let held = records.iter().find(|r| r["event"] == "decision" && r["tool"] == "delete_file").unwrap();
+    assert_eq!(held["reason"], "cancelled", "{held}");
+    assert_eq!(held["detail"], "the session ended before the call was decided");
+    assert_eq!(records.last().unwrap()["event"], "session_end", "the held call was recorded before the end");
+    verify(&s.wrap.audit_dir());
+}
+
+#[test]
 fn a_closed_stderr_is_no_crash() {
     // The client closes countersign's stderr while it logs (-vv logs every message).
     let mut child = std::process::Command::new(support::bin())

@@ -8,7 +8,7 @@ use serde_json::{json, Value as Json};
 use tokio::sync::oneshot;
 
 use super::state::{Pending, PendingKind, To};
-use super::Relay;
+use super::{Relay, SERVER_GONE};
 use crate::core::audit::{Args, Event};
 use crate::core::classify::{read_page, Class};
 use crate::core::gate::{denial_response, denial_text, By, Call, Decision, Reason};
@@ -69,10 +69,18 @@ impl Relay {
             }
             _ => {
                 let (cancel, cancelled) = oneshot::channel();
-                self.state().held.insert(id, cancel);
+                {
+                    let mut s = self.state();
+                    s.held.insert(id, cancel);
+                    s.held_tasks += 1;
+                }
                 let relay = self.clone();
                 let bytes = bytes.to_vec();
-                tokio::spawn(async move { relay.hold(bytes, call, to, cancelled).await });
+                tokio::spawn(async move {
+                    relay.clone().hold(bytes, call, to, cancelled).await;
+                    relay.state().held_tasks -= 1;
+                    relay.held_done.notify_waiters();
+                });
             }
         }
     }
@@ -92,9 +100,14 @@ impl Relay {
                 (action, rule) => policy_decision(class, action, rule),
             }
         };
+        // Dropped sender: the client withdrew the call; a value: the session is over.
+        let mut session_over = false;
         let decision = tokio::select! {
             decision = decide => Some(decision),
-            _ = &mut cancelled => None,
+            sent = &mut cancelled => {
+                session_over = sent.is_ok();
+                None
+            }
         };
         let still_held = self.state().held.remove(&call.id).is_some();
         match decision {
@@ -103,7 +116,9 @@ impl Relay {
                 self.execute(&bytes, call, decision, to).await;
             }
             _ => {
-                // Cancelled by the client (or the server is gone): never forwarded, no answer.
+                // Never forwarded. Withdrawn by the client: no answer. The session over: an
+                // error, as for calls in flight (the value may have come just after a decision).
+                let session_over = session_over || cancelled.try_recv().is_ok();
                 let class = self.state().registry.class(&call.name).unwrap_or(Class::Unknown);
                 let decision = Decision {
                     reason: Reason::Cancelled,
@@ -111,10 +126,13 @@ impl Relay {
                     rule: None,
                     by: By::Policy,
                     waited_ms: started.elapsed().as_millis() as u64,
-                    detail: None,
+                    detail: session_over.then(|| "the session ended before the call was decided".to_owned()),
                 };
                 self.audit.record(self.decision_event(&call, &decision)).await;
-                if let To::Batch(batch) = to {
+                if session_over {
+                    let line = error_response(Some(&call.id), code::INTERNAL_ERROR, SERVER_GONE);
+                    self.reply(to, line.into_bytes()).await;
+                } else if let To::Batch(batch) = to {
                     let ready = self.state().batch_answer(batch, None);
                     if let Some(out) = ready {
                         let _ = self.to_client.send(&out).await;

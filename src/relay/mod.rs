@@ -35,7 +35,12 @@ pub struct Relay {
     audit: AuditLog,
     /// One listing of the server's tools at a time.
     listing: tokio::sync::Mutex<()>,
+    /// Wakes [`Relay::fail_inflight`] as held calls finish.
+    held_done: tokio::sync::Notify,
 }
+
+/// The error a request gets when the server will never answer it.
+const SERVER_GONE: &str = "the MCP server exited before answering";
 
 /// Runs one wrapped server until it exits; returns the wrapper's exit code.
 pub async fn run(config: Config) -> Result<i32, SpawnError> {
@@ -56,6 +61,7 @@ pub async fn run(config: Config) -> Result<i32, SpawnError> {
         to_server: Sink::new(child_in),
         audit,
         listing: tokio::sync::Mutex::new(()),
+        held_done: tokio::sync::Notify::new(),
         config,
     });
     relay.audit.record(relay.session_start(server.pid())).await;
@@ -188,15 +194,30 @@ impl Relay {
         self.to_server.send(bytes).await
     }
 
-    /// Answers every request the server will now never answer.
+    /// Answers every request the server will now never answer, held calls included (they
+    /// are never forwarded now), and waits a moment for the held ones to be recorded.
     async fn fail_inflight(&self) {
         let pending: Vec<_> = self.state().inflight.drain().collect();
         for (id, p) in pending {
-            let line = error_response(Some(&id), code::INTERNAL_ERROR, "the MCP server exited before answering");
+            let line = error_response(Some(&id), code::INTERNAL_ERROR, SERVER_GONE);
             self.reply(p.to, line.into_bytes()).await;
         }
-        // Held calls will never be forwarded now.
-        self.state().held.clear();
+        let held: Vec<_> = self.state().held.drain().collect();
+        for (_, session_over) in held {
+            let _ = session_over.send(());
+        }
+        let give_up = tokio::time::sleep(Duration::from_secs(1));
+        tokio::pin!(give_up);
+        loop {
+            let finished = self.held_done.notified();
+            if self.state().held_tasks == 0 {
+                return;
+            }
+            tokio::select! {
+                _ = finished => {}
+                _ = &mut give_up => return,
+            }
+        }
     }
 
     async fn reject(&self, from: &str, why: &str, bytes: &[u8]) {

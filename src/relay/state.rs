@@ -64,8 +64,11 @@ pub struct State {
     pub inflight: HashMap<Id, Pending>,
     /// Requests countersign itself sent to the server, by id.
     pub internal: HashMap<Id, oneshot::Sender<Vec<u8>>>,
-    /// Calls held for a decision; dropping the sender withdraws the call.
+    /// Calls held for a decision. Dropping the sender withdraws the call (the client
+    /// cancelled it); sending says the session is over and the call needs an error answer.
     pub held: HashMap<Id, oneshot::Sender<()>>,
+    /// Tasks deciding a held call that have not finished yet.
+    pub held_tasks: usize,
     pub batches: HashMap<u64, Batch>,
     pub next_batch: u64,
     pub next_internal: u64,
