@@ -1,6 +1,6 @@
 //! Interop with parts the project did not write: the official Python SDK client (`mcp`
-//! from PyPI) and reference servers from npm, all pinned and installed into `.cache/` on
-//! first run. The same scripted session runs with and without countersign in between.
+//! from PyPI), the official TypeScript SDK client and reference servers from npm, all
+//! pinned and installed into `.cache/` on first run. The same scripted session runs with and without countersign in between.
 
 mod support;
 
@@ -76,6 +76,29 @@ fn drive(mode: &str, server: &[String], steps: Value) -> (String, Vec<Value>) {
     let mut lines = stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap());
     let version = lines.next().unwrap()["protocol_version"].as_str().unwrap_or_default().to_owned();
     (version, lines.collect())
+}
+
+/// Runs the official TypeScript SDK client (which spawns the server with socket pairs, as
+/// every Node.js client does) against `server` with `steps`; one JSON value per step.
+fn drive_node(server: &[String], steps: Value) -> Vec<Value> {
+    // Node resolves the SDK from the script's own folder: run it from the npm cache.
+    let script = peers().node_modules.parent().unwrap().join("client.mjs");
+    std::fs::copy(root().join("tests/interop/client.mjs"), &script).unwrap();
+    let mut child = Command::new("node")
+        .arg(&script)
+        .arg("--")
+        .args(server)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(steps.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "node client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout.lines().skip(1).map(|l| serde_json::from_str::<Value>(l).unwrap()).collect()
 }
 
 /// `server` behind countersign (headless, auditing into `audit`), as a command line.
@@ -182,6 +205,34 @@ fn everything_server_answers_the_same_through_countersign() {
     assert_eq!(direct, through);
     assert!(through[1]["text"].as_str().unwrap().contains("42"), "{}", through[1]);
     verify(&dir.path().join("audit"));
+}
+
+/// Node.js clients (Claude Desktop, VS Code, Cursor) give countersign socket pairs, not
+/// pipes, for stdin and stdout.
+#[test]
+fn the_typescript_sdk_client_over_socket_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root_dir = dir.path().join("files");
+    std::fs::create_dir_all(&root_dir).unwrap();
+    std::fs::write(root_dir.join("a.txt"), "hello from a file").unwrap();
+    let server = node_server("server-filesystem", &[root_dir.to_str().unwrap()]);
+    let audit = dir.path().join("audit");
+    let path = |name: &str| root_dir.join(name).display().to_string();
+    let read = json!({"call": "read_text_file", "args": {"path": path("a.txt")}});
+    let direct = drive_node(&server, json!([read]));
+    let steps = json!([
+        {"list": true},
+        read,
+        {"call": "write_file", "args": {"path": path("b.txt"), "content": "should not exist"}},
+    ]);
+    let out = drive_node(&gated(&audit, &[], &server), steps);
+    assert_eq!(out[0]["tools"]["read_text_file"]["readOnlyHint"], true, "{}", out[0]);
+    assert_eq!(out[1], direct[0], "a read-only call answers the same with and without countersign");
+    assert_eq!(out[1]["text"], "hello from a file");
+    assert_eq!(out[2]["is_error"], true);
+    assert!(out[2]["text"].as_str().unwrap().contains("reason=denied_headless"), "{}", out[2]);
+    assert!(!root_dir.join("b.txt").exists(), "the denied write ran");
+    verify(&audit);
 }
 
 #[test]
