@@ -57,23 +57,9 @@ fn sh(cmd: &mut Command) {
 /// Runs the SDK client in `mode` against `server` with `steps`; returns one JSON value per
 /// step (after the first line, which names the negotiated revision).
 fn drive(mode: &str, server: &[String], steps: Value) -> (String, Vec<Value>) {
-    let p = peers();
-    let mut child = Command::new(&p.python)
-        .arg(root().join("tests/interop/client.py"))
-        .arg(mode)
-        .arg("--")
-        .args(server)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(steps.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let mut lines = stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap());
+    let mut client = Command::new(&peers().python);
+    client.arg(root().join("tests/interop/client.py")).arg(mode).arg("--").args(server);
+    let mut lines = run_client(client, steps).into_iter();
     let version = lines.next().unwrap()["protocol_version"].as_str().unwrap_or_default().to_owned();
     (version, lines.collect())
 }
@@ -84,21 +70,20 @@ fn drive_node(server: &[String], steps: Value) -> Vec<Value> {
     // Node resolves the SDK from the script's own folder: run it from the npm cache.
     let script = peers().node_modules.parent().unwrap().join("client.mjs");
     std::fs::copy(root().join("tests/interop/client.mjs"), &script).unwrap();
-    let mut child = Command::new("node")
-        .arg(&script)
-        .arg("--")
-        .args(server)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut client = Command::new("node");
+    client.arg(&script).arg("--").args(server);
+    run_client(client, steps).into_iter().skip(1).collect()
+}
+
+/// Feeds `steps` to a client script and reads its JSON lines.
+fn run_client(mut client: Command, steps: Value) -> Vec<Value> {
+    let mut child = client.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     use std::io::Write;
     child.stdin.take().unwrap().write_all(steps.to_string().as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "node client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    stdout.lines().skip(1).map(|l| serde_json::from_str::<Value>(l).unwrap()).collect()
+    assert!(out.status.success(), "client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect()
 }
 
 /// `server` behind countersign (headless, auditing into `audit`), as a command line.
