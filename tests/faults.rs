@@ -84,12 +84,18 @@ fn the_audit_disk_going_away_mid_session_denies_what_changes_state() {
     verify(&moved);
 }
 
-#[test]
-fn the_client_leaving_while_a_call_is_held_runs_nothing() {
+/// A session with a terminal in which `delete_file` (id 1) waits at the prompt.
+fn delete_file_held_at_the_prompt() -> support::Session {
     let mut s = Wrap::fake().with_tty().logged().start();
     s.initialize("2025-11-25");
     s.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{}}}));
     s.tty.as_ref().unwrap().wait_for("s left", 1);
+    s
+}
+
+#[test]
+fn the_client_leaving_while_a_call_is_held_runs_nothing() {
+    let mut s = delete_file_held_at_the_prompt();
     let status = s.wait();
     assert!(status.success(), "{status:?}");
     assert!(!s.server_log().contains("delete_file"));
@@ -99,10 +105,7 @@ fn the_client_leaving_while_a_call_is_held_runs_nothing() {
 
 #[test]
 fn sigterm_during_a_held_call_restores_the_terminal_and_runs_nothing() {
-    let mut s = Wrap::fake().with_tty().logged().start();
-    s.initialize("2025-11-25");
-    s.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{}}}));
-    s.tty.as_ref().unwrap().wait_for("s left", 1);
+    let mut s = delete_file_held_at_the_prompt();
     assert!(!s.tty.as_ref().unwrap().is_cooked(), "the prompt reads single keys");
     s.signal(libc::SIGTERM);
     assert_eq!(s.wait_open().code(), Some(128 + 15));
@@ -113,20 +116,10 @@ fn sigterm_during_a_held_call_restores_the_terminal_and_runs_nothing() {
 
 #[test]
 fn a_server_crash_during_a_held_call_answers_it_too() {
-    let mut s = Wrap::fake().with_tty().logged().start();
-    s.initialize("2025-11-25");
-    s.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{}}}));
-    s.tty.as_ref().unwrap().wait_for("s left", 1);
+    let mut s = delete_file_held_at_the_prompt();
     // A read-only call passes while the other is held, and takes the server down.
     s.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"crash","arguments":{}}}));
-    let mut ids = vec![];
-    for _ in 0..2 {
-        let v = s.next();
-        assert_eq!(v["error"]["code"], -32603, "{v}");
-        ids.push(v["id"].as_i64().unwrap());
-    }
-    ids.sort();
-    assert_eq!(ids, [1, 2], "the held call gets an error too, not silence");
+    assert_eq!(s.server_gone_errors(2), [1, 2], "the held call gets an error too, not silence");
     assert_eq!(s.wait().code(), Some(3), "the server's own exit code");
     assert!(s.tty.as_ref().unwrap().is_cooked(), "the terminal was left in raw mode");
     assert!(!s.server_log().contains("delete_file"));

@@ -103,6 +103,26 @@ fn node_server(package: &str, args: &[&str]) -> Vec<String> {
     cmd
 }
 
+/// A folder holding `a.txt`, `server-filesystem` serving it, and an audit directory.
+struct Files {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    server: Vec<String>,
+    audit: PathBuf,
+}
+
+impl Files {
+    fn new() -> Files {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("files");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("a.txt"), "hello from a file").unwrap();
+        let server = node_server("server-filesystem", &[root.to_str().unwrap()]);
+        let audit = dir.path().join("audit");
+        Files { _dir: dir, root, server, audit }
+    }
+}
+
 fn verify(audit: &Path) {
     let (code, out, _) = support::run(&["audit", "verify", "--dir", audit.to_str().unwrap()], b"");
     assert_eq!(code, 0, "{out}");
@@ -110,12 +130,7 @@ fn verify(audit: &Path) {
 
 #[test]
 fn filesystem_server_legacy_era_through_countersign() {
-    let dir = tempfile::tempdir().unwrap();
-    let root_dir = dir.path().join("files");
-    std::fs::create_dir_all(&root_dir).unwrap();
-    std::fs::write(root_dir.join("a.txt"), "hello from a file").unwrap();
-    let server = node_server("server-filesystem", &[root_dir.to_str().unwrap()]);
-    let audit = dir.path().join("audit");
+    let Files { _dir, root: root_dir, server, audit } = Files::new();
     let path = |name: &str| root_dir.join(name).display().to_string();
     let steps = json!([
         {"list": true},
@@ -196,12 +211,7 @@ fn everything_server_answers_the_same_through_countersign() {
 /// pipes, for stdin and stdout.
 #[test]
 fn the_typescript_sdk_client_over_socket_pairs() {
-    let dir = tempfile::tempdir().unwrap();
-    let root_dir = dir.path().join("files");
-    std::fs::create_dir_all(&root_dir).unwrap();
-    std::fs::write(root_dir.join("a.txt"), "hello from a file").unwrap();
-    let server = node_server("server-filesystem", &[root_dir.to_str().unwrap()]);
-    let audit = dir.path().join("audit");
+    let Files { _dir, root: root_dir, server, audit } = Files::new();
     let path = |name: &str| root_dir.join(name).display().to_string();
     let read = json!({"call": "read_text_file", "args": {"path": path("a.txt")}});
     let direct = drive_node(&server, json!([read]));

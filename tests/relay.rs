@@ -184,14 +184,7 @@ fn a_crash_mid_call_answers_every_request_in_flight() {
     s.initialize("2025-11-25");
     s.send(json!({"jsonrpc":"2.0","id":1,"method":"test/hang"}));
     s.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"crash","arguments":{}}}));
-    let mut ids = vec![];
-    for _ in 0..2 {
-        let v = s.next();
-        assert_eq!(v["error"]["code"], -32603, "{v}");
-        ids.push(v["id"].as_i64().unwrap());
-    }
-    ids.sort();
-    assert_eq!(ids, [1, 2]);
+    assert_eq!(s.server_gone_errors(2), [1, 2]);
     let status = s.wait();
     assert_eq!(status.code(), Some(3), "the server's own exit code");
     let last = s.audit_records().pop().unwrap();

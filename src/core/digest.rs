@@ -51,6 +51,22 @@ pub fn canonicalize(value: &Value<'_>, out: &mut String) {
 /// controls are escaped, in the shortest form.
 pub fn canonical_string(s: &str, out: &mut String) {
     out.push('"');
+    escape_into(s, out);
+    out.push('"');
+}
+
+/// Writes what it is given as the inside of a JSON string ([`canonical_string`] without
+/// the quotes), so a `Display` value can be written as JSON without an owned copy first.
+pub struct JsonEscaped<'a>(pub &'a mut String);
+
+impl std::fmt::Write for JsonEscaped<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        escape_into(s, self.0);
+        Ok(())
+    }
+}
+
+fn escape_into(s: &str, out: &mut String) {
     for ch in s.chars() {
         match ch {
             '"' => out.push_str("\\\""),
@@ -64,7 +80,6 @@ pub fn canonical_string(s: &str, out: &mut String) {
             c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 /// `sha256:<hex>` of the canonical form of `value`.

@@ -2,6 +2,7 @@
 //! the shutdown ladder (close stdin, wait, SIGTERM, wait, SIGKILL).
 
 use std::ffi::OsString;
+use std::os::fd::AsRawFd;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -45,7 +46,6 @@ impl Server {
         })?;
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
-        use std::os::fd::AsRawFd;
         // Large messages are the server's answers: only that direction gets a larger pipe.
         crate::edge::stdio::enlarge_pipe(stdout.as_raw_fd());
         let pgid = child.id().map_or(0, |pid| pid as i32);

@@ -76,8 +76,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 self.inner.read_buf(&mut self.buf).await?
             };
             if read == 0 {
-                let rest = finished(line, skipped);
-                return Ok(if rest == Line::Message(Vec::new()) { Line::Eof } else { rest });
+                return Ok(if skipped == 0 && line.is_empty() { Line::Eof } else { finished(line, skipped) });
             }
         }
     }

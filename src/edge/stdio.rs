@@ -32,6 +32,8 @@ pub type Output = Box<dyn AsyncWrite + Send + Unpin>;
 /// stdin and stdout for the relay, and the guard that restores their modes.
 pub fn open() -> (Input, Output, Restore) {
     let mut restore = Restore(Vec::new());
+    // The server's answers leave through stdout (a no-op unless it is a pipe).
+    enlarge_pipe(1);
     let input: Input = match dup_stream(0, &mut restore) {
         Some(Stream::Fifo(f)) => pipe::Receiver::from_file(f).map_or_else(|_| stdin(), |r| Box::new(r)),
         Some(Stream::Socket(s)) => UnixStream::from_std(s).map_or_else(|_| stdin(), |s| Box::new(s)),
@@ -91,9 +93,6 @@ fn dup_stream(fd: i32, restore: &mut Restore) -> Option<Stream> {
             stream.set_nonblocking(true).ok()?;
             Stream::Socket(stream)
         } else {
-            if fd == 1 {
-                enlarge_pipe(fd);
-            }
             Stream::Fifo(File::from_raw_fd(copy))
         })
     }

@@ -78,7 +78,7 @@ impl Relay {
                             .num("duration_ms", started.elapsed().as_millis() as u64)
                             .bool("is_error", is_error)
                             .bool("jsonrpc_error", env.error.is_some())
-                            .str("request_id", &id.to_string())
+                            .display("request_id", &id)
                             .str("tool", &tool)
                             .done();
                         self.audit.record(event).await;

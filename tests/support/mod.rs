@@ -261,6 +261,19 @@ impl Session {
         panic!("no answer for id {id}");
     }
 
+    /// The next `n` lines are -32603 errors (the server will never answer); their ids, sorted.
+    pub fn server_gone_errors(&mut self, n: usize) -> Vec<i64> {
+        let mut ids: Vec<i64> = (0..n)
+            .map(|_| {
+                let v = self.next();
+                assert_eq!(v["error"]["code"], -32603, "{v}");
+                v["id"].as_i64().unwrap()
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Nothing arrives on stdout for `d`.
     pub fn silent_for(&mut self, d: Duration) -> bool {
         matches!(self.lines.recv_timeout(d), Err(RecvTimeoutError::Timeout))

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::redact::redact;
 use super::time::rfc3339_micros;
-use crate::core::digest::{canonical_string, hex};
+use crate::core::digest::{canonical_string, hex, JsonEscaped};
 use crate::core::json::Value;
 
 /// Schema version written in every record's `v`.
@@ -108,6 +108,15 @@ impl Members {
 
     pub fn str(mut self, key: &'static str, value: &str) -> Members {
         canonical_string(value, self.key(key));
+        self
+    }
+
+    /// A value's `Display` text as a string, written in place.
+    pub fn display(mut self, key: &'static str, value: &impl std::fmt::Display) -> Members {
+        let out = self.key(key);
+        out.push('"');
+        let _ = write!(JsonEscaped(out), "{value}");
+        out.push('"');
         self
     }
 
@@ -214,13 +223,14 @@ mod tests {
             crate::core::json::parse(br#"{"password":"hunter2","b":"\u001b[2J","a":[1.5,null]}"#).unwrap().into_owned();
         let built = Event::build("decision")
             .args(Args::Call(Some(Arc::new(arguments.clone()))))
-            .str("by", "operator:me@tty")
+            .display("by", &"operator:me@tty")
             .opt_str("detail", None)
+            .display("request_id", &"q\"\n\u{1}")
             .num("waited_ms", 12)
             .done();
         let from_json = Event::new(
             "decision",
-            json!({"args": redact(&arguments), "by": "operator:me@tty", "detail": null, "waited_ms": 12}),
+            json!({"args": redact(&arguments), "by": "operator:me@tty", "detail": null, "request_id": "q\"\n\u{1}", "waited_ms": 12}),
         );
         let line = render(&head, &origin, 0, &built);
         assert_eq!(line, render(&head, &origin, 0, &from_json));
@@ -229,7 +239,7 @@ mod tests {
         assert_eq!(v["args"]["b"], "\u{1b}[2J");
         assert_eq!(v["session"], "s\"1");
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 11, "{line}");
+        assert_eq!(keys.len(), 12, "{line}");
         let empty = Event::build("decision").args(Args::Call(None)).done();
         assert!(render(&head, &origin, 0, &empty).ends_with(r#","args":{}}"#));
         let unknown = Event::build("decision").args(Args::Unknown).str("tool", "t").done();
