@@ -44,7 +44,7 @@ pub struct WrapArgs {
     #[arg(long, env = "COUNTERSIGN_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
-    /// Audit directory [default: $XDG_STATE_HOME/countersign/audit]
+    /// Audit directory [default: ~/.local/state/countersign/audit, or $COUNTERSIGN_HOME/audit]
     #[arg(long, env = "COUNTERSIGN_AUDIT_DIR", value_name = "DIR")]
     pub audit_dir: Option<PathBuf>,
 

@@ -11,11 +11,11 @@ use support::{text, Pty, Wrap};
 
 fn console(runtime: &std::path::Path) -> (std::process::Child, Pty) {
     let mut cmd = Command::new(support::bin());
-    cmd.arg("approver").env("XDG_RUNTIME_DIR", runtime).env("TERM", "xterm");
+    cmd.arg("approver").env("COUNTERSIGN_HOME", runtime).env("TERM", "xterm");
     let pty = Pty::attach_stdio(&mut cmd);
     let child = cmd.spawn().unwrap();
     let pty = pty.spawned();
-    let socket = runtime.join("countersign/approver.sock");
+    let socket = runtime.join("run/approver.sock");
     let deadline = Instant::now() + support::WAIT;
     while !socket.exists() {
         assert!(Instant::now() < deadline, "the console never listened");
@@ -53,7 +53,7 @@ fn the_console_answers_calls_from_two_servers() {
     }
     pty.press(b'q');
     assert!(child.wait().unwrap().success());
-    assert!(!run.path().join("countersign/approver.sock").exists());
+    assert!(!run.path().join("run/approver.sock").exists());
 }
 
 #[test]

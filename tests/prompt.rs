@@ -175,7 +175,7 @@ fn two_processes_on_one_terminal_take_turns() {
     // One shell owns the terminal; both countersign processes are its children.
     let script = format!("{} {} wait", one(1, &in1, &out1), one(2, &in2, &out2));
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(script).env("XDG_RUNTIME_DIR", dir.path().join("run"));
+    cmd.arg("-c").arg(script).env("COUNTERSIGN_HOME", dir.path().join("home"));
     let pty = support::Pty::attach(&mut cmd);
     let mut shell = cmd.spawn().unwrap();
     let mut pty = pty.spawned();

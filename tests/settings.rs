@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 fn call_with(env: &[(&str, &Path)], extra_env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(support::bin());
     cmd.arg("--headless").arg("--").args(support::fake_server());
-    for var in ["COUNTERSIGN_POLICY", "COUNTERSIGN_AUDIT_DIR", "COUNTERSIGN_NAME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"]
+    for var in ["COUNTERSIGN_POLICY", "COUNTERSIGN_AUDIT_DIR", "COUNTERSIGN_NAME", "COUNTERSIGN_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"]
     {
         cmd.env_remove(var);
     }
@@ -49,16 +49,19 @@ fn call_with(env: &[(&str, &Path)], extra_env: &[(&str, &str)]) -> String {
 const ALLOW_DELETES: &str = "[[rules]]\nid = \"from-file\"\ntool = \"delete_file\"\naction = \"allow\"\n";
 
 #[test]
-fn xdg_defaults_for_policy_and_audit() {
+fn defaults_for_policy_and_audit() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("config");
+    // An XDG_STATE_HOME a desktop session may set is not where the audit goes: a server
+    // started by an SDK client never sees it (PRODUCT.md section 2).
     let state = home.path().join("state");
     std::fs::create_dir_all(config.join("countersign")).unwrap();
     std::fs::write(config.join("countersign/policy.toml"), ALLOW_DELETES).unwrap();
     let text = call_with(&[("XDG_CONFIG_HOME", &config), ("XDG_STATE_HOME", &state), ("HOME", home.path())], &[]);
     assert!(text.starts_with("deleted"), "the default policy file applies: {text}");
-    let records = support::audit_records(&state.join("countersign/audit"));
-    let decision = records.iter().find(|r| r["event"] == "decision").expect("audit in $XDG_STATE_HOME");
+    assert!(!state.join("countersign").exists());
+    let records = support::audit_records(&home.path().join(".local/state/countersign/audit"));
+    let decision = records.iter().find(|r| r["event"] == "decision").expect("audit in ~/.local/state");
     assert_eq!(decision["rule"], "from-file");
     assert_eq!(decision["server"], "countersign", "the default label is the command's file name");
 }

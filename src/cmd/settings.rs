@@ -1,4 +1,4 @@
-//! Where things live by default (XDG base directories) and loading the policy.
+//! Where things live by default and loading the policy.
 
 use std::path::{Path, PathBuf};
 
@@ -14,11 +14,12 @@ fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
     }
 }
 
-/// `$XDG_STATE_HOME/countersign/audit` (or `~/.local/state/countersign/audit`).
+/// `<state>/audit` (PRODUCT.md section 2: from `COUNTERSIGN_HOME` or `HOME` alone, so that
+/// a server started with a client's stripped environment writes where the user reads).
 pub fn default_audit_dir() -> Result<PathBuf, Error> {
-    xdg("XDG_STATE_HOME", ".local/state")
-        .map(|d| d.join("countersign/audit"))
-        .ok_or_else(|| Error::Usage("no HOME or XDG_STATE_HOME: give --audit-dir".into()))
+    crate::edge::runtime_dir::state_dir()
+        .map(|d| d.join("audit"))
+        .map_err(|e| Error::Usage(format!("cannot use the state directory ({e}): give --audit-dir")))
 }
 
 /// `$XDG_CONFIG_HOME/countersign/policy.toml`, when it exists.

@@ -142,7 +142,7 @@ impl Wrap {
             .args(&self.server)
             .env_remove("COUNTERSIGN_POLICY")
             .env("XDG_CONFIG_HOME", self.dir.path().join("no-config"))
-            .env("XDG_RUNTIME_DIR", self.runtime.clone().unwrap_or_else(|| self.dir.path().join("run")))
+            .env("COUNTERSIGN_HOME", self.runtime.clone().unwrap_or_else(|| self.dir.path().join("home")))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stderr(Stdio::piped());
         let mut client_ends = None;
