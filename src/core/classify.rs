@@ -16,6 +16,17 @@ pub enum Class {
 }
 
 impl Class {
+    /// How much harm a call of this class can do, for "the most dangerous of its classes"
+    /// (PRODUCT.md section 8).
+    fn danger(self) -> u8 {
+        match self {
+            Class::ReadOnly => 0,
+            Class::Write => 1,
+            Class::Destructive => 2,
+            Class::Unknown => 3,
+        }
+    }
+
     pub const ALL: [Class; 4] = [Class::ReadOnly, Class::Write, Class::Destructive, Class::Unknown];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +107,9 @@ pub struct Registry {
     /// True after a whole listing was seen and no `list_changed` came since: a tool that is
     /// missing then really is unknown.
     complete: bool,
+    /// Names listed so far in the listing being read: a tool listed twice takes the most
+    /// dangerous of its classes.
+    this_listing: std::collections::HashSet<String>,
 }
 
 impl Registry {
@@ -120,12 +134,12 @@ impl Registry {
     /// cursor, `last` when the answer has no `nextCursor`. A one-page listing is complete.
     /// Returns the tools whose definition is new or changed.
     pub fn learn(&mut self, tools: Vec<Tool>, first: bool, last: bool) -> Vec<Tool> {
+        if first {
+            self.this_listing.clear();
+        }
         let mut changed = Vec::new();
         for tool in tools {
-            if self.tools.get(&tool.name).map(|t| &t.digest) != Some(&tool.digest) {
-                changed.push(tool.clone());
-            }
-            self.tools.insert(tool.name.clone(), tool);
+            self.insert(tool, &mut changed);
         }
         if first && last {
             self.complete = true;
@@ -136,20 +150,37 @@ impl Registry {
     /// Learns a whole listing gathered page by page: replaces everything known.
     pub fn replace(&mut self, tools: Vec<Tool>) -> Vec<Tool> {
         let old = std::mem::take(&mut self.tools);
+        self.this_listing.clear();
         let mut changed = Vec::new();
         for tool in tools {
-            if old.get(&tool.name).map(|t| &t.digest) != Some(&tool.digest) {
-                changed.push(tool.clone());
-            }
-            self.tools.insert(tool.name.clone(), tool);
+            let same = old.get(&tool.name).is_some_and(|t| t.digest == tool.digest);
+            let mut ignored = Vec::new();
+            self.insert(tool.clone(), if same { &mut ignored } else { &mut changed });
         }
         self.complete = true;
         changed
     }
 
+    /// Adds one listed tool; a second listing of a name in the same listing keeps the
+    /// more dangerous class.
+    fn insert(&mut self, mut tool: Tool, changed: &mut Vec<Tool>) {
+        let again = !self.this_listing.insert(tool.name.clone());
+        if let Some(known) = self.tools.get(&tool.name) {
+            if again && known.class.danger() > tool.class.danger() {
+                tool.class = known.class;
+            }
+            if known.digest == tool.digest && known.class == tool.class {
+                return;
+            }
+        }
+        changed.push(tool.clone());
+        self.tools.insert(tool.name.clone(), tool);
+    }
+
     /// After `notifications/tools/list_changed`: nothing known can be trusted any more.
     pub fn invalidate(&mut self) {
         self.tools.clear();
+        self.this_listing.clear();
         self.complete = false;
     }
 }
@@ -209,6 +240,26 @@ mod tests {
         reg.replace(tools);
         assert_eq!(reg.class("a"), Some(Class::ReadOnly));
         assert_eq!(reg.class("x"), Some(Class::Unknown));
+    }
+
+    #[test]
+    fn a_tool_listed_twice_takes_its_most_dangerous_class() {
+        let mut reg = Registry::default();
+        let (tools, _) = page(
+            r#"{"tools":[{"name":"a","annotations":{"destructiveHint":true}},{"name":"a","annotations":{"readOnlyHint":true}}]}"#,
+        );
+        reg.learn(tools.clone(), true, true);
+        assert_eq!(reg.class("a"), Some(Class::Destructive));
+        let mut reg = Registry::default();
+        let (first, _) = page(r#"{"tools":[{"name":"a"}]}"#);
+        let (second, _) = page(r#"{"tools":[{"name":"a","annotations":{"readOnlyHint":true}}]}"#);
+        reg.learn(first, true, false);
+        reg.learn(second.clone(), false, true);
+        assert_eq!(reg.class("a"), Some(Class::Destructive), "across the pages of one listing too");
+        reg.learn(second, true, true);
+        assert_eq!(reg.class("a"), Some(Class::ReadOnly), "a new listing starts over");
+        reg.replace(tools);
+        assert_eq!(reg.class("a"), Some(Class::Destructive));
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum Reason {
     ApprovalTimeout,
     AuditUnavailable,
     AmbiguousPayload,
+    /// More calls are held than one process may hold.
+    TooManyHeld,
     /// The client cancelled the call while it was held: no answer is sent.
     Cancelled,
 }
@@ -38,6 +40,7 @@ impl Reason {
             Reason::ApprovalTimeout => "approval_timeout",
             Reason::AuditUnavailable => "audit_unavailable",
             Reason::AmbiguousPayload => "ambiguous_payload",
+            Reason::TooManyHeld => "too_many_held",
             Reason::Cancelled => "cancelled",
         }
     }
@@ -140,6 +143,17 @@ pub struct Decision {
 }
 
 impl Decision {
+    pub fn new(
+        reason: Reason,
+        class: Class,
+        rule: Option<String>,
+        by: By,
+        waited_ms: u64,
+        detail: Option<String>,
+    ) -> Decision {
+        Decision { reason, class, rule, by, waited_ms, detail }
+    }
+
     pub fn allows(&self) -> bool {
         self.reason.allows()
     }
@@ -159,6 +173,7 @@ pub fn denial_text(tool: &str, decision: &Decision, digest: Option<&str>) -> Str
         Reason::ApprovalTimeout => "nobody approved this call in time".to_owned(),
         Reason::AuditUnavailable => "the audit log cannot be written, so nothing that changes state may run".to_owned(),
         Reason::AmbiguousPayload => "the request can be read in more than one way".to_owned(),
+        Reason::TooManyHeld => "too many calls are already waiting for the operator".to_owned(),
         _ => "this call was not allowed".to_owned(),
     };
     let detail = decision.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();

@@ -11,4 +11,5 @@ pub mod policy;
 pub mod prompt;
 pub mod protocol;
 pub mod sanitize;
+pub mod session;
 pub mod task;

@@ -58,12 +58,7 @@ impl Server {
 
     /// Sends `signal` to the server's process group.
     pub fn signal(&self, signal: i32) {
-        if self.pgid > 0 {
-            // SAFETY: kill(2) has no memory effects; a stale group id fails with ESRCH.
-            unsafe {
-                libc::kill(-self.pgid, signal);
-            }
-        }
+        signal_group(self.pgid as u32, signal);
     }
 
     /// Waits for the server to exit. Cancel-safe.
@@ -88,6 +83,16 @@ impl Server {
     pub async fn kill(&mut self) -> std::io::Result<ExitStatus> {
         self.signal(libc::SIGKILL);
         self.child.wait().await
+    }
+}
+
+/// Sends `signal` to the process group `pgid` (the server's: see [`Server::spawn`]).
+pub fn signal_group(pgid: u32, signal: i32) {
+    if pgid > 0 {
+        // SAFETY: kill(2) has no memory effects; a stale group id fails with ESRCH.
+        unsafe {
+            libc::kill(-(pgid as i32), signal);
+        }
     }
 }
 

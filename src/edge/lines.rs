@@ -7,6 +7,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// reported, so memory stays bounded by about this much per direction.
 pub const MAX_MESSAGE: usize = 128 << 20;
 
+/// How much of a skipped line is kept.
+pub const HEAD: usize = 4096;
+
 /// Bytes read at a time while between lines or in a short one.
 const CHUNK: usize = 64 << 10;
 
@@ -17,8 +20,9 @@ const LONG_READ: usize = 1 << 20;
 pub enum Line {
     /// One message, without its `\n` (and without a `\r` before it).
     Message(Vec<u8>),
-    /// A line longer than the limit was skipped; carries its length.
-    TooLong(usize),
+    /// A line longer than the limit was skipped: its length and its first bytes (up to
+    /// [`HEAD`]), from which the id of a request it answers may still be read.
+    TooLong { len: usize, head: Vec<u8> },
     /// End of stream (bytes without a final `\n` were returned as the last message).
     Eof,
 }
@@ -48,12 +52,17 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     pub async fn next(&mut self) -> std::io::Result<Line> {
         let mut line = Vec::new();
         let mut skipped = 0usize;
+        let mut head = Vec::new();
         loop {
             // What is buffered first.
             let pending = &self.buf[self.at..];
             let newline = memchr::memchr(b'\n', pending);
             let chunk = &pending[..newline.unwrap_or(pending.len())];
             if skipped > 0 || line.len() + chunk.len() > self.limit {
+                if skipped == 0 {
+                    head.extend_from_slice(&line[..line.len().min(HEAD)]);
+                }
+                head.extend_from_slice(&chunk[..chunk.len().min(HEAD - head.len())]);
                 skipped += line.len() + chunk.len();
                 line = Vec::new();
             } else {
@@ -62,7 +71,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             match newline {
                 Some(at) => {
                     self.at += at + 1;
-                    return Ok(finished(line, skipped));
+                    return Ok(finished(line, skipped, head));
                 }
                 None => {
                     self.buf.clear();
@@ -76,7 +85,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 self.inner.read_buf(&mut self.buf).await?
             };
             if read == 0 {
-                return Ok(if skipped == 0 && line.is_empty() { Line::Eof } else { finished(line, skipped) });
+                return Ok(if skipped == 0 && line.is_empty() { Line::Eof } else { finished(line, skipped, head) });
             }
         }
     }
@@ -105,9 +114,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
 }
 
 /// The line read so far, as what `next` returns once its end is found.
-fn finished(line: Vec<u8>, skipped: usize) -> Line {
+fn finished(line: Vec<u8>, skipped: usize, head: Vec<u8>) -> Line {
     if skipped > 0 {
-        Line::TooLong(skipped)
+        Line::TooLong { len: skipped, head }
     } else {
         Line::Message(trim_cr(line))
     }
@@ -187,9 +196,9 @@ mod tests {
             got,
             vec![
                 Line::Message(b"short".to_vec()),
-                Line::TooLong(16),
+                Line::TooLong { len: 16, head: b"0123456789abcdef".to_vec() },
                 Line::Message(b"ok".to_vec()),
-                Line::TooLong(16),
+                Line::TooLong { len: 16, head: b"0123456789abcdef".to_vec() },
                 Line::Eof
             ]
         );
@@ -212,7 +221,7 @@ mod tests {
                 Line::Message(long.clone()),
                 Line::Message(b"next".to_vec()),
                 Line::Message(long.clone()),
-                Line::TooLong(long.len() + 2),
+                Line::TooLong { len: long.len() + 2, head: long[..HEAD].to_vec() },
                 Line::Message(b"tail".to_vec()),
                 Line::Eof
             ]

@@ -1,0 +1,263 @@
+//! A line from the client, read once into what the session needs. Pure, and run by the
+//! reader before the session sees the line, so that the task owning the session only
+//! routes: a giant message is validated (and its call digested) off that task.
+
+use bytes::Bytes;
+
+use crate::core::audit::redact::redact;
+use crate::core::gate::{Call, CallError};
+use crate::core::json::{self, Message, Value};
+use crate::core::protocol::{kind_of, meta_revision, Id, Kind, Revision, META_CLIENT_INFO};
+
+/// One line from the client, examined.
+#[derive(Debug)]
+pub enum ClientLine {
+    /// Only whitespace: ignored.
+    Blank,
+    /// Longer than the line limit; skipped whole.
+    TooLong(usize),
+    /// Not JSON (or not UTF-8).
+    Unparsable {
+        why: String,
+        bytes: Bytes,
+    },
+    /// Valid JSON that is neither an object nor an array.
+    NotObject(Bytes),
+    Single(Item),
+    /// A JSON array: each element examined on its own.
+    Batch {
+        bytes: Bytes,
+        items: Vec<Item>,
+    },
+}
+
+/// One JSON-RPC object and its original bytes (what is forwarded when it is).
+#[derive(Debug)]
+pub struct Item {
+    pub bytes: Bytes,
+    pub kind: ItemKind,
+}
+
+#[derive(Debug)]
+pub enum ItemKind {
+    /// Not a JSON-RPC message. `answer`: a request (or something that may be one) that
+    /// gets an error back; a broken notification gets nothing.
+    Invalid {
+        why: &'static str,
+        id: Option<Id>,
+        answer: bool,
+    },
+    /// Well-formed, but a server could read it differently (PRODUCT.md section 5).
+    Ambiguous {
+        why: String,
+        id: Option<Id>,
+        method: Option<String>,
+    },
+    Request {
+        id: Id,
+        method: String,
+        facts: Box<Facts>,
+    },
+    /// A `tools/call` without an id: never forwarded (PRODUCT.md section 8).
+    CallNotification,
+    Notification {
+        method: String,
+        cancels: Option<Id>,
+    },
+    /// An answer to a server-to-client request (sampling, elicitation, roots).
+    Response,
+}
+
+/// What the session needs from a request's params, read once.
+#[derive(Debug, Default)]
+pub struct Facts {
+    /// The revision and envelope a 2026-07-28 request carries in `_meta`.
+    pub meta: Option<Meta>,
+    /// `initialize`: the revision asked for and the client's identity.
+    pub initialize: Option<Initialize>,
+    /// `tools/list` without a cursor.
+    pub first_page: bool,
+    /// `tools/call`: the call, or why it cannot be gated.
+    pub call: Option<Result<Call, CallError>>,
+    /// `tasks/*` about a task countersign owns.
+    pub owned_task: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Meta {
+    pub revision: Revision,
+    /// The `io.modelcontextprotocol/*` members (revision, client info, capabilities):
+    /// countersign's own requests carry the same.
+    pub envelope: Vec<(String, Value<'static>)>,
+    /// The client info, redacted for the log.
+    pub client: Option<serde_json::Value>,
+    pub client_name: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Initialize {
+    pub asked: Option<String>,
+    pub client: serde_json::Value,
+    pub client_name: Option<String>,
+}
+
+/// Reads one line from the client.
+pub fn read(bytes: Bytes) -> ClientLine {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return ClientLine::Blank;
+    }
+    let items = match json::scan_envelope(&bytes) {
+        Err(e) => return ClientLine::Unparsable { why: format!("parse error: {e}"), bytes },
+        Ok(Message::Other) => return ClientLine::NotObject(bytes),
+        Ok(Message::Single(env)) => return ClientLine::Single(Item { kind: item_kind(&bytes, env), bytes }),
+        Ok(Message::Batch(items)) => items,
+    };
+    let items = items
+        .into_iter()
+        .map(|element| {
+            let slice = bytes.slice_ref(element.as_bytes());
+            // Elements were validated as part of the array.
+            let kind = match json::scan_envelope(&slice) {
+                Ok(Message::Single(env)) => item_kind(&slice, env),
+                _ => ItemKind::Invalid { why: "a batch element must be a JSON-RPC object", id: None, answer: true },
+            };
+            Item { bytes: slice, kind }
+        })
+        .collect();
+    ClientLine::Batch { bytes, items }
+}
+
+fn item_kind(bytes: &[u8], env: json::Envelope<'_>) -> ItemKind {
+    let kind = match kind_of(&env) {
+        Ok(kind) => kind,
+        Err(invalid) => {
+            let answer = env.id.is_some() || env.method.is_none();
+            return ItemKind::Invalid { why: invalid.why, id: invalid.id, answer };
+        }
+    };
+    if let Some(ambiguity) = &env.ambiguity {
+        let (id, method) = match &kind {
+            Kind::Request { id, method } => (Some(id.clone()), Some(method.clone())),
+            Kind::Notification { method } => (None, Some(method.clone())),
+            _ => (None, None),
+        };
+        return ItemKind::Ambiguous { why: ambiguity.to_string(), id, method };
+    }
+    let _ = bytes;
+    match kind {
+        Kind::Request { id, method } => {
+            let params = match env.params.map(|p| json::parse(p.as_bytes())) {
+                Some(Ok(p)) => Some(p),
+                // Validated and unambiguous by the scan: cannot fail; fail closed anyway.
+                Some(Err(_)) => return ItemKind::Invalid { why: "params cannot be read", id: Some(id), answer: true },
+                None => None,
+            };
+            let facts = facts(&method, params.as_ref());
+            let call_id = id.clone();
+            let mut facts = Box::new(facts);
+            if method == "tools/call" {
+                facts.call = Some(Call::read(call_id, params.as_ref()));
+            }
+            ItemKind::Request { id, method, facts }
+        }
+        Kind::Notification { method } if method == "tools/call" => ItemKind::CallNotification,
+        Kind::Notification { method } => {
+            let cancels = (method == "notifications/cancelled")
+                .then(|| env.params.and_then(|p| json::parse(p.as_bytes()).ok()))
+                .flatten()
+                .and_then(|p| p.get("requestId").and_then(|r| Id::from_raw(&r.to_serde().to_string())));
+            ItemKind::Notification { method, cancels }
+        }
+        Kind::Response { .. } | Kind::Error { .. } => ItemKind::Response,
+    }
+}
+
+fn facts(method: &str, params: Option<&Value<'_>>) -> Facts {
+    let mut facts = Facts { meta: meta(params), ..Facts::default() };
+    match method {
+        "initialize" => {
+            let info = params.and_then(|p| p.get("clientInfo"));
+            facts.initialize = Some(Initialize {
+                asked: params.and_then(|p| p.get("protocolVersion")).and_then(Value::as_str).map(str::to_owned),
+                client: info.map_or(serde_json::Value::Null, redact),
+                client_name: info.and_then(|i| i.get("name")).and_then(Value::as_str).map(str::to_owned),
+            });
+        }
+        "tools/list" => facts.first_page = params.and_then(|p| p.get("cursor")).is_none(),
+        m if m.starts_with("tasks/") => facts.owned_task = crate::core::task::owned_task_id(params),
+        _ => {}
+    }
+    facts
+}
+
+fn meta(params: Option<&Value<'_>>) -> Option<Meta> {
+    let Some(Ok(revision)) = meta_revision(params) else {
+        return None;
+    };
+    let Some(Value::Object(meta)) = params.and_then(|p| p.get("_meta")) else {
+        return None;
+    };
+    let info = meta.iter().find(|(k, _)| k == META_CLIENT_INFO).map(|(_, v)| v);
+    Some(Meta {
+        revision,
+        envelope: meta
+            .iter()
+            .filter(|(k, _)| k.starts_with("io.modelcontextprotocol/"))
+            .map(|(k, v)| (k.to_string(), v.clone().into_owned()))
+            .collect(),
+        client: info.map(redact),
+        client_name: info.and_then(|i| i.get("name")).and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn single(line: &str) -> ItemKind {
+        match read(Bytes::copy_from_slice(line.as_bytes())) {
+            ClientLine::Single(item) => item.kind,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_call_is_read_with_its_digest() {
+        let ItemKind::Request { method, facts, .. } =
+            single(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"rm","arguments":{"p":1}}}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(method, "tools/call");
+        let call = facts.call.unwrap().unwrap();
+        assert_eq!(call.name, "rm");
+        assert!(call.digest.starts_with("sha256:"));
+    }
+
+    #[test]
+    fn a_call_without_an_id_is_its_own_kind() {
+        assert!(matches!(
+            single(r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"rm"}}"#),
+            ItemKind::CallNotification
+        ));
+        let batch = read(Bytes::from_static(br#"[{"jsonrpc":"2.0","method":"tools/call","params":{"name":"rm"}}]"#));
+        let ClientLine::Batch { items, .. } = batch else { panic!() };
+        assert!(matches!(items[0].kind, ItemKind::CallNotification));
+    }
+
+    #[test]
+    fn a_cancellation_names_its_request() {
+        let ItemKind::Notification { cancels, .. } =
+            single(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"a"}}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(cancels, Some(Id::String("a".into())));
+    }
+
+    #[test]
+    fn ambiguity_is_reported_before_anything_is_read() {
+        let kind = single(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#);
+        assert!(matches!(kind, ItemKind::Ambiguous { id: Some(_), .. }), "{kind:?}");
+    }
+}

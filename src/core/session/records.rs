@@ -1,0 +1,75 @@
+//! The audit records a session writes (PRODUCT.md section 7), built from its values.
+
+use serde_json::json;
+
+use crate::core::audit::redact::cut;
+use crate::core::audit::{Args, Event};
+use crate::core::classify::{Class, Tool};
+use crate::core::gate::{Call, Decision};
+use crate::core::protocol::Id;
+
+/// The `decision` record of one call. The arguments are redacted when the record is
+/// written, on the audit thread.
+pub fn decision(id: &Id, tool: &str, args: Args, digest: Option<&str>, task: bool, d: &Decision) -> Event {
+    Event::build("decision")
+        .args(args)
+        .display("by", &d.by)
+        .str("class", d.class.as_str())
+        .str("decision", if d.allows() { "allow" } else { "deny" })
+        .opt_str("detail", d.detail.as_deref())
+        .opt_str("digest", digest)
+        .str("reason", d.reason.as_str())
+        .display("request_id", id)
+        .opt_str("rule", d.rule.as_deref())
+        .bool("task", task)
+        .str("tool", tool)
+        .num("waited_ms", d.waited_ms)
+        .done()
+}
+
+pub fn call_decision(call: &Call, d: &Decision) -> Event {
+    decision(&call.id, &call.name, Args::Call(call.arguments.clone()), Some(&call.digest), call.task, d)
+}
+
+/// The `result` record of a call the server answered.
+pub fn result(
+    id: &Id,
+    tool: &str,
+    digest: &str,
+    class: Class,
+    is_error: bool,
+    error: bool,
+    ms: u64,
+    bytes: usize,
+) -> Event {
+    Event::build("result")
+        .num("bytes", bytes as u64)
+        .str("class", class.as_str())
+        .str("digest", digest)
+        .num("duration_ms", ms)
+        .bool("is_error", is_error)
+        .bool("jsonrpc_error", error)
+        .display("request_id", id)
+        .str("tool", tool)
+        .done()
+}
+
+/// Malformed or ambiguous input, with a short excerpt.
+pub fn rejected(from: &str, why: &str, bytes: &[u8]) -> Event {
+    let excerpt = cut(&String::from_utf8_lossy(&bytes[..bytes.len().min(512)]));
+    Event::new("rejected", json!({"from": from, "reason": why, "excerpt": excerpt}))
+}
+
+/// Tools learned (new or changed definitions).
+pub fn tools(changed: &[Tool]) -> Event {
+    let tools: Vec<_> = changed
+        .iter()
+        .map(|t| json!({"name": t.name, "title": t.title, "class": t.class.as_str(), "digest": t.digest}))
+        .collect();
+    Event::new("tools", json!({ "tools": tools }))
+}
+
+/// The client's self-reported identity and revision.
+pub fn client(info: serde_json::Value, protocol: Option<&str>) -> Event {
+    Event::new("client", json!({"client": info, "protocol": protocol}))
+}

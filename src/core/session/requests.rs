@@ -1,0 +1,232 @@
+//! The client's requests the session knows, by id. An id is in exactly one of two
+//! places: held (the call is being decided, waits for the operator, or its decision is
+//! being written before it is forwarded) or in flight (forwarded, waiting for the
+//! server's answer). It leaves when it is answered, denied, withdrawn or failed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::limits::{ASK_OVERRUN, PROGRESS_EVERY};
+use super::{Ticket, To};
+use crate::core::classify::Class;
+use crate::core::gate::{Call, Decision};
+use crate::core::protocol::Id;
+
+/// Where a held call is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    /// Waiting for countersign's own `tools/list` to learn its class.
+    Listing,
+    /// Needs a human; waiting for its turn (the front of the queue is being asked).
+    Queued,
+    /// Decided to run: its decision record is being written (write-ahead); it is
+    /// forwarded once the record is on disk.
+    Recording(Decision),
+}
+
+/// A `tools/call` that has not been forwarded or answered yet.
+#[derive(Debug)]
+pub struct HeldCall {
+    pub ticket: Ticket,
+    pub id: Id,
+    pub to: To,
+    /// The original bytes: what is forwarded if it runs.
+    pub bytes: Bytes,
+    pub call: Call,
+    pub class: Class,
+    /// The rule that asked (or the class default).
+    pub rule: Option<String>,
+    pub since: Duration,
+    pub deadline: Duration,
+    pub stage: Stage,
+    /// When the next `notifications/progress` is due, and its number.
+    progress: Option<(Duration, u64)>,
+}
+
+impl HeldCall {
+    pub fn new(ticket: Ticket, id: Id, to: To, bytes: Bytes, call: Call, now: Duration, timeout: Duration) -> HeldCall {
+        let progress = call.progress_token.is_some().then_some((now + PROGRESS_EVERY, 1));
+        HeldCall {
+            ticket,
+            id,
+            to,
+            bytes,
+            call,
+            class: Class::Unknown,
+            rule: None,
+            since: now,
+            deadline: now + timeout,
+            stage: Stage::Listing,
+            progress,
+        }
+    }
+
+    pub fn waited_ms(&self, now: Duration) -> u64 {
+        now.saturating_sub(self.since).as_millis() as u64
+    }
+
+    /// When this call next needs the clock.
+    pub fn wakeup(&self, asking: bool) -> Option<Duration> {
+        let deadline = match self.stage {
+            Stage::Queued if asking => Some(self.deadline + ASK_OVERRUN),
+            Stage::Queued => Some(self.deadline),
+            _ => None,
+        };
+        let progress = self.progress.filter(|_| self.stage != Stage::Listing || true).map(|(at, _)| at);
+        deadline.into_iter().chain(progress.filter(|_| !matches!(self.stage, Stage::Recording(_)))).min()
+    }
+
+    pub fn progress_due(&self, now: Duration) -> bool {
+        !matches!(self.stage, Stage::Recording(_)) && self.progress.is_some_and(|(at, _)| at <= now)
+    }
+
+    /// The next `notifications/progress` line, when the client gave a token.
+    pub fn next_progress(&mut self) -> Option<Bytes> {
+        let token = self.call.progress_token.as_deref()?;
+        let (at, n) = self.progress?;
+        self.progress = Some((at + PROGRESS_EVERY, n + 1));
+        Some(Bytes::from(format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{token},"progress":{n},"message":"countersign: waiting for the operator to approve this call"}}}}"#
+        )))
+    }
+
+    /// Waiting for the operator past its deadline (with some slack for the one being
+    /// asked: its edge times it out itself).
+    pub fn timed_out(&self, now: Duration, asking: bool) -> bool {
+        self.stage == Stage::Queued && now >= self.deadline + if asking { ASK_OVERRUN } else { Duration::ZERO }
+    }
+}
+
+/// A request forwarded to the server.
+#[derive(Debug)]
+pub enum InFlight {
+    Call { tool: String, digest: String, class: Class, since: Duration },
+    ListTools { first_page: bool },
+    Initialize,
+    Other,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Held(Box<HeldCall>),
+    InFlight(InFlight),
+}
+
+#[derive(Debug)]
+struct Entry {
+    to: To,
+    slot: Slot,
+}
+
+#[derive(Debug, Default)]
+pub struct Requests {
+    by_id: HashMap<Id, Entry>,
+    /// Held calls by ticket -> id.
+    tickets: HashMap<Ticket, Id>,
+    held_bytes: usize,
+}
+
+impl Requests {
+    pub fn contains(&self, id: &Id) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn held_count(&self) -> usize {
+        self.tickets.len()
+    }
+
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// A call is held from now on.
+    pub fn hold(&mut self, held: HeldCall) {
+        self.held_bytes += held.bytes.len();
+        self.tickets.insert(held.ticket, held.id.clone());
+        let to = held.to;
+        self.by_id.insert(held.id.clone(), Entry { to, slot: Slot::Held(Box::new(held)) });
+    }
+
+    /// A request is forwarded: it waits for the server's answer.
+    pub fn in_flight(&mut self, id: Id, to: To, what: InFlight) {
+        self.by_id.insert(id, Entry { to, slot: Slot::InFlight(what) });
+    }
+
+    pub fn held_ticket(&self, id: &Id) -> Option<Ticket> {
+        match &self.by_id.get(id)?.slot {
+            Slot::Held(h) => Some(h.ticket),
+            Slot::InFlight(_) => None,
+        }
+    }
+
+    pub fn held(&self, ticket: Ticket) -> Option<&HeldCall> {
+        match &self.by_id.get(self.tickets.get(&ticket)?)?.slot {
+            Slot::Held(h) => Some(h),
+            Slot::InFlight(_) => None,
+        }
+    }
+
+    pub fn held_mut(&mut self, ticket: Ticket) -> Option<&mut HeldCall> {
+        let id = self.tickets.get(&ticket)?;
+        match &mut self.by_id.get_mut(id)?.slot {
+            Slot::Held(h) => Some(h),
+            Slot::InFlight(_) => None,
+        }
+    }
+
+    pub fn held_calls(&self) -> impl Iterator<Item = &HeldCall> {
+        self.by_id.values().filter_map(|e| match &e.slot {
+            Slot::Held(h) => Some(&**h),
+            Slot::InFlight(_) => None,
+        })
+    }
+
+    /// Held tickets, oldest first.
+    pub fn held_tickets(&self) -> Vec<Ticket> {
+        let mut tickets: Vec<Ticket> = self.tickets.keys().copied().collect();
+        tickets.sort_unstable();
+        tickets
+    }
+
+    /// Removes a held call (withdrawn, decided, failed).
+    pub fn remove_held(&mut self, ticket: Ticket) -> Option<HeldCall> {
+        let id = self.tickets.remove(&ticket)?;
+        match self.by_id.remove(&id) {
+            Some(Entry { slot: Slot::Held(h), .. }) => {
+                self.held_bytes -= h.bytes.len();
+                Some(*h)
+            }
+            Some(other) => {
+                // Cannot happen: tickets only name held calls. Put it back untouched.
+                self.by_id.insert(id, other);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The server answered `id`: the request leaves.
+    pub fn answered(&mut self, id: &Id) -> Option<(To, InFlight)> {
+        match self.by_id.remove(id) {
+            Some(Entry { to, slot: Slot::InFlight(what) }) => Some((to, what)),
+            Some(held) => {
+                // The server never saw a held call: an answer to it is not one.
+                self.by_id.insert(id.clone(), held);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn drain_in_flight(&mut self) -> Vec<(Id, To)> {
+        let ids: Vec<Id> =
+            self.by_id.iter().filter(|(_, e)| matches!(e.slot, Slot::InFlight(_))).map(|(id, _)| id.clone()).collect();
+        ids.into_iter().filter_map(|id| self.by_id.remove(&id).map(|e| (id, e.to))).collect()
+    }
+}

@@ -1,0 +1,129 @@
+//! Asking a human (PRODUCT.md section 6): the approver console if one runs for this
+//! user, else the operator's terminal, else nobody. One prompt worker per process: the
+//! session asks about one call at a time, and a withdrawn call's prompt is dropped.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use crate::core::gate::By;
+use crate::core::prompt::Answer;
+use crate::core::session::{Ask, Asked, Ticket};
+use crate::edge::approver;
+use crate::edge::runtime_dir::user_name;
+use crate::edge::tty::{self, Outcome};
+
+/// Whoever answers held calls. The relay takes one as an argument, so a test can script
+/// the operator.
+pub trait Operator: Send + Sync + 'static {
+    /// Shows the call and waits for the answer until `deadline`. Dropping the future
+    /// withdraws the call (the client cancelled it, or the session ended).
+    fn ask(&self, ask: Ask, deadline: Instant) -> Pin<Box<dyn Future<Output = Asked> + Send + '_>>;
+}
+
+/// What the session tells the prompt worker.
+pub(super) enum Prompt {
+    Ask(Ticket, Box<Ask>),
+    Withdraw(Ticket),
+}
+
+/// The prompt worker: asks about one call at a time; a `Withdraw` for it drops the
+/// question. Answers go back to the session as `(ticket, asked)`.
+pub(super) async fn worker(
+    operator: Arc<dyn Operator>,
+    start: tokio::time::Instant,
+    mut prompts: mpsc::UnboundedReceiver<Prompt>,
+    answers: mpsc::UnboundedSender<(Ticket, Asked)>,
+) {
+    let mut next = None;
+    loop {
+        let prompt = match next.take() {
+            Some(p) => p,
+            None => match prompts.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
+        let Prompt::Ask(ticket, ask) = prompt else {
+            continue;
+        };
+        // The session's deadline is on its clock; the edges wait on the wall's.
+        let left = (start + ask.deadline).saturating_duration_since(tokio::time::Instant::now());
+        let deadline = Instant::now() + left;
+        let answer = operator.ask(*ask, deadline);
+        tokio::pin!(answer);
+        loop {
+            tokio::select! {
+                asked = &mut answer => {
+                    let _ = answers.send((ticket, asked));
+                    break;
+                }
+                prompt = prompts.recv() => match prompt {
+                    Some(Prompt::Withdraw(t)) if t == ticket => break,
+                    Some(Prompt::Withdraw(_)) => {}
+                    // The session asks again only after this one ended; keep it for then.
+                    Some(ask @ Prompt::Ask(..)) => { next = Some(ask); break; }
+                    None => return,
+                },
+            }
+        }
+    }
+}
+
+/// The real operator: console, then terminal.
+pub struct Human;
+
+impl Operator for Human {
+    fn ask(&self, ask: Ask, deadline: Instant) -> Pin<Box<dyn Future<Output = Asked> + Send + '_>> {
+        Box::pin(async move {
+            if let Some(stream) = approver::connect().await {
+                return match approver::ask(stream, &ask.held, deadline).await {
+                    Ok(Some(reply)) => operator_said(reply.answer, By::Operator { user: reply.user, console: true }),
+                    Ok(None) => Asked::TimedOut { detail: NO_ANSWER.into() },
+                    // A console that quits or breaks while the call waits: nobody answered
+                    // in time, which is not "nobody could be asked".
+                    Err(e) => Asked::TimedOut { detail: format!("the approver console closed before answering ({e})") },
+                };
+            }
+            let withdrawn = Arc::new(AtomicBool::new(false));
+            let _withdraw = SetOnDrop(withdrawn.clone());
+            let held = ask.held.clone();
+            let prompt = tokio::task::spawn_blocking(move || tty::ask(&held, deadline, &withdrawn));
+            match prompt.await {
+                Ok(Ok(Outcome::Answer(answer))) => {
+                    operator_said(answer, By::Operator { user: user_name(), console: false })
+                }
+                Ok(Ok(Outcome::Timeout)) => Asked::TimedOut { detail: NO_ANSWER.into() },
+                // Only when the session withdrew it, and then nobody reads this answer.
+                Ok(Ok(Outcome::Withdrawn)) => Asked::TimedOut { detail: "withdrawn".into() },
+                Ok(Err(e)) => Asked::Nobody { why: format!("no approver console and no terminal ({e})") },
+                Err(e) => Asked::Nobody { why: format!("the prompt failed ({e})") },
+            }
+        })
+    }
+}
+
+fn operator_said(answer: Answer, by: By) -> Asked {
+    match answer {
+        Answer::Approve => Asked::Approved { by, lease: false },
+        Answer::Lease => Asked::Approved { by, lease: true },
+        Answer::Deny => Asked::Denied { by, reason: None },
+    }
+}
+
+/// Why a call the operator could see was not answered.
+const NO_ANSWER: &str = "nobody answered before the approval timeout";
+
+/// Tells the blocking prompt that its call was withdrawn when the asking future is
+/// dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,204 @@
+//! The one task that owns the session: readers, the prompt worker, the audit log and the
+//! clock send it events; it hands each to the session and carries out the actions that
+//! come back, in order. Nothing else touches the session's state, so two things that
+//! race have one defined order: the order their events arrive here.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::operator::{self, Operator, Prompt};
+use super::peers::{self, Outgoing, Pace, Read};
+use crate::core::session::{Action, Counts, Now, Session, Settings, Ticket};
+use crate::edge::audit_log::AuditLog;
+use crate::edge::clock::Clock;
+
+/// The peers' byte streams.
+pub struct Io<CI, CO, SI, SO> {
+    pub client_in: CI,
+    pub client_out: CO,
+    pub server_in: SI,
+    pub server_out: SO,
+}
+
+/// How the session learns about, and tells, the process around it.
+pub struct Hooks<E> {
+    /// Told when the client closed its end (the caller starts the shutdown ladder).
+    pub client_closed: Option<oneshot::Sender<()>>,
+    /// Resolves when the server process has exited: its last lines get a moment, then
+    /// whatever it left unanswered is failed.
+    pub server_exited: E,
+    pub clock: Clock,
+}
+
+/// How long a server that exited has to let its last lines through.
+const LAST_WORDS: Duration = Duration::from_secs(1);
+
+/// Runs one session over `io` until the server is gone; returns the counts.
+pub async fn run_with<CI, CO, SI, SO, E>(
+    io: Io<CI, CO, SI, SO>,
+    settings: Settings,
+    audit: AuditLog,
+    operator: Arc<dyn Operator>,
+    hooks: Hooks<E>,
+) -> Counts
+where
+    CI: AsyncRead + Unpin + Send + 'static,
+    CO: AsyncWrite + Unpin + Send + 'static,
+    SI: AsyncWrite + Unpin + Send + 'static,
+    SO: AsyncRead + Unpin + Send + 'static,
+    E: Future<Output = ()>,
+{
+    let start = Instant::now();
+    let (read_tx, mut reads) = mpsc::channel(8);
+    let client_reader = tokio::spawn(peers::read_client(io.client_in, read_tx.clone()));
+    let server_reader = tokio::spawn(peers::read_server(io.server_out, read_tx));
+    let (to_client, client_rx) = mpsc::unbounded_channel();
+    let client_writer = tokio::spawn(peers::write(io.client_out, client_rx, "the client"));
+    let (to_server, server_rx) = mpsc::unbounded_channel();
+    let server_writer = tokio::spawn(peers::write(io.server_in, server_rx, "the server"));
+    let (prompt_tx, prompt_rx) = mpsc::unbounded_channel();
+    let (answer_tx, mut answers) = mpsc::unbounded_channel();
+    let prompter = tokio::spawn(operator::worker(operator, start, prompt_rx, answer_tx));
+    let (recorded_tx, mut recorded) = mpsc::unbounded_channel::<(Ticket, Result<(), String>)>();
+
+    let mut owner = Owner {
+        session: Session::new(settings),
+        out: Vec::new(),
+        to_client,
+        to_server: Some(to_server),
+        prompts: prompt_tx,
+        audit,
+        recorded: recorded_tx,
+        start,
+        clock: hooks.clock,
+    };
+    let mut client_closed = hooks.client_closed;
+    let server_exited = hooks.server_exited;
+    tokio::pin!(server_exited);
+    let mut exited_at: Option<Instant> = None;
+    loop {
+        let wake = owner.session.next_wakeup().map(|at| start + at);
+        let give_up = exited_at.map(|at| at + LAST_WORDS);
+        tokio::select! {
+            read = reads.recv() => match read {
+                Some(Read::Client(line, pace)) => {
+                    let now = owner.now();
+                    owner.session.client(line, now, &mut owner.out);
+                    owner.apply(Some(pace)).await;
+                }
+                Some(Read::Server(line, pace)) => {
+                    let now = owner.now();
+                    owner.session.server(line, now, &mut owner.out);
+                    owner.apply(Some(pace)).await;
+                }
+                Some(Read::ClientClosed) => {
+                    // The server sees end of file once what was queued for it is written.
+                    owner.to_server = None;
+                    if let Some(tx) = client_closed.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Some(Read::ServerClosed) | None => break,
+            },
+            Some((ticket, asked)) = answers.recv() => {
+                let now = owner.now();
+                owner.session.asked(ticket, asked, now, &mut owner.out);
+                owner.apply(None).await;
+            }
+            Some((ticket, written)) = recorded.recv() => {
+                let now = owner.now();
+                owner.session.recorded(ticket, written, now, &mut owner.out);
+                owner.apply(None).await;
+            }
+            () = sleep_until(wake) => {
+                let now = owner.now();
+                owner.session.tick(now, &mut owner.out);
+                owner.apply(None).await;
+            }
+            () = &mut server_exited, if exited_at.is_none() => exited_at = Some(Instant::now()),
+            () = sleep_until(give_up) => break,
+        }
+    }
+    let now = owner.now();
+    owner.session.server_gone(now, &mut owner.out);
+    owner.apply(None).await;
+    let counts = owner.session.counts();
+    // Writers finish what is queued, then close their streams.
+    drop(owner);
+    prompter.abort();
+    client_reader.abort();
+    server_reader.abort();
+    let _ = client_writer.await;
+    let _ = tokio::time::timeout(LAST_WORDS, server_writer).await;
+    counts
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Owner {
+    session: Session,
+    /// Actions of the event being handled (reused between events).
+    out: Vec<Action>,
+    to_client: mpsc::UnboundedSender<Outgoing>,
+    /// `None` once the client closed its end: the server's stdin is closed.
+    to_server: Option<mpsc::UnboundedSender<Outgoing>>,
+    prompts: mpsc::UnboundedSender<Prompt>,
+    audit: AuditLog,
+    recorded: mpsc::UnboundedSender<(Ticket, Result<(), String>)>,
+    start: Instant,
+    clock: Clock,
+}
+
+impl Owner {
+    fn now(&self) -> Now {
+        Now { mono: Instant::now().duration_since(self.start), wall_micros: self.clock.now_micros() }
+    }
+
+    /// Carries out the session's actions, in order. Lines that came from a reader carry
+    /// its pacing, so it reads on once they are written. Never waits on a peer.
+    async fn apply(&mut self, pace: Option<Pace>) {
+        for action in std::mem::take(&mut self.out) {
+            match action {
+                Action::ToServer(line) => self.send_server(line, pace.clone()),
+                Action::ToClient(line) => {
+                    let _ = self.to_client.send((line, pace.clone()));
+                }
+                Action::Record(event) => self.audit.record(event).await,
+                Action::RecordDurable(ticket, event) => {
+                    let audit = self.audit.clone();
+                    let done = self.recorded.clone();
+                    tokio::spawn(async move {
+                        let written = audit.record_durable(event).await.map_err(|e| e.to_string());
+                        let _ = done.send((ticket, written));
+                    });
+                }
+                Action::Ask(ticket, ask) => {
+                    let _ = self.prompts.send(Prompt::Ask(ticket, ask));
+                }
+                Action::Withdraw(ticket) => {
+                    let _ = self.prompts.send(Prompt::Withdraw(ticket));
+                }
+            }
+        }
+    }
+
+    fn send_server(&self, line: Bytes, pace: Option<Pace>) {
+        match &self.to_server {
+            Some(tx) => {
+                let _ = tx.send((line, pace));
+            }
+            None => tracing::debug!("the server's stdin is closed: a line for it is dropped"),
+        }
+    }
+}
