@@ -1,51 +1,277 @@
-//! The pure core decides and does no I/O: it must not reach for tokio, the filesystem,
-//! processes, the clock, the terminal or the edges. This reads its source and fails on
-//! any such import.
+//! The shape of the crate, checked on its resolved paths (not on substrings):
+//!
+//! - the pure core decides and does no I/O: it must not reach tokio, libc, rustix,
+//!   crossterm, the filesystem, processes, the network, the environment, threads, the
+//!   clock, the standard streams or the edges, the relay, the commands or the CLI, nor
+//!   print;
+//! - each edge wraps one OS resource and reaches another edge only through the seams
+//!   named in [`EDGE_SEAMS`];
+//! - edges never reach up into the relay, the commands or the CLI.
+//!
+//! `resolve` reads the module trees with `syn`; the tests at the bottom feed it small
+//! sources that must fail, so the check itself is tested.
 
-#[test]
-fn the_core_imports_no_edge() {
-    let forbidden = [
-        "tokio",
-        "std::fs",
-        "std::process",
-        "std::net",
-        "std::time::SystemTime",
-        "Instant::now",
-        "std::env",
-        "crate::edge",
-        "crate::relay",
-        "crate::cmd",
-        "crate::cli",
-        "crossterm",
-        "libc",
-        "std::io::stdin",
-        "std::io::stdout",
-        "println!",
-        "eprintln!",
-        "std::thread",
-    ];
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core");
-    let mut files = vec![root];
-    let mut checked = 0;
-    while let Some(path) = files.pop() {
-        if path.is_dir() {
-            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+#[path = "architecture/cfg.rs"]
+mod cfg;
+#[path = "architecture/resolve.rs"]
+mod resolve;
+
+use std::path::{Path, PathBuf};
+
+use resolve::{read_source, read_tree, Reach};
+
+/// Paths the core may not reach (a path under one of these counts too).
+const CORE_FORBIDDEN: &[&str] = &[
+    "tokio",
+    "libc",
+    "rustix",
+    "crossterm",
+    "std::fs",
+    "std::process",
+    "std::net",
+    "std::env",
+    "std::thread",
+    "std::os",
+    "std::time::SystemTime",
+    "std::time::Instant",
+    "std::time::UNIX_EPOCH",
+    "std::io::stdin",
+    "std::io::stdout",
+    "std::io::stderr",
+    "std::io::Stdin",
+    "std::io::Stdout",
+    "std::io::Stderr",
+    "crate::edge",
+    "crate::relay",
+    "crate::cmd",
+    "crate::cli",
+];
+
+/// Macros the core may not call: it returns values, the edges print.
+const CORE_FORBIDDEN_MACROS: &[&str] = &["print", "println", "eprint", "eprintln", "dbg"];
+
+/// Where one edge may reach another: (from, to), by the module name under `crate::edge`.
+const EDGE_SEAMS: &[(&str, &str)] = &[
+    // The approver console's socket lives in the runtime directory, which only
+    // runtime_dir creates and checks (0700, ours).
+    ("approver", "runtime_dir"),
+    // The terminal's turn lock (`tty.lock`) lives in the same runtime directory.
+    ("tty", "runtime_dir"),
+    // The audit log stamps records with the clock edge's time, so tests can give it
+    // another clock.
+    ("audit_log", "clock"),
+    // The child's stdout pipe is enlarged by the one module that knows pipe sizes.
+    ("child", "stdio"),
+];
+
+/// What the edges may not reach: the parts that wire them together.
+const EDGE_FORBIDDEN: &[&str] = &["crate::relay", "crate::cmd", "crate::cli"];
+
+fn split(path: &str) -> Vec<String> {
+    path.split("::").map(str::to_owned).collect()
+}
+
+/// `reach` touches `forbidden`: it names it or something under it, or it is a glob over a
+/// module that holds it (`use std::*`).
+fn touches(reach: &Reach, forbidden: &[String]) -> bool {
+    reach.path.starts_with(forbidden) || (reach.glob && forbidden.starts_with(&reach.path))
+}
+
+/// Every way `reaches` (from core modules) break the core's rule.
+fn core_violations(reaches: &[Reach]) -> Vec<String> {
+    let forbidden: Vec<Vec<String>> = CORE_FORBIDDEN.iter().map(|f| split(f)).collect();
+    let mut out = Vec::new();
+    for r in reaches {
+        let printing = r.is_macro && r.path.last().is_some_and(|m| CORE_FORBIDDEN_MACROS.contains(&m.as_str()));
+        if printing || forbidden.iter().any(|f| touches(r, f)) {
+            out.push(r.shown());
+        }
+    }
+    out
+}
+
+/// Every way `reaches` (from edge modules) break the edges' rules.
+fn edge_violations(reaches: &[Reach]) -> Vec<String> {
+    let forbidden: Vec<Vec<String>> = EDGE_FORBIDDEN.iter().map(|f| split(f)).collect();
+    let edge = split("crate::edge");
+    let mut out = Vec::new();
+    for r in reaches {
+        if forbidden.iter().any(|f| touches(r, f)) {
+            out.push(r.shown());
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap();
-        // Unit tests may set up what they like.
-        let code: String = text
-            .split("#[cfg(test)]")
-            .next()
-            .unwrap()
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for word in forbidden {
-            assert!(!code.contains(word), "{} uses {word}: the core must stay pure", path.display());
+        // `crate::edge::<from>::…` reaching `crate::edge::<to>::…`.
+        let Some(from) = r.module.get(2).filter(|_| r.module.starts_with(&edge)) else { continue };
+        if !r.path.starts_with(&edge) && !touches(r, &edge) {
+            continue;
         }
-        checked += 1;
+        match r.path.get(2) {
+            Some(to) if to == from => {}
+            Some(to) => {
+                if !EDGE_SEAMS.contains(&(from.as_str(), to.as_str())) {
+                    out.push(format!("{} (not a seam in EDGE_SEAMS)", r.shown()));
+                }
+            }
+            // `crate::edge` itself, or a glob over it or over another edge.
+            _ => out.push(format!("{} (all edges at once)", r.shown())),
+        }
     }
-    assert!(checked >= 15, "only {checked} core files found");
+    out
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(path) = todo.pop() {
+        if path.is_dir() {
+            todo.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Reads a module tree and checks that it covers every file in its folder.
+fn read_all(dir: &str) -> Vec<Reach> {
+    let root = src().join(dir);
+    let tree = read_tree(&root.join("mod.rs"), &["crate", dir]).unwrap_or_else(|e| panic!("{e}"));
+    for file in rust_files(&root) {
+        assert!(
+            tree.files.contains(&file) || tree.test_files.contains(&file),
+            "{} is not reached from src/{dir}/mod.rs",
+            file.display()
+        );
+    }
+    tree.reaches
+}
+
+#[test]
+fn the_core_reaches_no_edge() {
+    let reaches = read_all("core");
+    let files: std::collections::BTreeSet<_> = reaches.iter().map(|r| &r.file).collect();
+    assert!(files.len() >= 15, "only {} core files with code found", files.len());
+    // The check sees what the core does use, so an empty result means something.
+    assert!(reaches.iter().any(|r| r.path == split("std::time::Duration")), "no std::time::Duration seen");
+    assert!(reaches.iter().any(|r| r.path.starts_with(&split("crate::core::json"))), "no crate::core::json seen");
+    let bad = core_violations(&reaches);
+    assert!(bad.is_empty(), "the core must stay pure:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn edges_meet_only_at_named_seams() {
+    let reaches = read_all("edge");
+    let bad = edge_violations(&reaches);
+    assert!(bad.is_empty(), "edges reach past their seams:\n{}", bad.join("\n"));
+    // Every seam listed is one the code uses; a stale one would hide a future import.
+    let edge = split("crate::edge");
+    for (from, to) in EDGE_SEAMS {
+        let used = reaches.iter().any(|r| {
+            r.module.starts_with(&edge)
+                && r.module.get(2).is_some_and(|m| m == from)
+                && r.path.starts_with(&edge)
+                && r.path.get(2).is_some_and(|m| m == to)
+        });
+        assert!(used, "EDGE_SEAMS lists {from} -> {to}, which no code uses: remove it");
+    }
+}
+
+// The checker itself: sources that must fail, and ones that must pass.
+
+fn core_check(source: &str) -> Vec<String> {
+    core_violations(&read_source(source, &["crate", "core", "sample"]).unwrap())
+}
+
+fn edge_check(module: &str, source: &str) -> Vec<String> {
+    edge_violations(&read_source(source, &["crate", "edge", module]).unwrap())
+}
+
+#[track_caller]
+fn fails(found: Vec<String>, reaching: &str) {
+    assert!(found.iter().any(|v| v.contains(&format!("reaches {reaching}"))), "expected {reaching} in {found:?}");
+}
+
+#[test]
+fn use_groups_are_expanded() {
+    fails(core_check("use std::{fs, io::{self}};"), "std::fs");
+    fails(core_check("use std::time::{SystemTime, UNIX_EPOCH};"), "std::time::SystemTime");
+    fails(core_check("use std::{io::{stdout as out}};"), "std::io::stdout");
+    fails(core_check("use ::tokio::{spawn};"), "tokio::spawn");
+    fails(core_check("use std::io::*;"), "std::io::*");
+}
+
+#[test]
+fn fully_qualified_calls_are_seen() {
+    fails(core_check("fn f() -> Vec<u8> { std::fs::read(\"x\").unwrap() }"), "std::fs::read");
+    fails(core_check("fn f() { tokio::spawn(async {}); }"), "tokio::spawn");
+    fails(core_check("fn f() -> u32 { unsafe { libc::getuid() } }"), "libc::getuid");
+    fails(core_check("struct S { t: std::time::Instant }"), "std::time::Instant");
+    fails(core_check("fn f() -> Option<std::process::Child> { None }"), "std::process::Child");
+}
+
+#[test]
+fn names_brought_in_by_use_are_followed() {
+    fails(core_check("use std::time::Instant; fn f() { let _ = Instant::now(); }"), "std::time::Instant::now");
+    fails(core_check("use std::io; fn f() { let _ = io::stdout(); }"), "std::io::stdout");
+    fails(core_check("use std::time; fn f() { let _ = time::SystemTime::now(); }"), "std::time::SystemTime::now");
+    // Uniform paths: one `use` names another's import, in either order.
+    fails(core_check("use time::Instant; use std::time;"), "std::time::Instant");
+    fails(core_check("extern crate libc as c; fn f() { unsafe { c::getpid() }; }"), "libc::getpid");
+}
+
+#[test]
+fn crate_self_and_super_resolve_against_the_module() {
+    let found = core_check("use crate::edge as e; fn f() { e::x(); }");
+    fails(found.clone(), "crate::edge");
+    fails(found, "crate::edge::x");
+    fails(core_check("use super::super::relay::Relay;"), "crate::relay::Relay");
+    fails(core_check("fn f() { super::super::cli::parse(); }"), "crate::cli::parse");
+    fails(core_check("mod inner { use super::super::super::cmd; }"), "crate::cmd");
+}
+
+#[test]
+fn macros_and_their_bodies_are_seen() {
+    fails(core_check("fn f() { println!(\"x\"); }"), "println!");
+    fails(core_check("fn f() { eprintln!(\"x\"); }"), "eprintln!");
+    fails(core_check("fn f() -> String { format!(\"{:?}\", std::env::args()) }"), "std::env::args");
+    fails(core_check("fn f() { assert!(vec![1].is_empty(), \"{}\", { print!(\"x\"); 1 }); }"), "print!");
+}
+
+#[test]
+fn only_test_code_is_skipped() {
+    assert_eq!(core_check("#[cfg(test)] mod tests { use std::fs; fn f() { println!(\"x\"); } }"), Vec::<String>::new());
+    assert_eq!(core_check("#[cfg(all(unix, test))] fn f() { std::fs::read(\"x\"); }"), Vec::<String>::new());
+    // Code after a test module is still read.
+    fails(core_check("#[cfg(test)] mod tests {} fn g() { let _ = std::fs::read(\"x\"); }"), "std::fs::read");
+    // Only `test` switches code off; these run in the product.
+    fails(core_check("#[cfg(not(test))] fn f() { let _ = std::fs::read(\"x\"); }"), "std::fs::read");
+    fails(core_check("#[cfg(any(test, unix))] fn f() { let _ = std::fs::read(\"x\"); }"), "std::fs::read");
+    fails(
+        core_check("struct S; impl S { #[cfg(unix)] fn f() { std::thread::yield_now() } }"),
+        "std::thread::yield_now",
+    );
+}
+
+#[test]
+fn what_the_core_may_use_passes() {
+    let source = "use std::time::Duration; use std::io::Write; use super::json::{self, Value};
+        use std::fmt; fn f(d: Duration, v: Value<'_>) -> fmt::Result { json::parse(b\"1\"); Ok(()) }";
+    assert_eq!(core_check(source), Vec::<String>::new());
+}
+
+#[test]
+fn edges_reach_each_other_only_at_seams() {
+    assert_eq!(edge_check("tty", "use super::runtime_dir::runtime_dir;"), Vec::<String>::new());
+    assert_eq!(edge_check("child", "fn f() { crate::edge::stdio::enlarge_pipe(0); }"), Vec::<String>::new());
+    assert_eq!(edge_check("tty", "use crate::core::prompt::Held; use super::tty::x;"), Vec::<String>::new());
+    fails(edge_check("tty", "use super::stdio::x;"), "crate::edge::stdio::x");
+    fails(edge_check("child", "fn f() { crate::edge::tty::ask(); }"), "crate::edge::tty::ask");
+    fails(edge_check("child", "use super::*;"), "crate::edge::*");
+    fails(edge_check("child", "use crate::edge; fn f() { edge::clock::now(); }"), "crate::edge::clock::now");
+    fails(edge_check("child", "use crate::relay::Relay;"), "crate::relay::Relay");
 }

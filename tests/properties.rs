@@ -3,6 +3,9 @@
 //!
 //! - the call digest does not depend on member order, insignificant whitespace or how
 //!   numbers and strings are spelled;
+//! - the canonical form is the one an independent RFC 8785 implementation
+//!   (`serde_json_canonicalizer`, over serde_json's reading) writes, and where the two
+//!   would spell a number differently countersign refuses the message;
 //! - a duplicate key or a number that a double cannot hold, anywhere in a message, is
 //!   refused by `parse` and flagged by `scan_envelope`;
 //! - the sanitizer never lets a control character (C0, C1, DEL), a bidi control or a
@@ -14,12 +17,13 @@
 //! (docs/fuzzing.md); these run on every `cargo test` in well under a second.
 
 use countersign::core::classify::Class;
-use countersign::core::digest::{call_digest, canonicalize};
-use countersign::core::json::{parse, scan_envelope, Message, Refusal, Value};
+use countersign::core::digest::{call_digest, canonicalize, hex};
+use countersign::core::json::{parse, scan_envelope, Ambiguity, Message, Refusal, Value};
 use countersign::core::policy::{from_toml, normalize, Action};
 use countersign::core::sanitize::{inert, inert_cut};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
+use sha2::{Digest as _, Sha256};
 
 /// A JSON value as the tests build it: numbers as doubles that are exact by construction.
 #[derive(Debug, Clone)]
@@ -213,6 +217,54 @@ fn jcs(v: &Value<'_>) -> String {
     out
 }
 
+/// The oracle: RFC 8785 as `serde_json_canonicalizer` writes it, over serde_json's reading
+/// of `text` (`None` when serde_json refuses it).
+fn oracle(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    serde_json_canonicalizer::to_string(&value).ok()
+}
+
+/// The call digest computed from the oracle's canonical form of the whole payload.
+fn oracle_call_digest(name: &str, arguments: &str) -> Option<String> {
+    let payload = format!(r#"{{"name":{},"arguments":{arguments}}}"#, serde_json::to_string(name).ok()?);
+    Some(format!("sha256:{}", hex(&Sha256::digest(oracle(&payload)?.as_bytes()))))
+}
+
+/// A decimal number as (significant digits, exponent) with `0.digits × 10^exponent` its
+/// magnitude, so two spellings compare as the decimals they denote.
+fn decimal(text: &str) -> (bool, String, i64) {
+    let negative = text.starts_with('-');
+    let unsigned = text.trim_start_matches('-');
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().expect("exponent")),
+        None => (unsigned, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int}{frac}");
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_matches('0').to_owned();
+    if digits.is_empty() {
+        return (false, digits, 0);
+    }
+    (negative, digits, exponent + int.len() as i64 - leading as i64)
+}
+
+/// One spelling of a number, checked against the oracle: when countersign accepts it, its
+/// canonical form is the oracle's; when it refuses it, the refusal names the number and the
+/// oracle would have written another decimal than the one sent (docs/design.md, "Numbers
+/// at a 17-digit tie").
+fn number_agrees_with_oracle(text: &str) -> Result<(), TestCaseError> {
+    let theirs = oracle(text).ok_or_else(|| TestCaseError::fail(format!("serde_json refuses {text}")))?;
+    match parse(text.as_bytes()) {
+        Ok(v) => prop_assert_eq!(jcs(&v), theirs, "{}", text),
+        Err(Refusal::Ambiguous(Ambiguity::Number(_))) => {
+            prop_assert_ne!(decimal(text), decimal(&theirs), "{} refused, but JCS keeps its decimal", text)
+        }
+        Err(e) => return Err(TestCaseError::fail(format!("{text} refused: {e:?}"))),
+    }
+    Ok(())
+}
+
 /// An MCP `tools/call` line whose arguments are `arguments` (raw JSON text).
 fn call_line(arguments: &str) -> String {
     format!(r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"t","arguments":{arguments}}}}}"#)
@@ -321,11 +373,33 @@ proptest! {
         // The canonical form is a fixed point.
         let canonical = jcs(&x);
         prop_assert_eq!(jcs(&parse(canonical.as_bytes()).unwrap()), canonical.clone());
+        // It is what an independent implementation writes, and so is the digest.
+        prop_assert_eq!(oracle(&one), Some(jcs(&parse(one.as_bytes()).unwrap())), "{}", one);
+        prop_assert_eq!(oracle_call_digest("tool", &one), Some(call_digest("tool", Some(&parse(one.as_bytes()).unwrap()))));
         // And the whole message scans clean.
         let line = call_line(&one);
         match scan_envelope(line.as_bytes()) {
             Ok(Message::Single(env)) => prop_assert_eq!(env.ambiguity, None),
             other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    #[test]
+    fn numbers_are_canonical_as_the_oracle_writes_them_or_refused(
+        bits in any::<u64>(),
+        // Where 17-digit ties are common: magnitudes near 2^50 with a fractional part.
+        near in 1e14f64..1e16,
+        small in -1e3f64..1e3,
+    ) {
+        for f in [f64::from_bits(bits), near, -near, small] {
+            if !f.is_finite() {
+                continue;
+            }
+            let mut js = ryu_js::Buffer::new();
+            // ECMAScript's form, Rust's two shortest forms, and serde_json's (ryu).
+            for text in [js.format_finite(f).to_owned(), format!("{f}"), format!("{f:e}"), serde_json::to_string(&f).unwrap()] {
+                number_agrees_with_oracle(&text)?;
+            }
         }
     }
 
@@ -406,4 +480,18 @@ proptest! {
             && resolve(&value).is_some_and(|s| s.len() > 3 && s[..3] == ["home", "me", "scratch"]);
         prop_assert_eq!(verdict.action == Action::Allow, inside, "{:?} gave {:?}", value, verdict);
     }
+}
+
+/// The example behind docs/design.md's "Numbers at a 17-digit tie": 1658206780088562.25 is
+/// the double, and 1658206780088562.2 and …2.3 are equally close to it. ECMAScript (and so
+/// RFC 8785) writes the even one; Rust writes the other, which countersign refuses.
+#[test]
+fn a_17_digit_tie_is_written_as_ecmascript_does_and_the_other_spelling_is_refused() {
+    let double = 1658206780088562.25_f64;
+    assert_eq!(format!("{double:e}"), "1.6582067800885623e15");
+    assert_eq!(oracle("1.6582067800885623e15").as_deref(), Some("1658206780088562.2"));
+    assert!(matches!(parse(b"1.6582067800885623e15"), Err(Refusal::Ambiguous(Ambiguity::Number(_)))));
+    assert_eq!(jcs(&parse(b"1658206780088562.2").unwrap()), "1658206780088562.2");
+    number_agrees_with_oracle("1.6582067800885623e15").unwrap();
+    number_agrees_with_oracle("1658206780088562.2").unwrap();
 }
