@@ -14,7 +14,7 @@ pub type Location = &'static [&'static str];
 
 /// The entries of every server map at `locations` in `text`.
 pub fn entries(text: &str, locations: &[Location]) -> Result<Vec<Entry>, ParseFailure> {
-    let parsed = parse_to_ast(text, &CollectOptions::default(), &ParseOptions::default())
+    let parsed = parse_to_ast(text, &CollectOptions::default(), &jsonc())
         .map_err(|e| ParseFailure { line: e.line_display(), message: e.kind().to_string() })?;
     let root = match parsed.value {
         Some(Value::Object(root)) => root,
@@ -26,6 +26,22 @@ pub fn entries(text: &str, locations: &[Location]) -> Result<Vec<Entry>, ParseFa
         walk(&root, location, None, &mut out);
     }
     Ok(out)
+}
+
+/// JSON with comments and trailing commas, as VS Code reads it; nothing else of JSON5.
+fn jsonc() -> ParseOptions {
+    ParseOptions {
+        allow_comments: true,
+        allow_trailing_commas: true,
+        allow_loose_object_property_names: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    }
 }
 
 fn walk(object: &Object<'_>, path: &[&str], scope: Option<&str>, out: &mut Vec<Entry>) {
