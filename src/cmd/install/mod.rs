@@ -47,7 +47,7 @@ pub struct Options {
 }
 
 pub fn run(options: Options) -> Result<i32, Error> {
-    let binary = std::env::current_exe().map_err(|e| Error::io("finding the countersign binary", e))?;
+    let binary = binary_path()?;
     let binary = binary
         .to_str()
         .ok_or_else(|| Error::Usage(format!("the path of this binary is not UTF-8: {}", binary.display())))?
@@ -153,28 +153,72 @@ fn targets(options: &Options) -> Result<Vec<Target>, Error> {
     let wanted: Vec<ClientName> = if named { options.clients.clone() } else { clients::ALL.to_vec() };
     let mut seen = HashSet::new();
     let mut found = Vec::new();
-    let mut looked = Vec::new();
+    let mut looked: Vec<String> = Vec::new();
+    let mut missing = Vec::new();
     for client in wanted {
-        let files = clients::files(client, &places);
         let before = found.len();
-        for target in files {
-            looked.push(target.path.display().to_string());
+        for target in clients::files(client, &places) {
+            let shown = target.path.display().to_string();
+            if !looked.contains(&shown) {
+                looked.push(shown);
+            }
             if !target.path.is_file() {
                 continue;
             }
+            // The working directory may be HOME: one file, edited once.
             let real = std::fs::canonicalize(&target.path).unwrap_or_else(|_| target.path.clone());
             if seen.insert(real) {
                 found.push(target);
             }
         }
         if named && found.len() == before {
-            tracing::warn!("{}: no config file found", clients::title(client));
+            missing.push(clients::title(client));
         }
     }
     if found.is_empty() {
-        return Err(Error::Usage(format!("no client config file found; looked at: {}", looked.join(", "))));
+        return Err(Error::Usage(format!("no client config file found; looked at: {}", inert(&looked.join(", ")))));
+    }
+    for client in missing {
+        tracing::warn!("{client}: no config file found");
     }
     Ok(found)
+}
+
+/// The absolute path to write as `command`: the running binary, by the name it was
+/// started under when that leads to the same file (a stable symbolic link such as
+/// `/usr/local/bin/countersign` rather than the versioned file it points to).
+fn binary_path() -> Result<PathBuf, Error> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("finding the countersign binary", e))?;
+    let real = std::fs::canonicalize(&exe).unwrap_or_else(|_| exe.clone());
+    let same = |p: &Path| p.is_absolute() && std::fs::canonicalize(p).is_ok_and(|r| r == real);
+    let Some(argv0) = std::env::args_os().next().map(PathBuf::from) else { return Ok(exe) };
+    if argv0.components().count() > 1 {
+        let absolute = normalize(&std::env::current_dir().map(|d| d.join(&argv0)).unwrap_or_default());
+        if same(&absolute) {
+            return Ok(absolute);
+        }
+    } else if let Some(path) = std::env::var_os("PATH") {
+        if let Some(found) = std::env::split_paths(&path).map(|d| normalize(&d.join(&argv0))).find(|p| same(p)) {
+            return Ok(found);
+        }
+    }
+    Ok(exe)
+}
+
+/// `path` without `.` components and with `..` taken lexically (the result is then
+/// checked to lead to the binary).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn places() -> Result<Places, Error> {
