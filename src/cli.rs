@@ -107,9 +107,7 @@ pub enum Command {
     },
 }
 
-/// `install` and `uninstall` (docs/install.md). Exit status: 0 when every file was
-/// handled, 1 when a file could not be read, parsed or written or a --server name was
-/// found nowhere (the other files are still done), 125 when there is nothing to work on.
+// `install` and `uninstall` (docs/install.md).
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit status: 0 when every file was handled; 1 when a file could not be read, parsed or written, or a --server name was found in no file (the other files are still done); 125 when no config file was found or the flags are wrong."

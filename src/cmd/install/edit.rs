@@ -85,7 +85,7 @@ pub fn edit(text: &str, layout: Layout, mode: Mode, servers: &[String], binary: 
     }
     for (scope, key, after) in expected {
         let entry = again.iter().find(|e| e.scope == scope && e.key == key);
-        if entry.and_then(|e| runs(e)).as_ref() != Some(&after) {
+        if entry.and_then(runs).as_ref() != Some(&after) {
             return Err(EditError::Check(key));
         }
     }

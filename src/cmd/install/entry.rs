@@ -290,12 +290,12 @@ mod tests {
 
     #[test]
     fn separators_follow_the_array_style() {
-        let s = |t: &str, r: Range<usize>| Str { range: r, value: String::new() };
+        let s = |r: Range<usize>| Str { range: r, value: String::new() };
         let text = r#"["a",  "b"]"#;
-        assert_eq!(separator(text, 0..text.len(), &[s(text, 1..4), s(text, 7..10)]), ",  ");
+        assert_eq!(separator(text, 0..text.len(), &[s(1..4), s(7..10)]), ",  ");
         let text = "[\r\n    \"a\"\r\n]";
-        assert_eq!(separator(text, 0..text.len(), &[s(text, 7..10)]), ",\r\n    ");
+        assert_eq!(separator(text, 0..text.len(), &[s(7..10)]), ",\r\n    ");
         let text = r#"["a" /* x */, "b"]"#;
-        assert_eq!(separator(text, 0..text.len(), &[s(text, 1..4), s(text, 14..17)]), ", ");
+        assert_eq!(separator(text, 0..text.len(), &[s(1..4), s(14..17)]), ", ");
     }
 }
