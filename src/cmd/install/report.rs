@@ -50,7 +50,7 @@ pub fn render(report: &FileReport, mode: Mode, dry_run: bool) -> String {
     let (quiet, told): (Vec<_>, Vec<_>) =
         report.skipped.iter().partition(|(_, why)| mode == Mode::Uninstall && *why == Skip::NotWrapped);
     for (name, why) in told {
-        let _ = writeln!(out, "  skipped {}: {why}", inert(name));
+        let _ = writeln!(out, "  skipped {}: {}", inert(name), inert(&why.to_string()));
     }
     if !quiet.is_empty() {
         let names: Vec<String> = quiet.into_iter().map(|(n, _)| n.clone()).collect();
@@ -82,14 +82,17 @@ mod tests {
             path: "/h/.cursor/mcp.json".into(),
             client: Some("Cursor"),
             changed: vec!["github".into(), "fs\u{1b}[2J".into()],
-            skipped: vec![("web".into(), Skip::Remote("has `url`".into()))],
+            skipped: vec![
+                ("web".into(), Skip::Remote("has `url`".into())),
+                ("odd".into(), Skip::Remote("type \u{1b}]0;x\u{7}".into())),
+            ],
             backup: Some("/h/.cursor/mcp.json.countersign.bak".into()),
             error: None,
         };
         let text = render(&report, Mode::Install, false);
         assert_eq!(
             text,
-            "/h/.cursor/mcp.json (Cursor)\n  wrapped: github, fs\\u001b[2J\n  skipped web: remote server (has `url`), not stdio\n  saved the original as /h/.cursor/mcp.json.countersign.bak\n  restart Cursor to load the change\n"
+            "/h/.cursor/mcp.json (Cursor)\n  wrapped: github, fs\\u001b[2J\n  skipped web: remote server (has `url`), not stdio\n  skipped odd: remote server (type \\u001b]0;x\\u0007), not stdio\n  saved the original as /h/.cursor/mcp.json.countersign.bak\n  restart Cursor to load the change\n"
         );
         assert!(render(&report, Mode::Install, true).contains("would wrap: github"));
     }
