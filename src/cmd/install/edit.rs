@@ -51,6 +51,12 @@ fn runs(entry: &Entry) -> Option<(String, Vec<String>)> {
 /// Installs or uninstalls countersign in the entries of `text` whose key is in `servers`
 /// (every entry when it is empty).
 pub fn edit(text: &str, layout: Layout, mode: Mode, servers: &[String], binary: &str) -> Result<Edited, EditError> {
+    // A byte-order mark (some Windows editors write one) stays, outside what is parsed.
+    if let Some(body) = text.strip_prefix('\u{feff}') {
+        let mut out = edit(body, layout, mode, servers, binary)?;
+        out.text.insert(0, '\u{feff}');
+        return Ok(out);
+    }
     let syntax = match layout {
         Layout::Json(_) => Syntax::Json,
         Layout::Toml(_) => Syntax::Toml,
@@ -132,6 +138,16 @@ mod tests {
         assert!(installed.contains("command = \"/opt/cs/countersign\" # fetches\nargs = [\n  \"--name\",\n  \"a\",\n  \"--\",\n  'npx',\n  \"-y\","));
         let inline = "mcp_servers = { a = { command = \"x\" }, b = { command = \"y\", args = [\"1\"] } }\n";
         round_trip(inline, Layout::Toml(CODEX_TABLE));
+    }
+
+    #[test]
+    fn crlf_files_and_a_byte_order_mark_survive_a_round_trip() {
+        let json = "\u{feff}{\r\n  \"mcpServers\": {\r\n    \"a\": {\r\n      \"command\": \"x\"\r\n    },\r\n    \"b\": {\r\n      \"command\": \"y\",\r\n      \"args\": [\r\n        \"1\"\r\n      ]\r\n    }\r\n  }\r\n}\r\n";
+        let installed = round_trip(json, Layout::Json(ANY_JSON));
+        assert!(installed.contains("[\r\n        \"--name\",\r\n        \"b\",\r\n"), "{installed:?}");
+        let toml = "[mcp_servers.a]\r\ncommand = \"x\"\r\n\r\n[mcp_servers.b]\r\ncommand = \"y\"\r\nargs = [\r\n  \"1\",\r\n]\r\n";
+        let installed = round_trip(toml, Layout::Toml(CODEX_TABLE));
+        assert!(installed.contains("args = [\"--name\", \"a\", \"--\", \"x\"]\r\ncommand"), "{installed:?}");
     }
 
     #[test]
