@@ -155,7 +155,8 @@ mod tests {
         let text = r#"{"mcpServers": {
   "r": {"url": "https://x"}, "t": {"type": "sse", "command": "x"}, "d": {"command": "x", "disabled": true},
   "w": {"command": "/usr/bin/countersign", "args": ["--name", "w", "--", "x"]},
-  "n": {"command": 3}, "o": {"command": "x", "args": [1]}
+  "n": {"command": 3}, "o": {"command": "x", "args": [1]},
+  "e": {"command": "env", "args": ["A=1", "/opt/countersign", "--", "srv"]}
 }}"#;
         let out = edit(text, Layout::Json(ANY_JSON), Mode::Install, &[], BIN).unwrap();
         assert!(out.changed.is_empty());
@@ -168,7 +169,8 @@ mod tests {
                 "d: disabled",
                 "w: already wrapped",
                 "n: `command` is not a string",
-                "o: `args` is not a list of strings"
+                "o: `args` is not a list of strings",
+                "e: already wrapped"
             ]
         );
         assert_eq!(out.text, text);

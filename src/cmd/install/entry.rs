@@ -159,7 +159,9 @@ fn plan_install(text: &str, syntax: Syntax, entry: &Entry, binary: &str) -> Resu
         None => &[],
     };
     let flagged = elements.len() >= 3 && elements[0].value == "--name" && elements[2].value == "--";
-    if is_countersign(&command.value) || flagged {
+    // Also through a launcher (`env countersign -- ...`): before the server command.
+    let launched = elements.iter().take_while(|e| e.value != "--").any(|e| is_countersign(&e.value));
+    if is_countersign(&command.value) || flagged || launched {
         return Err(Skip::AlreadyWrapped);
     }
     // The old command goes in as it was written (its literal, not a re-quoted copy), so
