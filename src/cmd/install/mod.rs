@@ -58,7 +58,8 @@ pub fn run(options: Options) -> Result<i32, Error> {
     let mut matched = HashSet::new();
     for target in &targets {
         let report = one_file(target, &options, &binary, &mut matched);
-        if report.error.is_some() {
+        if let Some(error) = &report.error {
+            tracing::error!("{}: {}", inert(&target.path.display().to_string()), inert(error));
             status = EXIT_FILE_ERROR;
         }
         let text = report::render(&report, options.mode, options.dry_run);
