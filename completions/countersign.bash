@@ -37,8 +37,14 @@ _countersign() {
             countersign,help)
                 cmd="countersign__subcmd__help"
                 ;;
+            countersign,install)
+                cmd="countersign__subcmd__install"
+                ;;
             countersign,policy)
                 cmd="countersign__subcmd__policy"
+                ;;
+            countersign,uninstall)
+                cmd="countersign__subcmd__uninstall"
                 ;;
             countersign__subcmd__audit,help)
                 cmd="countersign__subcmd__audit__subcmd__help"
@@ -79,8 +85,14 @@ _countersign() {
             countersign__subcmd__help,help)
                 cmd="countersign__subcmd__help__subcmd__help"
                 ;;
+            countersign__subcmd__help,install)
+                cmd="countersign__subcmd__help__subcmd__install"
+                ;;
             countersign__subcmd__help,policy)
                 cmd="countersign__subcmd__help__subcmd__policy"
+                ;;
+            countersign__subcmd__help,uninstall)
+                cmd="countersign__subcmd__help__subcmd__uninstall"
                 ;;
             countersign__subcmd__help__subcmd__audit,tail)
                 cmd="countersign__subcmd__help__subcmd__audit__subcmd__tail"
@@ -110,7 +122,7 @@ _countersign() {
 
     case "${cmd}" in
         countersign)
-            opts="-v -h -V --name --policy --audit-dir --audit-retention-days --headless --approval-timeout --verbose --help --version audit digest policy approver demo generate demo-server help"
+            opts="-v -h -V --name --policy --audit-dir --audit-retention-days --headless --approval-timeout --verbose --help --version audit digest policy approver demo install uninstall generate demo-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -340,7 +352,7 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__help)
-            opts="audit digest policy approver demo generate demo-server help"
+            opts="audit digest policy approver demo install uninstall generate demo-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -479,6 +491,20 @@ _countersign() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        countersign__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         countersign__subcmd__help__subcmd__policy)
             opts="check"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -500,6 +526,46 @@ _countersign() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__install)
+            opts="-v -h --client --config --server --dry-run --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --client)
+                    COMPREPLY=($(compgen -W "claude-desktop claude-code cursor vscode windsurf gemini codex" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -570,6 +636,32 @@ _countersign() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__uninstall)
+            opts="-v -h --client --config --server --dry-run --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --client)
+                    COMPREPLY=($(compgen -W "claude-desktop claude-code cursor vscode windsurf gemini codex" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

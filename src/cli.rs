@@ -89,6 +89,10 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         audit_dir: Option<PathBuf>,
     },
+    /// Put countersign in front of the stdio MCP servers in your clients' config files
+    Install(InstallArgs),
+    /// Take countersign out of your clients' config files again
+    Uninstall(InstallArgs),
     /// Print shell completions or the man page (used to generate completions/ and man/)
     #[command(hide = true)]
     Generate {
@@ -101,6 +105,45 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         flags: Vec<String>,
     },
+}
+
+// `install` and `uninstall` (docs/install.md).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 when every file was handled; 1 when a file could not be read, parsed or written, or a --server name was found in no file (the other files are still done); 125 when no config file was found or the flags are wrong."
+)]
+pub struct InstallArgs {
+    /// Only this client's files (repeatable) [default: every client whose file exists]
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub client: Vec<ClientName>,
+    /// Edit this file instead (JSON, JSONC or TOML, told by its name and content)
+    #[arg(long, value_name = "FILE", conflicts_with = "client")]
+    pub config: Option<PathBuf>,
+    /// Only the server with this key (repeatable) [default: every server]
+    #[arg(long, value_name = "KEY")]
+    pub server: Vec<String>,
+    /// Print what would change; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The clients `install` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum ClientName {
+    /// claude_desktop_config.json
+    ClaudeDesktop,
+    /// ~/.claude.json (user and per-project servers) and ./.mcp.json
+    ClaudeCode,
+    /// ~/.cursor/mcp.json and ./.cursor/mcp.json
+    Cursor,
+    /// the user profile's mcp.json and ./.vscode/mcp.json
+    Vscode,
+    /// ~/.codeium/windsurf/mcp_config.json
+    Windsurf,
+    /// ~/.gemini/settings.json and ./.gemini/settings.json
+    Gemini,
+    /// ~/.codex/config.toml ($CODEX_HOME when set)
+    Codex,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,57 +2,16 @@
 //! from PyPI), the official TypeScript SDK client and reference servers from npm, all
 //! pinned and installed into `.cache/` on first run. The same scripted session runs with and without countersign in between.
 
+#[path = "support/peers.rs"]
+mod peers;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+
+use peers::{peers, root};
 
 use serde_json::{json, Value};
-
-struct Peers {
-    python: PathBuf,
-    node_modules: PathBuf,
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Installs the pinned peers once per test run (and once per cache: a marker names what
-/// was installed).
-fn peers() -> &'static Peers {
-    static PEERS: OnceLock<Peers> = OnceLock::new();
-    PEERS.get_or_init(|| {
-        let cache = root().join(".cache");
-        let venv = cache.join("venv");
-        let requirements = std::fs::read_to_string(root().join("tests/interop/requirements.txt")).unwrap();
-        if std::fs::read_to_string(venv.join(".installed")).ok().as_deref() != Some(&requirements) {
-            sh(Command::new("python3").arg("-m").arg("venv").arg(&venv));
-            sh(Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                .arg(root().join("tests/interop/requirements.txt")));
-            std::fs::write(venv.join(".installed"), &requirements).unwrap();
-        }
-        let npm = cache.join("npm");
-        let package = std::fs::read_to_string(root().join("tests/interop/package.json")).unwrap();
-        if std::fs::read_to_string(npm.join(".installed")).ok().as_deref() != Some(&package) {
-            std::fs::create_dir_all(&npm).unwrap();
-            std::fs::write(npm.join("package.json"), &package).unwrap();
-            sh(Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
-                .arg(&npm));
-            std::fs::write(npm.join(".installed"), &package).unwrap();
-        }
-        Peers { python: venv.join("bin/python"), node_modules: npm.join("node_modules") }
-    })
-}
-
-fn sh(cmd: &mut Command) {
-    let status =
-        cmd.status().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (the interop tests need python3 and npm)"));
-    assert!(status.success(), "{cmd:?} failed");
-}
 
 /// Runs the SDK client in `mode` against `server` with `steps`; returns one JSON value per
 /// step (after the first line, which names the negotiated revision).

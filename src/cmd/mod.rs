@@ -7,11 +7,12 @@ mod demo;
 mod demo_server;
 mod digest;
 mod generate;
+mod install;
 mod policy_check;
 mod settings;
 mod wrap;
 
-use crate::cli::{AuditCommand, Cli, Command, PolicyCommand};
+use crate::cli::{AuditCommand, Cli, Command, InstallArgs, PolicyCommand};
 use crate::Error;
 
 pub use generate::render as generated;
@@ -30,7 +31,14 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::DemoServer { flags }) => Ok(demo_server::run(flags)),
         Some(Command::Demo { headless, audit_dir }) => demo::run(headless, audit_dir),
         Some(Command::Approver) => approver::run(),
+        Some(Command::Install(args)) => install::run(install_options(install::Mode::Install, args)),
+        Some(Command::Uninstall(args)) => install::run(install_options(install::Mode::Uninstall, args)),
     }
+}
+
+fn install_options(mode: install::Mode, args: InstallArgs) -> install::Options {
+    let InstallArgs { client, config, server, dry_run } = args;
+    install::Options { mode, clients: client, config, servers: server, dry_run }
 }
 
 /// Runs `future` on a single-threaded runtime (the relay is I/O bound; one thread keeps
