@@ -7,6 +7,5 @@ pub mod clock;
 pub mod lines;
 pub mod logging;
 pub mod runtime_dir;
-pub mod sink;
 pub mod stdio;
 pub mod tty;
