@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::core::audit::line_hash;
 use crate::core::audit::seal::{DayFacts, SealState};
 use crate::core::audit::verify::{Break, Summary, Verifier};
-use crate::core::sanitize::inert_cut;
+use crate::core::sanitize::inert;
 use crate::edge::audit_log::seal::{check_day, parse_public_key};
 use crate::edge::audit_log::{day_files, read_head};
 use crate::Error;
@@ -28,7 +28,7 @@ pub fn run_with(dir: Option<PathBuf>, key: Option<String>) -> Result<i32, Error>
     };
     let mut out = std::io::stdout().lock();
     let write = |e| Error::io("writing stdout", e);
-    let shown_dir = inert_cut(&dir.display().to_string(), 300);
+    let shown_dir = cut(&dir.display().to_string(), 300);
     if !dir.exists() {
         writeln!(out, "no audit log at {shown_dir}: the directory does not exist").map_err(write)?;
         return Ok(1);
@@ -136,7 +136,7 @@ fn print_summary(out: &mut impl Write, s: &Summary) -> std::io::Result<()> {
     let trimmed = if s.trimmed { " (older days removed by retention, as the head anchor records)" } else { "" };
     writeln!(out, "intact: {} records in {} files, seq {}..{}{trimmed}", s.lines, s.files, s.first_seq, s.last_seq)?;
     for note in &s.notes {
-        writeln!(out, "note: {}", inert_cut(note, 400))?;
+        writeln!(out, "note: {}", cut(note, 400))?;
     }
     Ok(())
 }
@@ -147,10 +147,19 @@ fn print_break(out: &mut impl Write, dir: &Path, b: &Break) -> std::io::Result<(
     } else {
         format!("{}:{}", dir.join(&b.file).display(), b.line)
     };
-    writeln!(out, "BROKEN at {}: {}", inert_cut(&place, 400), inert_cut(&b.why, 400))?;
+    writeln!(out, "BROKEN at {}: {}", cut(&place, 400), cut(&b.why, 400))?;
     for (i, line) in b.around.iter().enumerate() {
         let mark = if b.edited == Some(i) { "  <- edited" } else { "" };
-        writeln!(out, "  {}:{}: {}{mark}", inert_cut(&line.file, 40), line.line, inert_cut(&line.text, 300))?;
+        writeln!(out, "  {}:{}: {}{mark}", cut(&line.file, 40), line.line, cut(&line.text, 300))?;
     }
     Ok(())
+}
+
+/// `text` made inert for the terminal and cut to `max` characters.
+fn cut(text: &str, max: usize) -> String {
+    let safe = inert(text);
+    match safe.char_indices().nth(max) {
+        None => safe.into_owned(),
+        Some((at, _)) => format!("{}…", &safe[..at]),
+    }
 }
