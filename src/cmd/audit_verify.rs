@@ -9,7 +9,7 @@ use crate::core::audit::line_hash;
 use crate::core::audit::seal::{DayFacts, SealState};
 use crate::core::audit::verify::{Break, Summary, Verifier};
 use crate::core::sanitize::inert;
-use crate::edge::audit_log::seal::{check_day, parse_public_key};
+use crate::edge::audit_log::seal::{check_day, day_facts, parse_public_key};
 use crate::edge::audit_log::{day_files, read_head};
 use crate::Error;
 
@@ -53,6 +53,13 @@ pub fn run_with(dir: Option<PathBuf>, key: Option<String>) -> Result<i32, Error>
         }
     };
     if let Some(pk) = key {
+        // Files the chain check did not reach (it stopped at a break) are read for their
+        // seals alone.
+        let mut facts = facts;
+        for name in names.iter().skip(facts.len()) {
+            let f = day_facts(&dir.join(name), None).map_err(|e| read("reading a file in", e))?;
+            facts.push((name.clone(), f));
+        }
         let last = names.len().saturating_sub(1);
         let mut sealed_before = false;
         for (i, (name, facts)) in facts.iter().enumerate() {
