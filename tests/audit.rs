@@ -254,7 +254,17 @@ fn secrets_the_review_found_stay_out_of_the_log() {
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
         .collect();
-    for secret in ["hunter2", "hunter3", "hunter4", "123456", "k3y-secret", "pgpass99", "rootpw77", "ak-xyz-123", "abcdefghijklmnop"] {
+    for secret in [
+        "hunter2",
+        "hunter3",
+        "hunter4",
+        "123456",
+        "k3y-secret",
+        "pgpass99",
+        "rootpw77",
+        "ak-xyz-123",
+        "abcdefghijklmnop",
+    ] {
         assert!(!text.contains(secret), "{secret} reached the log");
     }
     assert!(text.contains("mysql://root:[REDACTED]@db/x") && text.contains("qwerty"));

@@ -23,7 +23,14 @@ fn a_full_disk_is_cut_back_recorded_and_calls_run_again() {
     // A read-only call still runs; its record is lost, and counted.
     assert_eq!(s.call(3, "read_file", json!({}))["result"]["isError"], false);
     std::thread::sleep(std::time::Duration::from_millis(1200));
-    let file = std::fs::read(std::fs::read_dir(&audit).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "jsonl")).unwrap()).unwrap();
+    let file = std::fs::read(
+        std::fs::read_dir(&audit)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .unwrap(),
+    )
+    .unwrap();
     assert!(!file.ends_with(b"\n"), "the injected fault leaves an unfinished line");
 
     std::fs::remove_file(&fault).unwrap();

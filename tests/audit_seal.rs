@@ -45,7 +45,8 @@ fn sealed_log() -> (support::Session, PathBuf, PathBuf, String) {
     assert_eq!(code, 0, "{err}");
     let pk = public_key(&home);
     assert!(out.contains(&pk), "keygen prints the public key: {out}");
-    let key_mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(home.join("audit-seal.key")).unwrap().permissions());
+    let key_mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(home.join("audit-seal.key")).unwrap().permissions());
     assert_eq!(key_mode & 0o777, 0o600);
     let (code, _, err) = countersign(&home, &["audit", "keygen"]);
     assert_ne!(code, 0, "a second keygen never replaces the key");
@@ -105,7 +106,12 @@ fn a_seal_of_today_so_far_goes_stale_with_the_next_record() {
     let dir = audit.to_str().unwrap();
     let today = audit.join("2026-11-24.jsonl");
     let clock = ("COUNTERSIGN_TEST_CLOCK", "2026-11-24T10:00:00Z");
-    let out = Command::new(bin()).args(["audit", "seal", "--dir", dir]).env("COUNTERSIGN_HOME", &home).env(clock.0, clock.1).output().unwrap();
+    let out = Command::new(bin())
+        .args(["audit", "seal", "--dir", dir])
+        .env("COUNTERSIGN_HOME", &home)
+        .env(clock.0, clock.1)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(independent_check(&pk, &today), "today so far verifies");
     let (code, out, _) = countersign(&home, &["audit", "verify", "--dir", dir, "--key", &pk]);

@@ -58,8 +58,12 @@ pub fn run(opts: Options) -> Result<i32, Error> {
 
     if !dir.is_dir() && !opts.follow {
         let mut err = std::io::stdout().lock();
-        writeln!(err, "no audit records yet: {} does not exist (countersign writes there on its first run)", dir.display())
-            .map_err(|e| Error::io("writing stdout", e))?;
+        writeln!(
+            err,
+            "no audit records yet: {} does not exist (countersign writes there on its first run)",
+            dir.display()
+        )
+        .map_err(|e| Error::io("writing stdout", e))?;
         return Ok(0);
     }
     // Read every day file once, streamed, keeping the last N matching records.
@@ -125,10 +129,8 @@ pub fn run(opts: Options) -> Result<i32, Error> {
             }
         }
         // A newer day file: finish this one (above), then move on.
-        let newer = day_files(&dir)
-            .unwrap_or_default()
-            .into_iter()
-            .find(|n| current.as_ref().is_none_or(|(name, _)| n > name));
+        let newer =
+            day_files(&dir).unwrap_or_default().into_iter().find(|n| current.as_ref().is_none_or(|(name, _)| n > name));
         match newer {
             Some(name) if partial.is_empty() => {
                 if let Ok(file) = File::open(dir.join(&name)) {
