@@ -26,7 +26,7 @@ end
 
 complete -c countersign -n "__fish_countersign_needs_command" -l name -d 'Server label in prompts, audit and policy [default: the command\'s file name]' -r
 complete -c countersign -n "__fish_countersign_needs_command" -l policy -d 'Policy file [default: $XDG_CONFIG_HOME/countersign/policy.toml when it exists, else built-in defaults]' -r -F
-complete -c countersign -n "__fish_countersign_needs_command" -l audit-dir -d 'Audit directory [default: $XDG_STATE_HOME/countersign/audit]' -r -F
+complete -c countersign -n "__fish_countersign_needs_command" -l audit-dir -d 'Audit directory [default: ~/.local/state/countersign/audit, or $COUNTERSIGN_HOME/audit]' -r -F
 complete -c countersign -n "__fish_countersign_needs_command" -l audit-retention-days -d 'Delete audit day files older than this many days (default: keep everything)' -r
 complete -c countersign -n "__fish_countersign_needs_command" -l approval-timeout -d 'How long a held call waits for the operator' -r
 complete -c countersign -n "__fish_countersign_needs_command" -l headless -d 'Never ask a human: calls that need approval are denied'
@@ -41,14 +41,22 @@ complete -c countersign -n "__fish_countersign_needs_command" -a "demo" -d 'A bu
 complete -c countersign -n "__fish_countersign_needs_command" -a "generate" -d 'Print shell completions or the man page (used to generate completions/ and man/)'
 complete -c countersign -n "__fish_countersign_needs_command" -a "demo-server" -d 'Run the built-in demo MCP server on stdio (used by `countersign demo` and the tests)'
 complete -c countersign -n "__fish_countersign_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify tail help" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
-complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify tail help" -s h -l help -d 'Print help'
-complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify tail help" -f -a "verify" -d 'Check the whole chain: exit 0 when intact, 1 with the first file:line that breaks'
-complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify tail help" -f -a "tail" -d 'Show recent records, readable'
-complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify tail help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify keygen seal tail help" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify keygen seal tail help" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify keygen seal tail help" -f -a "verify" -d 'Check the whole chain: exit 0 when intact, 1 with the first file:line that breaks'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify keygen seal tail help" -f -a "keygen" -d 'Make the Ed25519 key that seals finished day files, and print its public key'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify keygen seal tail help" -f -a "seal" -d 'Seal today\'s file so far (and any finished day still unsealed)'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify keygen seal tail help" -f -a "tail" -d 'Show recent records, readable'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and not __fish_seen_subcommand_from verify keygen seal tail help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from verify" -l dir -d 'Audit directory [default: as for the wrapper]' -r -F
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from verify" -l key -d 'Also check the day seals with this public key (minisign base64, or a .pub file)' -r
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from keygen" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from keygen" -s h -l help -d 'Print help'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from seal" -l dir -d 'Audit directory [default: as for the wrapper]' -r -F
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from seal" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from seal" -s h -l help -d 'Print help'
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l dir -d 'Audit directory [default: as for the wrapper]' -r -F
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l tool -d 'Only records about tools matching this glob' -r
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l decision -d 'Only decisions with this outcome' -r -f -a "allow\t''
@@ -59,6 +67,8 @@ complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fis
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help'
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the whole chain: exit 0 when intact, 1 with the first file:line that breaks'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "keygen" -d 'Make the Ed25519 key that seals finished day files, and print its public key'
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "seal" -d 'Seal today\'s file so far (and any finished day still unsealed)'
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Show recent records, readable'
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c countersign -n "__fish_countersign_using_subcommand digest" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
@@ -90,5 +100,7 @@ complete -c countersign -n "__fish_countersign_using_subcommand help; and not __
 complete -c countersign -n "__fish_countersign_using_subcommand help; and not __fish_seen_subcommand_from audit digest policy approver demo generate demo-server help" -f -a "demo-server" -d 'Run the built-in demo MCP server on stdio (used by `countersign demo` and the tests)'
 complete -c countersign -n "__fish_countersign_using_subcommand help; and not __fish_seen_subcommand_from audit digest policy approver demo generate demo-server help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c countersign -n "__fish_countersign_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the whole chain: exit 0 when intact, 1 with the first file:line that breaks'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "keygen" -d 'Make the Ed25519 key that seals finished day files, and print its public key'
+complete -c countersign -n "__fish_countersign_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "seal" -d 'Seal today\'s file so far (and any finished day still unsealed)'
 complete -c countersign -n "__fish_countersign_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "tail" -d 'Show recent records, readable'
 complete -c countersign -n "__fish_countersign_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Validate a policy and print the effective rules'

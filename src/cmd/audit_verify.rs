@@ -86,6 +86,9 @@ pub fn run_with(dir: Option<PathBuf>, key: Option<String>) -> Result<i32, Error>
     Ok(code)
 }
 
+/// The chain's verdict, and the facts of each file it read whole.
+type Checked = (Result<Summary, Break>, Vec<(String, DayFacts)>);
+
 /// Streams every day file through the verifier; returns the verdict and each file's
 /// facts (for the seals).
 fn check_chain(
@@ -93,7 +96,7 @@ fn check_chain(
     names: &[String],
     start: &Option<crate::core::audit::ChainHead>,
     end: Option<&crate::core::audit::ChainHead>,
-) -> Result<(Result<Summary, Break>, Vec<(String, DayFacts)>), Error> {
+) -> Result<Checked, Error> {
     let mut v = Verifier::new(start.as_ref());
     let mut all = Vec::new();
     let mut line = Vec::new();
