@@ -67,7 +67,10 @@ fn a_new_process_recovers_what_a_failed_one_left() {
     let mut s = Wrap::fake().audit_in(&audit).env("COUNTERSIGN_TEST_AUDIT_FAULT", fault.to_str().unwrap()).start();
     s.initialize("2025-11-25");
     s.call(1, "echo", json!({}));
+    // Past the lazy sync: what came so far is on disk, with its anchor.
+    std::thread::sleep(std::time::Duration::from_millis(1300));
     std::fs::write(&fault, "").unwrap();
+    s.call(2, "echo", json!({}));
     // The session ends while the disk is full: its last records are cut in half.
     s.wait();
     std::fs::remove_file(&fault).unwrap();
@@ -87,4 +90,27 @@ fn a_new_process_recovers_what_a_failed_one_left() {
     let recovered = records.iter().find(|r| r["event"] == "recovered").expect("a recovered record");
     assert!(recovered["cut"]["bytes"].as_u64().unwrap() > 0);
     assert_eq!(recovered["cut"]["after_seq"], recovered["cut"]["anchor_seq"], "nothing written whole was cut");
+}
+
+#[test]
+fn a_failure_before_midnight_is_recovered_on_the_next_day() {
+    let w = Wrap::fake().env("COUNTERSIGN_TEST_CLOCK", "2026-11-23T23:59:58.800000Z");
+    let fault = w.path("disk-full");
+    let audit = w.audit_dir();
+    let mut s = w.env("COUNTERSIGN_TEST_AUDIT_FAULT", fault.to_str().unwrap()).start();
+    s.initialize("2025-11-25");
+    std::fs::write(&fault, "").unwrap();
+    assert!(text(&s.call(1, "write_note", json!({}))).contains("reason=audit_unavailable"));
+    // The disk stays full past midnight.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::fs::remove_file(&fault).unwrap();
+    assert!(text(&s.call(2, "write_note", json!({}))).starts_with("write_note ran"), "runs on the next day");
+    s.wait();
+    let (code, out, _) = run(&["audit", "verify", "--dir", audit.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{out}");
+    let next_day = std::fs::read_to_string(audit.join("2026-11-24.jsonl")).unwrap();
+    let recovered: serde_json::Value =
+        serde_json::from_str(next_day.lines().find(|l| l.contains("\"event\":\"recovered\"")).unwrap()).unwrap();
+    assert_eq!(recovered["cut"]["file"], "2026-11-23.jsonl", "{recovered}");
+    assert!(std::fs::read(audit.join("2026-11-23.jsonl")).unwrap().ends_with(b"\n"), "yesterday was cut back");
 }

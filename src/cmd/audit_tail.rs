@@ -118,6 +118,14 @@ pub fn run(opts: Options) -> Result<i32, Error> {
     let mut partial = Vec::new();
     loop {
         if let Some((_, reader)) = current.as_mut() {
+            // A writer recovering from a failed write cuts an unfinished record off the
+            // end: start again from the new end rather than mid-record.
+            let len = reader.get_ref().metadata().map_or(u64::MAX, |m| m.len());
+            let at = reader.stream_position().unwrap_or(0);
+            if len < at {
+                partial.clear();
+                let _ = reader.seek(SeekFrom::Start(len));
+            }
             loop {
                 let n = reader.read_until(b'\n', &mut partial).unwrap_or(0);
                 if n == 0 || partial.last() != Some(&b'\n') {
