@@ -209,10 +209,38 @@ impl Verifier {
             }
             None => return Err(self.fail(n, "record has no valid ts")),
         }
+        if record["event"] == "recovered" {
+            self.note_recovery(&record, n);
+        }
         self.last = Some(head);
         self.last_shown = Some(here);
         self.summary.lines += 1;
         Ok(())
+    }
+
+    /// A `recovered` record is not a break (the cut it reports left only complete
+    /// records), but it is worth saying; a cut that removed records the anchor had named
+    /// lost what was once written whole.
+    fn note_recovery(&mut self, record: &Json, n: usize) {
+        const MAX_NOTES: usize = 20;
+        if self.summary.notes.len() >= MAX_NOTES {
+            return;
+        }
+        let cut = &record["cut"];
+        let text = match (cut["after_seq"].as_u64(), cut["anchor_seq"].as_u64()) {
+            (Some(after), Some(anchor)) if anchor > after => format!(
+                "{}:{n}: recovered after a failed write, but the cut removed records up to seq {anchor} that had \
+                 been written whole (the log kept up to seq {after})",
+                self.file
+            ),
+            _ => format!(
+                "{}:{n}: recovered after a failed write (cut {} bytes of an unfinished record; lost {})",
+                self.file,
+                cut["bytes"].as_u64().unwrap_or(0),
+                record["lost"]
+            ),
+        };
+        self.summary.notes.push(text);
     }
 
     /// Explains a line that does not chain to the one before, knowing the `prev` and
