@@ -153,6 +153,17 @@ pub enum AuditCommand {
         /// Audit directory [default: as for the wrapper]
         #[arg(long, env = "COUNTERSIGN_AUDIT_DIR", value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Also check the day seals with this public key (minisign base64, or a .pub file)
+        #[arg(long, value_name = "PUBKEY")]
+        key: Option<String>,
+    },
+    /// Make the Ed25519 key that seals finished day files, and print its public key
+    Keygen,
+    /// Seal today's file so far (and any finished day still unsealed)
+    Seal {
+        /// Audit directory [default: as for the wrapper]
+        #[arg(long, env = "COUNTERSIGN_AUDIT_DIR", value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Show recent records, readable
     Tail {

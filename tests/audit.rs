@@ -127,7 +127,11 @@ fn verify_names_the_line_that_was_edited_and_a_cut_off_end() {
     let (code, out, _) = run(&["audit", "verify", "--dir", dir], b"");
     assert_eq!(code, 1);
     let edited = original.lines().position(|l| l.contains("\"amount\":100")).unwrap() + 1;
-    assert!(out.contains(&format!(".jsonl:{}:", edited + 1)), "{out}");
+    assert!(out.contains(&format!(".jsonl:{edited}: this line was edited")), "{out}");
+    assert!(out.contains(&format!("audit log: {dir}")), "names the directory it read: {out}");
+    // Both lines around the break, the edited one marked.
+    assert!(out.contains(&format!(":{edited}: {{")) && out.contains(&format!(":{}: {{", edited + 1)), "{out}");
+    assert!(out.contains("\"amount\":1}") && out.contains("<- edited"), "{out}");
 
     let mut lines: Vec<&str> = original.lines().collect();
     lines.pop();
@@ -169,4 +173,167 @@ fn tail_shows_decisions_readably_and_as_json() {
     let (_, out, _) = run(&["audit", "tail", "--dir", dir, "--json", "--tool", "read_*"], b"");
     let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(!records.is_empty() && records.iter().all(|r| r["tool"] == "read_file"));
+}
+
+fn lines_of(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+}
+
+fn day_file(audit: &std::path::Path) -> std::path::PathBuf {
+    let mut files: Vec<_> = std::fs::read_dir(audit)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    files.pop().unwrap()
+}
+
+#[test]
+fn cutting_the_front_of_the_log_is_a_break_without_retention() {
+    let w = Wrap::fake();
+    let audit = w.audit_dir();
+    let mut s = w.start();
+    s.initialize("2025-11-25");
+    for i in 0..4 {
+        s.call(i, "echo", json!({"i": i}));
+    }
+    s.wait();
+    let dir = audit.to_str().unwrap();
+    assert_eq!(run(&["audit", "verify", "--dir", dir], b"").0, 0);
+    // `sed -i '1,5d'`
+    let file = day_file(&audit);
+    let lines = lines_of(&file);
+    std::fs::write(&file, lines[5..].join("\n") + "\n").unwrap();
+    let (code, out, _) = run(&["audit", "verify", "--dir", dir], b"");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(".jsonl:1: the log starts at seq 6") && out.contains("cut from the front"), "{out}");
+}
+
+#[test]
+fn retention_records_where_the_kept_log_starts_and_more_cut_is_a_break() {
+    let w = Wrap::fake().env("COUNTERSIGN_TEST_CLOCK", "2020-01-01T12:00:00Z");
+    let audit = w.audit_dir();
+    let mut s = w.start();
+    s.initialize("2025-11-25");
+    s.call(1, "echo", json!({}));
+    s.wait();
+    assert!(audit.join("2020-01-01.jsonl").exists());
+    let mut s = Wrap::fake().audit_in(&audit).arg("--audit-retention-days").arg("1").start();
+    s.initialize("2025-11-25");
+    s.call(1, "echo", json!({}));
+    s.wait();
+    assert!(!audit.join("2020-01-01.jsonl").exists(), "the old day went");
+    let dir = audit.to_str().unwrap();
+    let (code, out, _) = run(&["audit", "verify", "--dir", dir], b"");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("removed by retention"), "{out}");
+    let file = day_file(&audit);
+    let lines = lines_of(&file);
+    std::fs::write(&file, lines[2..].join("\n") + "\n").unwrap();
+    let (code, out, _) = run(&["audit", "verify", "--dir", dir], b"");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the head anchor says the kept log starts after seq"), "{out}");
+}
+
+#[test]
+fn secrets_the_review_found_stay_out_of_the_log() {
+    let w = Wrap::fake();
+    let audit = w.audit_dir();
+    let mut s = w.start();
+    s.initialize("2025-11-25");
+    s.call(
+        1,
+        "echo",
+        json!({"pass": "hunter2", "pwd": "hunter3", "passcode": "hunter4", "otp_code": "123456", "key": "k3y-secret",
+               "dsn": "postgresql://admin:pgpass99@db:5432/app", "url": "mysql://root:rootpw77@db/x", "apiKey": "ak-xyz-123",
+               "note": "sk-proj-abcdefghijklmnopqrstuvwx", "keyboard": "qwerty"}),
+    );
+    s.wait();
+    let text: String = std::fs::read_dir(&audit)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    for secret in [
+        "hunter2",
+        "hunter3",
+        "hunter4",
+        "123456",
+        "k3y-secret",
+        "pgpass99",
+        "rootpw77",
+        "ak-xyz-123",
+        "abcdefghijklmnop",
+    ] {
+        assert!(!text.contains(secret), "{secret} reached the log");
+    }
+    assert!(text.contains("mysql://root:[REDACTED]@db/x") && text.contains("qwerty"));
+}
+
+#[test]
+fn tail_json_escapes_hostile_characters_and_keeps_the_values() {
+    let w = Wrap::fake();
+    let audit = w.audit_dir();
+    let mut s = w.start();
+    s.initialize("2025-11-25");
+    let hostile = "a\u{85}b\u{9b}c\u{202e}d\u{200b}e\u{2066}f\u{feff}g\u{7f}h";
+    s.call(1, "echo", json!({"text": hostile}));
+    s.wait();
+    let (code, out, _) = run(&["audit", "tail", "--dir", audit.to_str().unwrap(), "--json", "--tool", "echo"], b"");
+    assert_eq!(code, 0);
+    for c in ['\u{85}', '\u{9b}', '\u{202e}', '\u{200b}', '\u{2066}', '\u{feff}', '\u{7f}'] {
+        assert!(!out.contains(c), "raw {:?} in tail --json: {out:?}", c);
+    }
+    assert!(out.contains("\\u0085") && out.contains("\\u202e") && out.contains("\\u200b"), "{out}");
+    let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let decision = records.iter().find(|r| r["event"] == "decision").unwrap();
+    assert_eq!(decision["args"]["text"], hostile);
+}
+
+#[test]
+fn fresh_installs_and_empty_directories_are_said_plainly() {
+    let w = Wrap::fake();
+    let missing = w.path("never-written");
+    let m = missing.to_str().unwrap();
+    let (code, out, err) = run(&["audit", "tail", "--dir", m], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no audit records yet"), "{out}");
+    let (code, out, _) = run(&["audit", "verify", "--dir", m], b"");
+    assert_eq!(code, 1);
+    assert!(out.contains(&format!("no audit log at {m}: the directory does not exist")), "{out}");
+    std::fs::create_dir(&missing).unwrap();
+    let (code, out, _) = run(&["audit", "verify", "--dir", m], b"");
+    assert_eq!(code, 0);
+    assert!(out.contains("no records yet") && !out.contains("intact: 0"), "{out}");
+}
+
+#[test]
+fn tail_follows_new_records_from_where_it_was() {
+    let w = Wrap::fake();
+    let audit = w.audit_dir();
+    let mut s = Wrap::fake().audit_in(&audit).start();
+    s.initialize("2025-11-25");
+    s.call(1, "echo", json!({"n": "first"}));
+    s.wait();
+    let mut tail = std::process::Command::new(support::bin())
+        .args(["audit", "tail", "-f", "--json", "--tool", "echo", "--dir", audit.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut s = Wrap::fake().audit_in(&audit).start();
+    s.initialize("2025-11-25");
+    s.call(2, "echo", json!({"n": "second"}));
+    s.call(3, "echo", json!({"n": "third"}));
+    s.wait();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    tail.kill().unwrap();
+    let out = String::from_utf8(tail.wait_with_output().unwrap().stdout).unwrap();
+    let ns: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["event"] == "decision")
+        .map(|r| r["args"]["n"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ns, ["first", "second", "third"], "{out}");
+    drop(w);
 }

@@ -1,7 +1,10 @@
 //! `countersign audit tail`: recent records for people (or JSON for scripts), optionally
 //! following new ones.
 
-use std::io::{IsTerminal, Write};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,7 +12,7 @@ use serde_json::Value as Json;
 
 use crate::cli::DecisionFilter;
 use crate::core::policy::Pattern;
-use crate::core::sanitize::inert_cut;
+use crate::core::sanitize::{inert_cut, is_unsafe};
 use crate::edge::audit_log::day_files;
 use crate::Error;
 
@@ -49,25 +52,53 @@ pub fn run(opts: Options) -> Result<i32, Error> {
         if !keep(&record) {
             return Ok(());
         }
-        let text = if opts.json { String::from_utf8_lossy(line).into_owned() } else { readable(&record, color) };
+        let text = if opts.json { inert_json(line, &record) } else { readable(&record, color) };
         writeln!(out, "{text}").map_err(|e| Error::io("writing stdout", e))
     };
 
-    // Read every day file once, keep the last N matching records.
-    let names = day_files(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
-    let mut recent: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
+    if !dir.is_dir() && !opts.follow {
+        let mut err = std::io::stdout().lock();
+        writeln!(
+            err,
+            "no audit records yet: {} does not exist (countersign writes there on its first run)",
+            dir.display()
+        )
+        .map_err(|e| Error::io("writing stdout", e))?;
+        return Ok(0);
+    }
+    // Read every day file once, streamed, keeping the last N matching records.
+    let names = if dir.is_dir() {
+        day_files(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?
+    } else {
+        Vec::new()
+    };
+    if names.is_empty() && !opts.follow {
+        writeln!(out, "no audit records yet in {}", dir.display()).map_err(|e| Error::io("writing stdout", e))?;
+        return Ok(0);
+    }
+    let mut recent: VecDeque<Vec<u8>> = VecDeque::new();
     let mut position = (String::new(), 0u64);
+    let mut line = Vec::new();
     for name in &names {
-        let bytes = std::fs::read(dir.join(name)).map_err(|e| Error::io(format!("reading {name}"), e))?;
-        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            if serde_json::from_slice::<Json>(line).is_ok_and(|r| keep(&r)) {
-                recent.push_back(line.to_vec());
+        let file = File::open(dir.join(name)).map_err(|e| Error::io(format!("reading {name}"), e))?;
+        let mut reader = BufReader::with_capacity(64 << 10, file);
+        let mut complete = 0u64;
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).map_err(|e| Error::io(format!("reading {name}"), e))?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                break;
+            }
+            complete += n as u64;
+            line.pop();
+            if serde_json::from_slice::<Json>(&line).is_ok_and(|r| keep(&r)) {
+                recent.push_back(line.clone());
                 if recent.len() > opts.lines {
                     recent.pop_front();
                 }
             }
         }
-        position = (name.clone(), bytes.len() as u64);
+        position = (name.clone(), complete);
     }
     for line in &recent {
         show(line)?;
@@ -75,22 +106,72 @@ pub fn run(opts: Options) -> Result<i32, Error> {
     if !opts.follow {
         return Ok(0);
     }
-    loop {
-        std::thread::sleep(Duration::from_millis(250));
-        let names: Vec<String> = day_files(&dir).unwrap_or_default().into_iter().filter(|n| *n >= position.0).collect();
-        for name in &names {
-            let Ok(bytes) = std::fs::read(dir.join(name)) else {
-                continue;
-            };
-            let from = if *name == position.0 { position.1 as usize } else { 0 };
-            let complete =
-                bytes[from.min(bytes.len())..].iter().rposition(|b| *b == b'\n').map_or(from, |i| from + i + 1);
-            for line in bytes[from.min(complete)..complete].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                show(line)?;
+    // Follow: read only what was appended since, from where the last read stopped.
+    let mut current: Option<(String, BufReader<File>)> = None;
+    if !position.0.is_empty() {
+        if let Ok(mut file) = File::open(dir.join(&position.0)) {
+            if file.seek(SeekFrom::Start(position.1)).is_ok() {
+                current = Some((position.0.clone(), BufReader::new(file)));
             }
-            position = (name.clone(), complete as u64);
         }
     }
+    let mut partial = Vec::new();
+    loop {
+        if let Some((_, reader)) = current.as_mut() {
+            // A writer recovering from a failed write cuts an unfinished record off the
+            // end: start again from the new end rather than mid-record.
+            let len = reader.get_ref().metadata().map_or(u64::MAX, |m| m.len());
+            let at = reader.stream_position().unwrap_or(0);
+            if len < at {
+                partial.clear();
+                let _ = reader.seek(SeekFrom::Start(len));
+            }
+            loop {
+                let n = reader.read_until(b'\n', &mut partial).unwrap_or(0);
+                if n == 0 || partial.last() != Some(&b'\n') {
+                    break;
+                }
+                partial.pop();
+                show(&partial)?;
+                partial.clear();
+            }
+        }
+        // A newer day file: finish this one (above), then move on.
+        let newer =
+            day_files(&dir).unwrap_or_default().into_iter().find(|n| current.as_ref().is_none_or(|(name, _)| n > name));
+        match newer {
+            Some(name) if partial.is_empty() => {
+                if let Ok(file) = File::open(dir.join(&name)) {
+                    current = Some((name, BufReader::new(file)));
+                }
+                continue;
+            }
+            _ => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// A raw record line as JSON that is safe on a terminal: C1, bidi, zero-width and the
+/// other characters [`is_unsafe`] names written as `\uXXXX` escapes (valid JSON, the
+/// same value). A line with raw controls outside its strings is written anew.
+fn inert_json(line: &[u8], record: &Json) -> String {
+    let text = String::from_utf8_lossy(line);
+    let text = if text.chars().any(|c| c < ' ') { Cow::Owned(record.to_string()) } else { text };
+    if !text.chars().any(is_unsafe) {
+        return text.into_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One record as a line for people. Every value from the log is untrusted text.

@@ -1,6 +1,8 @@
 //! The subcommands, and the wrapper itself.
 
 mod approver;
+mod audit_keygen;
+mod audit_seal;
 mod audit_tail;
 mod audit_verify;
 mod demo;
@@ -23,7 +25,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         None => wrap::run(cli.wrap),
         Some(Command::Digest { file }) => digest::run(file.as_deref()),
         Some(Command::Policy(PolicyCommand::Check { file })) => policy_check::run(file),
-        Some(Command::Audit(AuditCommand::Verify { dir })) => audit_verify::run(dir),
+        Some(Command::Audit(AuditCommand::Verify { dir, key })) => audit_verify::run_with(dir, key),
+        Some(Command::Audit(AuditCommand::Keygen)) => audit_keygen::run(),
+        Some(Command::Audit(AuditCommand::Seal { dir })) => audit_seal::run(dir),
         Some(Command::Audit(AuditCommand::Tail { dir, follow, tool, decision, json, lines })) => {
             audit_tail::run(audit_tail::Options { dir, follow, tool, decision, json, lines })
         }

@@ -114,6 +114,7 @@ async fn pass_signals(pgid: u32) {
 
 fn session_start(config: &Config, pid: u32) -> Event {
     let argv: Vec<String> = config.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv = crate::core::audit::redact::redact_argv(&argv);
     let (policy, policy_digest) = match &config.policy_source {
         Some((path, digest)) => (json!(path.display().to_string()), json!(digest)),
         None => (json!(null), json!(null)),

@@ -65,7 +65,7 @@ pub(super) async fn read_server(output: impl AsyncRead + Unpin, tx: mpsc::Sender
                 let line = examine(Bytes::from(bytes), outbound::read).await;
                 if let outbound::ServerLine::Dropped { why, bytes, .. } = &line {
                     let shown =
-                        crate::core::audit::redact::cut(&String::from_utf8_lossy(&bytes[..bytes.len().min(300)]));
+                        crate::core::audit::redact::redact_excerpt(&bytes[..bytes.len().min(300)]);
                     tracing::warn!("dropped a line from the server, {why}: {}", shown.escape_debug());
                 }
                 line

@@ -1,7 +1,11 @@
 //! The audit log's pure parts: record shape, redaction, chain, verification, calendar.
 
+pub mod argv;
+pub mod excerpt;
 pub mod record;
 pub mod redact;
+pub mod seal;
+pub mod secrets;
 pub mod time;
 pub mod verify;
 

@@ -2,72 +2,19 @@
 //! long values are cut with a marker (PRODUCT.md section 7). The digest is computed
 //! elsewhere, over the unredacted payload.
 
-use std::sync::LazyLock;
-
-use regex::RegexSet;
 use serde_json::Value as Json;
 
+pub use super::argv::redact_argv;
+pub use super::excerpt::redact_excerpt;
+pub use super::secrets::{is_secret_key, is_secret_value, redact_secrets, REDACTED};
 use crate::core::json::Value;
 
-pub const REDACTED: &str = "[REDACTED]";
 /// Strings longer than this many characters are cut.
 pub const MAX_STRING: usize = 256;
 /// Arrays and objects longer than this are cut.
 pub const MAX_ITEMS: usize = 64;
 /// Nesting deeper than this is replaced by a marker.
 pub const MAX_DEPTH: usize = 16;
-
-/// Key fragments (lowercase, `-` and `_` removed) that mark a value as secret.
-const SECRET_KEYS: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "apikey",
-    "authorization",
-    "auth",
-    "cookie",
-    "privatekey",
-    "credential",
-    "accesskey",
-    "sessionkey",
-    "signature",
-    "pin",
-    "otp",
-];
-
-static SECRET_VALUES: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSet::new([
-        r"\bsk-[A-Za-z0-9_\-]{16,}",
-        r"\bgh[pousr]_[A-Za-z0-9]{20,}",
-        r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-        r"\b(AKIA|ASIA)[0-9A-Z]{16}\b",
-        r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
-        r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*",
-        r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
-        r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{8,}=*",
-        r"\bglpat-[A-Za-z0-9_\-]{20,}",
-        r"\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{16,}",
-    ])
-    .expect("secret patterns compile")
-});
-
-pub fn is_secret_key(key: &str) -> bool {
-    let folded: String = key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect();
-    SECRET_KEYS.iter().any(|k| {
-        // Short fragments must be the whole key ("pin", not "shipping").
-        if k.len() <= 4 {
-            folded == *k
-        } else {
-            folded.contains(k)
-        }
-    })
-}
-
-pub fn is_secret_value(s: &str) -> bool {
-    SECRET_VALUES.is_match(s)
-}
 
 /// The loggable form of `value`.
 pub fn redact(value: &Value<'_>) -> Json {
@@ -79,8 +26,7 @@ fn redact_at(value: &Value<'_>, depth: usize) -> Json {
         return Json::String("[cut: nested too deep]".into());
     }
     match value {
-        Value::String(s) if is_secret_value(s) => Json::String(REDACTED.into()),
-        Value::String(s) => Json::String(cut(s)),
+        Value::String(s) => Json::String(cut(&redact_secrets(s))),
         Value::Array(items) => {
             let mut out: Vec<Json> = items.iter().take(MAX_ITEMS).map(|v| redact_at(v, depth + 1)).collect();
             if items.len() > MAX_ITEMS {
@@ -92,7 +38,7 @@ fn redact_at(value: &Value<'_>, depth: usize) -> Json {
             let mut out = serde_json::Map::new();
             for (key, v) in members.iter().take(MAX_ITEMS) {
                 let shown = if is_secret_key(key) { Json::String(REDACTED.into()) } else { redact_at(v, depth + 1) };
-                out.insert(cut(key), shown);
+                out.insert(cut(&redact_secrets(key)), shown);
             }
             if members.len() > MAX_ITEMS {
                 out.insert("[cut]".into(), Json::String(format!("{} more members", members.len() - MAX_ITEMS)));
@@ -148,7 +94,6 @@ mod tests {
             jwt.to_owned(),
             "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn...".to_owned(),
             "Bearer abc.def.ghi123456".to_owned(),
-            format!("curl -H 'x: {jwt}' https://example"),
         ] {
             let json = serde_json::json!({"note": secret, "list": [secret]}).to_string();
             let out = red(&json);
@@ -156,6 +101,24 @@ mod tests {
             assert_eq!(out["list"][0], REDACTED, "{secret}");
         }
         assert_eq!(red(r#"{"note":"sketch-notes"}"#)["note"], "sketch-notes");
+        let around = red(&serde_json::json!({ "cmd": format!("curl -H 'x: {jwt}' https://example") }).to_string());
+        assert_eq!(around["cmd"], "curl -H 'x: [REDACTED]' https://example");
+    }
+
+    #[test]
+    fn the_leaks_found_in_review_are_closed() {
+        let out = red(
+            r#"{"pass":"a","pwd":"b","passcode":"c","otp_code":"d","key":"e","dsn":"f","apiKey":"g","db_password":"h","sessionId":"i",
+               "url":"postgresql://admin:hunter2@db:5432/app","list":["sk-proj-abcdefghijklmnopqrstuvwx"],"keyboard":"qwerty","monkey":"ok"}"#,
+        );
+        for k in ["pass", "pwd", "passcode", "otp_code", "key", "dsn", "apiKey", "db_password", "sessionId"] {
+            assert_eq!(out[k], REDACTED, "{k}");
+        }
+        assert_eq!(out["url"], "postgresql://admin:[REDACTED]@db:5432/app");
+        assert_eq!(out["list"][0], REDACTED);
+        assert_eq!(out["keyboard"], "qwerty");
+        assert_eq!(out["monkey"], "ok");
+        assert!(!out.to_string().contains("hunter2"));
     }
 
     #[test]

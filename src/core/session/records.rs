@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::core::audit::redact::cut;
+use crate::core::audit::redact::redact_excerpt;
 use crate::core::audit::{Args, Event};
 use crate::core::classify::{Class, Tool};
 use crate::core::gate::{Call, Decision};
@@ -56,7 +56,7 @@ pub fn result(
 
 /// Malformed or ambiguous input, with a short excerpt.
 pub fn rejected(from: &str, why: &str, bytes: &[u8]) -> Event {
-    let excerpt = cut(&String::from_utf8_lossy(&bytes[..bytes.len().min(512)]));
+    let excerpt = redact_excerpt(bytes);
     Event::new("rejected", json!({"from": from, "reason": why, "excerpt": excerpt}))
 }
 

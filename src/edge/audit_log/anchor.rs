@@ -1,0 +1,131 @@
+//! The head anchor (`head.json`): where the chain ends (the last line's `seq` and hash,
+//! which file and how long it was) and where the kept log starts (the `seq` and hash the
+//! first kept line chains from, genesis unless retention removed days). Reading it under
+//! the lock also recovers from a write that failed half-way.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use super::files::{day_files, tail};
+use crate::core::audit::{line_hash, ChainHead};
+
+pub const HEAD_FILE: &str = "head.json";
+/// The anchor is rewritten in place at this fixed size.
+const HEAD_SIZE: usize = 512;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Anchor {
+    #[serde(flatten)]
+    pub(super) head: ChainHead,
+    pub(super) file: String,
+    pub(super) size: u64,
+    /// Where the kept log starts; absent: at genesis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) start: Option<ChainHead>,
+}
+
+/// An unfinished line cut off the end of a day file (PRODUCT.md section 7: "before the
+/// next record, the file is cut back to the last complete record").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Cut {
+    pub(super) file: String,
+    pub(super) bytes: u64,
+    /// The `seq` of the last record kept.
+    pub(super) after_seq: u64,
+    /// The `seq` the anchor named before the cut (higher than `after_seq` only when a
+    /// record that had been written whole was lost).
+    pub(super) anchor_seq: u64,
+}
+
+/// Reads the anchor; when it does not describe the newest file as it is (a writer died
+/// between a line and its anchor, a write failed half-way, or there is no anchor yet),
+/// finds the chain head from the last complete line, cutting an unfinished one off.
+/// Call with the directory lock held.
+pub(super) fn read_anchor(dir: &Path) -> io::Result<(Anchor, Option<Cut>)> {
+    let stored = read_anchor_file(dir)?;
+    let start = stored.as_ref().and_then(|a| a.start.clone());
+    let stored_head = stored.as_ref().map(|a| a.head.clone());
+    let Some(newest) = day_files(dir)?.pop() else {
+        let head = stored_head.unwrap_or_else(ChainHead::genesis);
+        return Ok((Anchor { head, file: String::new(), size: 0, start }, None));
+    };
+    let path = dir.join(&newest);
+    let size = fs::metadata(&path)?.len();
+    if let Some(anchor) = &stored {
+        if anchor.file == newest && anchor.size == size {
+            return Ok((anchor.clone(), None));
+        }
+    }
+    let (last, complete) = tail(&path)?;
+    let head = match last {
+        Some(line) => {
+            let seq = serde_json::from_slice::<serde_json::Value>(&line).ok().and_then(|v| v["seq"].as_u64());
+            let seq = seq.ok_or_else(|| {
+                io::Error::other(format!(
+                    "the last complete line of {newest} is not a record: check it with `countersign audit verify`"
+                ))
+            })?;
+            ChainHead { seq, hash: line_hash(&line) }
+        }
+        None => stored_head.clone().unwrap_or_else(ChainHead::genesis),
+    };
+    let mut cut = None;
+    if complete < size {
+        let file = OpenOptions::new().write(true).open(&path)?;
+        file.set_len(complete)?;
+        file.sync_all()?;
+        tracing::warn!("audit: cut {} bytes of an unfinished record off {newest}", size - complete);
+        cut = Some(Cut {
+            file: newest.clone(),
+            bytes: size - complete,
+            after_seq: head.seq,
+            anchor_seq: stored_head.map_or(head.seq, |h| h.seq.max(head.seq)),
+        });
+    }
+    Ok((Anchor { head, file: newest, size: complete, start }, cut))
+}
+
+fn read_anchor_file(dir: &Path) -> io::Result<Option<Anchor>> {
+    match File::open(dir.join(HEAD_FILE)) {
+        Ok(file) => Ok(read_anchor_at(&file)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The anchor in an open head file (one read of its fixed size).
+pub(super) fn read_anchor_at(file: &File) -> Option<Anchor> {
+    let mut buf = [0u8; HEAD_SIZE];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    serde_json::from_slice(buf[..n].trim_ascii_end()).ok()
+}
+
+/// The head anchor as `audit verify` reads it: where the kept log starts and where it
+/// ends.
+#[derive(Debug, Clone, Default)]
+pub struct HeadAnchor {
+    pub start: Option<ChainHead>,
+    pub end: Option<ChainHead>,
+}
+
+/// Reads `head.json` for `audit verify` (no recovery, no lock).
+pub fn read_head(dir: &Path) -> io::Result<HeadAnchor> {
+    Ok(read_anchor_file(dir)?.map_or_else(HeadAnchor::default, |a| HeadAnchor { start: a.start, end: Some(a.head) }))
+}
+
+pub(super) fn write_anchor(file: &File, anchor: &Anchor, sync: bool) -> io::Result<()> {
+    let mut text = serde_json::to_string(anchor).map_err(io::Error::other)?;
+    // One fixed-size write in place: a reader sees the old anchor or the new one.
+    text.push_str(&" ".repeat(HEAD_SIZE.saturating_sub(text.len() + 1)));
+    text.push('\n');
+    file.write_all_at(text.as_bytes(), 0)?;
+    if file.metadata()?.len() != text.len() as u64 {
+        file.set_len(text.len() as u64)?;
+    }
+    if sync {
+        file.sync_data()?;
+    }
+    Ok(())
+}

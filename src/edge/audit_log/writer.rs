@@ -1,0 +1,263 @@
+//! One writer of the audit directory: appends under the directory lock, chaining from
+//! where the chain stands; recovers from a failed write before the next record; seals a
+//! day when it rolls over to the next.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+
+use serde_json::json;
+
+use super::anchor::{read_anchor, read_anchor_at, write_anchor, Anchor, Cut, HEAD_FILE};
+use super::fault::Fault;
+use super::files::{day_files, first_line, DirLock};
+use super::seal::{self, SealKey};
+use super::{AuditError, AuditSettings};
+use crate::core::audit::{advance, render, time, ChainHead, Event};
+
+pub(super) struct Writer {
+    settings: AuditSettings,
+    warned: bool,
+    /// The day file last written, open, and the anchor as this writer left it.
+    open: Option<(File, Anchor)>,
+    head: Option<File>,
+    /// Records this process could not write, by event, since the last that was written:
+    /// reported in the next `recovered` record.
+    lost: BTreeMap<&'static str, u64>,
+    lost_since: Option<i64>,
+    last_error: Option<String>,
+    /// An unfinished line cut off and not yet reported.
+    cut: Option<Cut>,
+    fault: Fault,
+    /// The sealing key, when `countersign audit keygen` made one.
+    key: Option<SealKey>,
+}
+
+impl Writer {
+    pub(super) fn new(settings: AuditSettings) -> Writer {
+        let key = match seal::load_default_key() {
+            Ok(key) => key,
+            Err(e) => {
+                tracing::warn!("audit: cannot read the sealing key ({e}); days will not be sealed");
+                None
+            }
+        };
+        let mut writer = Writer {
+            settings,
+            warned: false,
+            open: None,
+            head: None,
+            lost: BTreeMap::new(),
+            lost_since: None,
+            last_error: None,
+            cut: None,
+            fault: Fault::from_env(),
+            key,
+        };
+        if let Err(e) = writer.prepare() {
+            writer.warn_once(&e);
+        }
+        writer
+    }
+
+    fn error(&self, why: impl std::fmt::Display) -> AuditError {
+        AuditError { dir: self.settings.dir.display().to_string(), why: why.to_string() }
+    }
+
+    pub(super) fn warn_once(&mut self, e: &AuditError) {
+        if !self.warned {
+            tracing::error!("{e}; calls that change state will be denied (audit_unavailable) until it can be written");
+            self.warned = true;
+        }
+    }
+
+    /// Creates the directory (0700), applies retention, seals finished days.
+    fn prepare(&mut self) -> Result<(), AuditError> {
+        let dir = self.settings.dir.clone();
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| self.error(e))?;
+        let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+        let _lock = DirLock::take(&dir).map_err(|e| self.error(e))?;
+        let now = self.settings.clock.now_micros();
+        if let Some(days) = self.settings.retention_days {
+            let (mut anchor, cut) = read_anchor(&dir).map_err(|e| self.error(e))?;
+            self.cut = self.cut.take().or(cut);
+            let oldest = format!("{}.jsonl", time::day(now - i64::from(days.saturating_sub(1)) * 86_400_000_000));
+            let names = day_files(&dir).map_err(|e| self.error(e))?;
+            let mut removed = false;
+            for name in names.iter().filter(|n| n.as_str() < oldest.as_str()) {
+                tracing::info!("retention: removing {name}");
+                fs::remove_file(dir.join(name)).map_err(|e| self.error(e))?;
+                let _ = fs::remove_file(dir.join(seal::seal_name(name)));
+                removed = true;
+            }
+            if removed {
+                // The kept log starts where its first line chains from (PRODUCT.md section 7).
+                let kept = day_files(&dir).map_err(|e| self.error(e))?;
+                let first = match kept.first() {
+                    Some(name) => first_line(&dir.join(name)).map_err(|e| self.error(e))?,
+                    None => None,
+                };
+                anchor.start = Some(match first.and_then(|l| serde_json::from_slice::<serde_json::Value>(&l).ok()) {
+                    Some(r) => ChainHead {
+                        seq: r["seq"].as_u64().unwrap_or(1).saturating_sub(1),
+                        hash: r["prev"].as_str().unwrap_or_default().to_owned(),
+                    },
+                    None => anchor.head.clone(),
+                });
+                let head = self.head_file()?;
+                write_anchor(&head, &anchor, true).map_err(|e| self.error(e))?;
+                self.open = None;
+            }
+        }
+        if let Some(key) = &self.key {
+            let today = format!("{}.jsonl", time::day(now));
+            if let Err(e) = seal::seal_finished(&dir, key, &today, now) {
+                tracing::warn!("audit: cannot seal finished days in {}: {e}", dir.display());
+            }
+        }
+        Ok(())
+    }
+
+    fn head_file(&mut self) -> Result<File, AuditError> {
+        if self.head.is_none() {
+            let mut options = OpenOptions::new();
+            options.create(true).truncate(false).read(true).write(true).mode(0o600);
+            self.head = Some(options.open(self.settings.dir.join(HEAD_FILE)).map_err(|e| self.error(e))?);
+        }
+        self.head.as_ref().expect("opened above").try_clone().map_err(|e| self.error(e))
+    }
+
+    /// Appends `events` under the directory lock. On failure, nothing cached is trusted
+    /// and the events are counted as lost, to be reported by the next record.
+    pub(super) fn append(&mut self, events: &[Event], sync: bool) -> Result<(), AuditError> {
+        let result = self.append_locked(events, sync);
+        match &result {
+            Ok(()) if !events.is_empty() => {
+                self.warned = false;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                self.open = None;
+                self.head = None;
+                for event in events {
+                    *self.lost.entry(event.name).or_default() += 1;
+                }
+                self.lost_since.get_or_insert_with(|| self.settings.clock.now_micros());
+                self.last_error = Some(e.why.clone());
+            }
+        }
+        result
+    }
+
+    /// The `recovered` record owed, if any.
+    fn recovered(&self) -> Option<Event> {
+        if self.cut.is_none() && self.lost.is_empty() {
+            return None;
+        }
+        let cut = self
+            .cut
+            .as_ref()
+            .map(|c| json!({"file": c.file, "bytes": c.bytes, "after_seq": c.after_seq, "anchor_seq": c.anchor_seq}));
+        Some(Event::new(
+            "recovered",
+            json!({
+                "cut": cut,
+                "lost": self.lost,
+                "lost_since": self.lost_since.map(time::rfc3339_micros),
+                "error": self.last_error,
+            }),
+        ))
+    }
+
+    fn append_locked(&mut self, events: &[Event], sync: bool) -> Result<(), AuditError> {
+        let dir = self.settings.dir.clone();
+        if !dir.is_dir() {
+            self.prepare()?;
+        }
+        let _lock = DirLock::take(&dir).map_err(|e| self.error(e))?;
+        let head_file = self.head_file()?;
+        let stored = read_anchor_at(&head_file);
+        // While the anchor is exactly as this writer left it, nobody else appended: the
+        // chain head is known without reading the log.
+        let mut anchor = match (&self.open, &stored) {
+            (Some((_, mine)), Some(stored)) if mine == stored => mine.clone(),
+            _ => {
+                self.open = None;
+                let (anchor, cut) = read_anchor(&dir).map_err(|e| self.error(e))?;
+                if let Some(cut) = cut {
+                    self.cut = Some(match self.cut.take() {
+                        Some(mut earlier) if earlier.file == cut.file => {
+                            earlier.bytes += cut.bytes;
+                            earlier
+                        }
+                        _ => cut,
+                    });
+                }
+                anchor
+            }
+        };
+        let recovered = if events.is_empty() { None } else { self.recovered() };
+        let mut pending = Vec::new();
+        let mut finished_day = None;
+        for event in recovered.iter().chain(events) {
+            let micros = self.settings.clock.now_micros();
+            let day = format!("{}.jsonl", time::day(micros));
+            if day != anchor.file || self.open.is_none() {
+                self.write_out(&mut pending, sync)?;
+                if !anchor.file.is_empty() && anchor.file != day {
+                    finished_day = Some(anchor.file.clone());
+                }
+                let file = OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o600)
+                    .open(dir.join(&day))
+                    .map_err(|e| self.error(e))?;
+                anchor.size = file.metadata().map_err(|e| self.error(e))?.len();
+                anchor.file = day;
+                self.open = Some((file, anchor.clone()));
+            }
+            let line = render(&anchor.head, &self.settings.origin, micros, event);
+            anchor.head = advance(&anchor.head, &line);
+            anchor.size += line.len() as u64 + 1;
+            pending.extend_from_slice(line.as_bytes());
+            pending.push(b'\n');
+        }
+        self.write_out(&mut pending, sync)?;
+        if !events.is_empty() {
+            write_anchor(&head_file, &anchor, sync).map_err(|e| self.error(e))?;
+            if let Some((_, mine)) = self.open.as_mut() {
+                *mine = anchor;
+            }
+            if recovered.is_some() {
+                self.cut = None;
+                self.lost.clear();
+                self.lost_since = None;
+                self.last_error = None;
+            }
+        }
+        if sync {
+            File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| self.error(e))?;
+        }
+        if let (Some(day), Some(key)) = (finished_day, &self.key) {
+            // The day is over: its final seal (PRODUCT.md section 7).
+            if let Err(e) = seal::seal_day(&dir, &day, key, self.settings.clock.now_micros(), true) {
+                tracing::warn!("audit: cannot seal {day}: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the lines gathered for the open day file in one write.
+    fn write_out(&mut self, pending: &mut Vec<u8>, sync: bool) -> Result<(), AuditError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let Some((file, _)) = self.open.as_mut() else {
+            return Err(self.error("no open day file"));
+        };
+        let written = self.fault.write_all(file, pending).and_then(|_| if sync { file.sync_data() } else { Ok(()) });
+        pending.clear();
+        written.map_err(|e| self.error(e))
+    }
+}
