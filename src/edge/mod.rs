@@ -8,5 +8,6 @@ pub mod lines;
 pub mod logging;
 pub mod runtime_dir;
 pub mod sink;
+pub mod stderr;
 pub mod stdio;
 pub mod tty;
