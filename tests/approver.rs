@@ -9,6 +9,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::{text, Pty, Wrap};
 
+/// Presses `key` once the console's grace period for a newly shown call has passed.
+fn press(pty: &mut Pty, key: u8) {
+    std::thread::sleep(Duration::from_millis(400));
+    pty.press(key);
+}
+
 fn console(runtime: &std::path::Path) -> (std::process::Child, Pty) {
     let mut cmd = Command::new(support::bin());
     cmd.arg("approver").env("COUNTERSIGN_HOME", runtime).env("TERM", "xterm");
@@ -39,9 +45,11 @@ fn the_console_answers_calls_from_two_servers() {
     let screen = pty.text();
     assert!(screen.contains("alpha") && screen.contains("beta"), "{screen}");
     assert!(screen.contains("\\u001b[2J") && !screen.contains("/x\u{1b}[2J"), "payloads are inert on the console");
-    pty.press(b'y');
+    press(&mut pty, b'y');
     pty.wait_for("1 held call(s)", 1);
-    pty.press(b'n');
+    press(&mut pty, b'n');
+    pty.wait_for("Enter sends", 1);
+    pty.press(b'\r');
     pty.wait_for("0 held call(s)", 1);
     let answers = [text(&a.answer(1)), text(&b.answer(1))];
     assert_eq!(answers.iter().filter(|t| t.starts_with("deleted")).count(), 1, "{answers:?}");
