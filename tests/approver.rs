@@ -107,7 +107,9 @@ fn the_console_survives_garbage_an_overlong_line_and_a_silent_peer() {
     // Then a real call: still shown and answered.
     let mut s = Wrap::fake().asking().runtime(run.path()).arg("--name").arg("after").start();
     s.initialize("2025-11-25");
-    s.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/z"}}}));
+    s.send(
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/z"}}}),
+    );
     pty.wait_for("1 held call(s)", 1);
     press(&mut pty, b'y');
     assert!(text(&s.answer(1)).starts_with("deleted"), "the console still answers");
