@@ -153,3 +153,74 @@ fn the_operator_picks_the_call_and_a_denial_carries_a_reason() {
     a.wait();
     b.wait();
 }
+
+/// The official TypeScript SDK client with its default environment (HOME, LOGNAME, PATH,
+/// SHELL, TERM, USER: no XDG_RUNTIME_DIR) and a console started from a full desktop
+/// session (XDG_RUNTIME_DIR and friends set): they meet, and the console's answer decides.
+#[test]
+fn the_typescript_sdk_client_reaches_a_console_from_a_desktop_session() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let npm = root.join(".cache/npm");
+    let package = std::fs::read_to_string(root.join("tests/interop/package.json")).unwrap();
+    if std::fs::read_to_string(npm.join(".installed")).ok().as_deref() != Some(&package) {
+        std::fs::create_dir_all(&npm).unwrap();
+        std::fs::write(npm.join("package.json"), &package).unwrap();
+        let ok = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .arg(&npm)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot install the TypeScript SDK (the interop tests need npm)");
+        std::fs::write(npm.join(".installed"), &package).unwrap();
+    }
+    let script = npm.join("client-approver.mjs");
+    std::fs::copy(root.join("tests/interop/client.mjs"), &script).unwrap();
+
+    let home = tempfile::tempdir().unwrap();
+    let xdg = home.path().join("xdg-run");
+    std::fs::create_dir(&xdg).unwrap();
+    let mut console = Command::new(support::bin());
+    console
+        .arg("approver")
+        .env_remove("COUNTERSIGN_HOME")
+        .env("HOME", home.path())
+        .env("XDG_RUNTIME_DIR", &xdg)
+        .env("XDG_STATE_HOME", home.path().join("xdg-state"))
+        .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
+        .env("DISPLAY", ":0")
+        .env("TERM", "xterm");
+    let pty = Pty::attach_stdio(&mut console);
+    let mut console = console.spawn().unwrap();
+    let _stop = Kill(console.id());
+    let mut pty = pty.spawned();
+    pty.wait_for("0 held call(s)", 1);
+
+    let bin = support::bin();
+    let mut client = Command::new("node");
+    client.arg(&script).arg("--").arg(&bin).arg("--").arg(&bin).arg("demo-server");
+    client.env_clear().env("HOME", home.path()).env("PATH", std::env::var_os("PATH").unwrap());
+    client.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    client.stderr(std::process::Stdio::piped());
+    let mut client = client.spawn().unwrap();
+    use std::io::Write;
+    let steps =
+        json!([{"call": "delete_file", "args": {"path": "/ts"}}, {"call": "delete_file", "args": {"path": "/no"}}]);
+    client.stdin.take().unwrap().write_all(steps.to_string().as_bytes()).unwrap();
+    let screen = pty.wait_for("1 held call(s)", 1);
+    assert!(screen.contains("\"path\": \"/ts\""), "{screen}");
+    press(&mut pty, b'y');
+    pty.wait_for("\"path\": \"/no\"", 1);
+    press(&mut pty, b'n');
+    pty.wait_for("Enter sends", 1);
+    pty.press(0x1b);
+    let out = client.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[1]["is_error"], false, "{stdout}");
+    assert_eq!(lines[1]["text"], "deleted \"/ts\"");
+    assert_eq!(lines[2]["is_error"], true, "{stdout}");
+    assert!(lines[2]["text"].as_str().unwrap().contains("denied_by_operator"), "{stdout}");
+    pty.press(b'q');
+    assert!(console.wait().unwrap().success());
+}
