@@ -111,6 +111,10 @@ fn the_console_survives_garbage_an_overlong_line_and_a_silent_peer() {
         json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/z"}}}),
     );
     pty.wait_for("1 held call(s)", 1);
+    let raw = pty.raw();
+    let title = b"\x1b]0;countersign: 1 held\x07";
+    assert!(raw.windows(title.len()).any(|w| w == title), "the title says a call waits");
+    assert!(raw.windows(1).filter(|w| w[0] == 0x07).count() >= 2, "and the bell rang");
     press(&mut pty, b'y');
     assert!(text(&s.answer(1)).starts_with("deleted"), "the console still answers");
     s.wait();

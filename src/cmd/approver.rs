@@ -78,7 +78,7 @@ async fn console() -> Result<i32, Error> {
                 let deadline = Instant::now() + Duration::from_millis(hold.ms_left);
                 let keys = Keys::new(&hold.held);
                 calls.push(Pending { held: hold.held, keys, stream, deadline });
-                announce(calls.len());
+                announce(calls.len(), true);
             }
             input = keys.recv() => match input {
                 None | Some(Input::Quit) => break,
@@ -88,6 +88,7 @@ async fn console() -> Result<i32, Error> {
                     if let Some((i, answer, reason)) = on_key(code, &mut calls, &mut view) {
                         let mut call = calls.remove(i);
                         select(&mut view, 0, calls.len());
+                        restart_codes(&mut calls);
                         let reply = Reply { answer, user: user_name(), reason: reason.clone() };
                         let sent = approver::answer(&mut call.stream, &reply).await.is_ok();
                         let mut what = if sent { format!("{answer:?}").to_lowercase() } else { "gone before the answer".into() };
@@ -116,7 +117,7 @@ async fn console() -> Result<i32, Error> {
                     if at != Some(view.selected) {
                         select(&mut view, at.unwrap_or(0), calls.len());
                     }
-                    announce(calls.len());
+                    announce(calls.len(), false);
                 }
             }
         }
@@ -147,8 +148,14 @@ fn on_key(code: KeyCode, calls: &mut [Pending], view: &mut View) -> Option<(usiz
         return None;
     }
     match code {
-        KeyCode::Up if view.selected > 0 => select(view, view.selected - 1, n),
-        KeyCode::Down if view.selected + 1 < n => select(view, view.selected + 1, n),
+        KeyCode::Up if view.selected > 0 => {
+            select(view, view.selected - 1, n);
+            restart_codes(calls);
+        }
+        KeyCode::Down if view.selected + 1 < n => {
+            select(view, view.selected + 1, n);
+            restart_codes(calls);
+        }
         KeyCode::PageUp => view.scroll = view.scroll.saturating_sub(10),
         KeyCode::PageDown => view.scroll += 10,
         KeyCode::Home => view.scroll = 0,
@@ -193,12 +200,21 @@ fn select(view: &mut View, i: usize, n: usize) {
     view.note = None;
 }
 
-/// The bell and the window title, when the number of held calls changes.
-fn announce(held: usize) {
+/// Forgets half-typed digest codes: a code is typed for the call on screen, whole.
+fn restart_codes(calls: &mut [Pending]) {
+    for call in calls {
+        call.keys = Keys::new(&call.held);
+    }
+}
+
+/// The window title when the number of held calls changes, and the bell when one arrives.
+fn announce(held: usize, ring: bool) {
     let mut out = std::io::stdout().lock();
     let title = if held == 0 { "countersign approver".to_owned() } else { format!("countersign: {held} held") };
     let _ = queue!(out, terminal::SetTitle(title));
-    let _ = out.write_all(b"\x07");
+    if ring {
+        let _ = out.write_all(b"\x07");
+    }
     let _ = out.flush();
 }
 
