@@ -14,14 +14,8 @@ use serde_json::{json, Value};
 fn call_with(env: &[(&str, &Path)], extra_env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(support::bin());
     cmd.arg("--headless").arg("--").args(support::fake_server());
-    for var in [
-        "COUNTERSIGN_POLICY",
-        "COUNTERSIGN_AUDIT_DIR",
-        "COUNTERSIGN_NAME",
-        "COUNTERSIGN_HOME",
-        "XDG_CONFIG_HOME",
-        "XDG_STATE_HOME",
-    ] {
+    for var in ["COUNTERSIGN_POLICY", "COUNTERSIGN_AUDIT_DIR", "COUNTERSIGN_NAME", "COUNTERSIGN_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"]
+    {
         cmd.env_remove(var);
     }
     for (k, v) in env {

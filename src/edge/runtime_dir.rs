@@ -55,10 +55,7 @@ fn state_base() -> io::Result<PathBuf> {
     }
     match std::env::var_os("HOME") {
         Some(home) if Path::new(&home).is_absolute() => Ok(PathBuf::from(home).join(".local/state/countersign")),
-        _ => Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "HOME is not set (or not absolute): set HOME or COUNTERSIGN_HOME",
-        )),
+        _ => Err(io::Error::new(io::ErrorKind::NotFound, "HOME is not set (or not absolute): set HOME or COUNTERSIGN_HOME")),
     }
 }
 
@@ -73,12 +70,7 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
     if meta.uid() != uid() {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
-            format!(
-                "{} belongs to uid {}, not to this user (uid {}): refusing to use it",
-                dir.display(),
-                meta.uid(),
-                uid()
-            ),
+            format!("{} belongs to uid {}, not to this user (uid {}): refusing to use it", dir.display(), meta.uid(), uid()),
         ));
     }
     if meta.mode() & 0o077 != 0 {
