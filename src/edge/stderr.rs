@@ -13,7 +13,7 @@
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::ChildStderr;
 
 use crate::core::sanitize::inert;
@@ -42,18 +42,41 @@ fn terminal_device() -> Option<u64> {
     std::fs::metadata("/dev/fd/2").ok().map(|m| m.rdev())
 }
 
+/// Unchanged, bytes as they come. Writes go through tokio's blocking pool: a client that
+/// stops reading our stderr stalls this copy, never the relay.
 async fn pass_bytes(mut from: ChildStderr) {
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut to = tokio::io::stderr();
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
         match from.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => {
-                if std::io::stderr().lock().write_all(&buf[..n]).is_err() {
+                if to.write_all(&buf[..n]).await.is_err() || to.flush().await.is_err() {
                     return;
                 }
             }
         }
     }
+}
+
+/// Writes `lines` unless a prompt is up on `dev`; gives them back when it is. The check
+/// and the write happen under the prompt's lock (so no line lands inside a prompt), on a
+/// blocking thread (so a stalled terminal never stalls the relay).
+async fn write_unless_showing(lines: Vec<String>, dev: u64) -> Result<(), Vec<String>> {
+    let written = tokio::task::spawn_blocking(move || {
+        let showing = tty::showing();
+        if *showing == Some(dev) {
+            return Err(lines);
+        }
+        let mut err = std::io::stderr().lock();
+        for line in &lines {
+            let _ = err.write_all(line.as_bytes());
+        }
+        let _ = err.flush();
+        Ok(())
+    })
+    .await;
+    written.unwrap_or(Ok(()))
 }
 
 async fn pass_lines(mut from: ChildStderr, dev: u64) {
@@ -66,13 +89,9 @@ async fn pass_lines(mut from: ChildStderr, dev: u64) {
     loop {
         changes.borrow_and_update();
         if !lines.is_empty() {
-            let showing = tty::showing();
-            if *showing != Some(dev) {
-                let mut err = std::io::stderr().lock();
-                for line in lines.drain(..) {
-                    let _ = err.write_all(line.as_bytes());
-                }
-                held = 0;
+            match write_unless_showing(std::mem::take(&mut lines), dev).await {
+                Ok(()) => held = 0,
+                Err(back) => lines = back,
             }
         }
         if !open {
