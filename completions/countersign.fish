@@ -24,7 +24,7 @@ function __fish_countersign_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c countersign -n "__fish_countersign_needs_command" -l name -d 'Server label in prompts, audit and policy [default: the command\'s file name]' -r
+complete -c countersign -n "__fish_countersign_needs_command" -l name -d 'Server label in prompts, audit and policy [default: the package, module, image or file the command runs]' -r
 complete -c countersign -n "__fish_countersign_needs_command" -l policy -d 'Policy file [default: $XDG_CONFIG_HOME/countersign/policy.toml when it exists, else built-in defaults]' -r -F
 complete -c countersign -n "__fish_countersign_needs_command" -l audit-dir -d 'Audit directory [default: ~/.local/state/countersign/audit, or $COUNTERSIGN_HOME/audit]' -r -F
 complete -c countersign -n "__fish_countersign_needs_command" -l audit-retention-days -d 'Delete audit day files older than this many days (default: keep everything)' -r

@@ -20,7 +20,8 @@ server command cannot be executed; 127 when it is not found.";
     about = "Gate an MCP server: destructive tool calls wait for a human, every decision is audited",
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
+    subcommand_negates_reqs = true,
+    arg_required_else_help = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -36,7 +37,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct WrapArgs {
-    /// Server label in prompts, audit and policy [default: the command's file name]
+    /// Server label in prompts, audit and policy [default: the package, module, image or file the command runs]
     #[arg(long, env = "COUNTERSIGN_NAME", value_name = "LABEL")]
     pub name: Option<String>,
 
@@ -61,7 +62,7 @@ pub struct WrapArgs {
     pub approval_timeout: u64,
 
     /// The MCP server command and its arguments, after `--`
-    #[arg(last = true, required = true, value_name = "SERVER_COMMAND")]
+    #[arg(last = true, value_name = "SERVER_COMMAND")]
     pub server: Vec<OsString>,
 }
 
@@ -209,6 +210,45 @@ pub enum Generated {
     Zsh,
     Fish,
     Man,
+}
+
+/// Options of the wrapper that take a value (to find where the server command starts).
+const WRAP_VALUE_FLAGS: &[&str] =
+    &["--name", "--policy", "--audit-dir", "--audit-retention-days", "--approval-timeout"];
+
+/// For a command line that failed to parse because the server command was given without
+/// `--` (`countersign npx -y some-server`): the command line to use instead.
+pub fn missing_separator(argv: &[OsString]) -> Option<String> {
+    let args: Vec<String> = argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    if args.iter().any(|a| a == "--") {
+        return None;
+    }
+    let subcommands: Vec<String> = command().get_subcommands().map(|c| c.get_name().to_owned()).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if arg.starts_with('-') {
+            i += if WRAP_VALUE_FLAGS.contains(&arg.as_str()) { 2 } else { 1 };
+            continue;
+        }
+        if subcommands.contains(arg) || arg == "help" {
+            return None;
+        }
+        let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+        let (ours, server) = quoted.split_at(i);
+        let ours = if ours.is_empty() { String::new() } else { format!("{} ", ours.join(" ")) };
+        return Some(format!("countersign {ours}-- {}", server.join(" ")));
+    }
+    None
+}
+
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=+,%~".contains(c));
+    if plain {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
 }
 
 /// The clap command, for generating completions and the man page.

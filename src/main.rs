@@ -4,7 +4,10 @@ fn main() {
     let cli = match countersign::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            let _ = e.print();
+            match countersign::cli::missing_separator(&std::env::args_os().collect::<Vec<_>>()) {
+                Some(fix) => eprintln!("error: put `--` before the server command:\n  {fix}"),
+                None => drop(e.print()),
+            }
             std::process::exit(countersign::EXIT_FAILURE);
         }
         Err(e) => {

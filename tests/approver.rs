@@ -9,6 +9,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::{text, Pty, Wrap};
 
+/// Presses `key` once the console's grace period for a newly shown call has passed.
+fn press(pty: &mut Pty, key: u8) {
+    std::thread::sleep(Duration::from_millis(400));
+    pty.press(key);
+}
+
 fn console(runtime: &std::path::Path) -> (std::process::Child, Pty) {
     let mut cmd = Command::new(support::bin());
     cmd.arg("approver").env("COUNTERSIGN_HOME", runtime).env("TERM", "xterm");
@@ -39,9 +45,11 @@ fn the_console_answers_calls_from_two_servers() {
     let screen = pty.text();
     assert!(screen.contains("alpha") && screen.contains("beta"), "{screen}");
     assert!(screen.contains("\\u001b[2J") && !screen.contains("/x\u{1b}[2J"), "payloads are inert on the console");
-    pty.press(b'y');
+    press(&mut pty, b'y');
     pty.wait_for("1 held call(s)", 1);
-    pty.press(b'n');
+    press(&mut pty, b'n');
+    pty.wait_for("Enter sends", 1);
+    pty.press(b'\r');
     pty.wait_for("0 held call(s)", 1);
     let answers = [text(&a.answer(1)), text(&b.answer(1))];
     assert_eq!(answers.iter().filter(|t| t.starts_with("deleted")).count(), 1, "{answers:?}");
@@ -76,4 +84,147 @@ impl Drop for Kill {
             libc::kill(self.0 as i32, libc::SIGKILL);
         }
     }
+}
+
+#[test]
+fn the_console_survives_garbage_an_overlong_line_and_a_silent_peer() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let run = tempfile::tempdir().unwrap();
+    let (mut child, mut pty) = console(run.path());
+    let _stop = Kill(child.id());
+    let socket = run.path().join("run/approver.sock");
+    let mut garbage = UnixStream::connect(&socket).unwrap();
+    garbage.write_all(b"\x00\xff{not json at all\n").unwrap();
+    let mut wrong_shape = UnixStream::connect(&socket).unwrap();
+    wrong_shape.write_all(b"{\"held\": 1, \"ms_left\": \"soon\"}\n").unwrap();
+    let mut overlong = UnixStream::connect(&socket).unwrap();
+    // 2 MiB without a line end: more than any held call may be.
+    let _ = overlong.write_all(&vec![b'x'; 2 << 20]);
+    let _silent = UnixStream::connect(&socket).unwrap();
+    let mut half = UnixStream::connect(&socket).unwrap();
+    half.write_all(b"{\"held\":").unwrap();
+    // Then a real call: still shown and answered.
+    let mut s = Wrap::fake().asking().runtime(run.path()).arg("--name").arg("after").start();
+    s.initialize("2025-11-25");
+    s.send(
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/z"}}}),
+    );
+    pty.wait_for("1 held call(s)", 1);
+    let raw = pty.raw();
+    let title = b"\x1b]0;countersign: 1 held\x07";
+    assert!(raw.windows(title.len()).any(|w| w == title), "the title says a call waits");
+    assert!(raw.windows(1).filter(|w| w[0] == 0x07).count() >= 2, "and the bell rang");
+    press(&mut pty, b'y');
+    assert!(text(&s.answer(1)).starts_with("deleted"), "the console still answers");
+    s.wait();
+    pty.press(b'q');
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn the_operator_picks_the_call_and_a_denial_carries_a_reason() {
+    let run = tempfile::tempdir().unwrap();
+    let (mut child, mut pty) = console(run.path());
+    let _stop = Kill(child.id());
+    let mut a = Wrap::fake().asking().runtime(run.path()).arg("--name").arg("first").start();
+    a.initialize("2025-11-25");
+    a.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"text":"line one\nline two"}}}));
+    pty.wait_for("1 held call(s)", 1);
+    let mut b = Wrap::fake().asking().runtime(run.path()).arg("--name").arg("second").start();
+    b.initialize("2025-11-25");
+    b.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{}}}));
+    let screen = pty.wait_for("2 held call(s)", 1);
+    assert!(screen.contains("│line one") && screen.contains("│line two"), "real line breaks:\n{screen}");
+    // Down picks the second (newer) call; the first keeps waiting.
+    pty.press(0x1b);
+    pty.press(b'[');
+    pty.press(b'B');
+    press(&mut pty, b'n');
+    pty.wait_for("Enter sends", 1);
+    for k in b"use staging" {
+        pty.press(*k);
+    }
+    pty.press(b'\r');
+    assert!(text(&b.answer(1)).contains("denied_by_operator"));
+    pty.wait_for("deny: use staging", 1);
+    pty.wait_for("1 held call(s)", 1);
+    // Quitting while a call waits is a timeout for the wrapper, never "headless".
+    pty.press(b'q');
+    assert!(child.wait().unwrap().success());
+    let r = a.answer(1);
+    assert!(text(&r).contains("reason=approval_timeout"), "{r}");
+    a.wait();
+    b.wait();
+}
+
+/// The official TypeScript SDK client with its default environment (HOME, LOGNAME, PATH,
+/// SHELL, TERM, USER: no XDG_RUNTIME_DIR) and a console started from a full desktop
+/// session (XDG_RUNTIME_DIR and friends set): they meet, and the console's answer decides.
+#[test]
+fn the_typescript_sdk_client_reaches_a_console_from_a_desktop_session() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let npm = root.join(".cache/npm");
+    let package = std::fs::read_to_string(root.join("tests/interop/package.json")).unwrap();
+    if std::fs::read_to_string(npm.join(".installed")).ok().as_deref() != Some(&package) {
+        std::fs::create_dir_all(&npm).unwrap();
+        std::fs::write(npm.join("package.json"), &package).unwrap();
+        let ok = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .arg(&npm)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot install the TypeScript SDK (the interop tests need npm)");
+        std::fs::write(npm.join(".installed"), &package).unwrap();
+    }
+    let script = npm.join("client-approver.mjs");
+    std::fs::copy(root.join("tests/interop/client.mjs"), &script).unwrap();
+
+    let home = tempfile::tempdir().unwrap();
+    let xdg = home.path().join("xdg-run");
+    std::fs::create_dir(&xdg).unwrap();
+    let mut console = Command::new(support::bin());
+    console
+        .arg("approver")
+        .env_remove("COUNTERSIGN_HOME")
+        .env("HOME", home.path())
+        .env("XDG_RUNTIME_DIR", &xdg)
+        .env("XDG_STATE_HOME", home.path().join("xdg-state"))
+        .env("XDG_CONFIG_HOME", home.path().join("xdg-config"))
+        .env("DISPLAY", ":0")
+        .env("TERM", "xterm");
+    let pty = Pty::attach_stdio(&mut console);
+    let mut console = console.spawn().unwrap();
+    let _stop = Kill(console.id());
+    let mut pty = pty.spawned();
+    pty.wait_for("0 held call(s)", 1);
+
+    let bin = support::bin();
+    let mut client = Command::new("node");
+    client.arg(&script).arg("--").arg(&bin).arg("--").arg(&bin).arg("demo-server");
+    client.env_clear().env("HOME", home.path()).env("PATH", std::env::var_os("PATH").unwrap());
+    client.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    client.stderr(std::process::Stdio::piped());
+    let mut client = client.spawn().unwrap();
+    use std::io::Write;
+    let steps =
+        json!([{"call": "delete_file", "args": {"path": "/ts"}}, {"call": "delete_file", "args": {"path": "/no"}}]);
+    client.stdin.take().unwrap().write_all(steps.to_string().as_bytes()).unwrap();
+    let screen = pty.wait_for("1 held call(s)", 1);
+    assert!(screen.contains("\"path\": \"/ts\""), "{screen}");
+    press(&mut pty, b'y');
+    pty.wait_for("\"path\": \"/no\"", 1);
+    press(&mut pty, b'n');
+    pty.wait_for("Enter sends", 1);
+    pty.press(0x1b);
+    let out = client.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[1]["is_error"], false, "{stdout}");
+    assert_eq!(lines[1]["text"], "deleted \"/ts\"");
+    assert_eq!(lines[2]["is_error"], true, "{stdout}");
+    assert!(lines[2]["text"].as_str().unwrap().contains("denied_by_operator"), "{stdout}");
+    pty.press(b'q');
+    assert!(console.wait().unwrap().success());
 }

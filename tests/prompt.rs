@@ -9,6 +9,15 @@ use support::{run, text, Wrap};
 
 const PROMPT: &str = "a tool call is waiting for your approval";
 
+/// Keys pressed within this long of a prompt being drawn are ignored (src/edge/tty).
+const GRACE: Duration = Duration::from_millis(300);
+
+/// Presses `key` once the prompt's grace period has passed.
+fn press(pty: &mut support::Pty, key: u8) {
+    std::thread::sleep(GRACE + Duration::from_millis(100));
+    pty.press(key);
+}
+
 fn interactive() -> Wrap {
     Wrap::fake().with_tty().logged()
 }
@@ -25,13 +34,13 @@ fn y_runs_the_call_once_and_the_digest_matches() {
     assert!(screen.contains("tool      delete_file — Delete a file"), "{screen}");
     assert!(screen.contains("\"path\": \"/data/report.csv\""), "{screen}");
     assert!(screen.contains("client: itest"), "{screen}");
-    s.tty.as_mut().unwrap().press(b'y');
+    press(s.tty.as_mut().unwrap(), b'y');
     let r = s.answer(1);
     assert_eq!(text(&r), "deleted \"/data/report.csv\"", "{r}");
     // Approval is for this call only: the next one asks again.
     s.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file","arguments":args}}));
     s.tty.as_ref().unwrap().wait_for(PROMPT, 2);
-    s.tty.as_mut().unwrap().press(b'n');
+    press(s.tty.as_mut().unwrap(), b'n');
     let r = s.answer(2);
     assert!(text(&r).contains("reason=denied_by_operator"), "{r}");
     s.wait();
@@ -57,7 +66,7 @@ fn hostile_text_is_shown_inert() {
     let raw = tty.raw();
     let has = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
     assert!(!has(b"\x1b[2J") && !has(b"\x1b]0;") && !has("\u{202e}".as_bytes()) && !has("\u{9b}".as_bytes()));
-    s.tty.as_mut().unwrap().press(b'n');
+    press(s.tty.as_mut().unwrap(), b'n');
     s.answer(1);
     s.wait();
 }
@@ -70,9 +79,9 @@ fn v_shows_the_whole_payload() {
     s.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"text": long}}}));
     let screen = s.tty.as_ref().unwrap().wait_for("s left", 1);
     assert!(screen.contains("more chars") && !screen.contains("END"), "{screen}");
-    s.tty.as_mut().unwrap().press(b'v');
+    press(s.tty.as_mut().unwrap(), b'v');
     s.tty.as_ref().unwrap().wait_for("wEND", 1);
-    s.tty.as_mut().unwrap().press(b'n');
+    press(s.tty.as_mut().unwrap(), b'n');
     s.answer(1);
     s.wait();
 }
@@ -102,7 +111,7 @@ fn a_cancelled_call_withdraws_its_prompt() {
     s.tty.as_ref().unwrap().wait_for("withdrawn", 1);
     let r = s.request(2, "ping", json!({}));
     assert_eq!(r["id"], 2, "no answer for the cancelled call, and the relay flows");
-    s.tty.as_mut().unwrap().press(b'y');
+    press(s.tty.as_mut().unwrap(), b'y');
     assert!(s.silent_for(Duration::from_millis(500)));
     s.wait();
     assert!(!s.server_log().contains("delete_file"));
@@ -116,7 +125,7 @@ fn a_lease_allows_the_tool_for_a_while() {
         json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"a"}}}),
     );
     s.tty.as_ref().unwrap().wait_for("s left", 1);
-    s.tty.as_mut().unwrap().press(b'a');
+    press(s.tty.as_mut().unwrap(), b'a');
     assert_eq!(s.answer(1)["result"]["isError"], false);
     let r = s.call(2, "delete_file", json!({"path": "b"}));
     assert_eq!(r["result"]["isError"], false, "{r}");
@@ -141,9 +150,9 @@ fn held_calls_queue_while_the_relay_keeps_flowing() {
     s.tty.as_ref().unwrap().wait_for("s left", 1);
     assert_eq!(s.call(3, "read_file", json!({}))["result"]["isError"], false, "read-only passes while calls are held");
     assert_eq!(s.tty.as_ref().unwrap().text().matches(PROMPT).count(), 1, "one prompt at a time");
-    s.tty.as_mut().unwrap().press(b'y');
+    press(s.tty.as_mut().unwrap(), b'y');
     s.tty.as_ref().unwrap().wait_for(PROMPT, 2);
-    s.tty.as_mut().unwrap().press(b'y');
+    press(s.tty.as_mut().unwrap(), b'y');
     let mut ids = vec![s.next()["id"].as_i64().unwrap(), s.next()["id"].as_i64().unwrap()];
     ids.sort();
     assert_eq!(ids, [1, 2]);
@@ -206,9 +215,9 @@ fn two_processes_on_one_terminal_take_turns() {
     pty.wait_for("s left", 1);
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(pty.text().matches(PROMPT).count(), 1, "the second process must wait its turn:\n{}", pty.text());
-    pty.press(b'y');
+    press(&mut pty, b'y');
     pty.wait_for(PROMPT, 2);
-    pty.press(b'n');
+    press(&mut pty, b'n');
     let texts: Vec<String> = peers.iter_mut().map(|p| text(&answer(p, 1))).collect();
     assert_eq!(texts.iter().filter(|t| t.starts_with("deleted")).count(), 1, "{texts:?}");
     assert_eq!(texts.iter().filter(|t| t.contains("denied_by_operator")).count(), 1, "{texts:?}");
@@ -223,7 +232,7 @@ fn an_approval_runs_one_call_and_a_retry_with_a_state_the_server_never_issued_is
     let call = json!({"name": "delete_file", "arguments": {"path": "/a"}, "_meta": meta});
     s.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":call}));
     s.tty.as_ref().unwrap().wait_for("s left", 1);
-    s.tty.as_mut().unwrap().press(b'y');
+    press(s.tty.as_mut().unwrap(), b'y');
     assert_eq!(s.answer(1)["result"]["isError"], false);
     // The same payload again, as a retry carrying a state the server never returned:
     // same digest, but an approval authorizes one execution.
@@ -232,7 +241,57 @@ fn an_approval_runs_one_call_and_a_retry_with_a_state_the_server_never_issued_is
     retry["inputResponses"] = json!({"k": {"action": "accept"}});
     s.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":retry}));
     s.tty.as_ref().unwrap().wait_for(PROMPT, 2);
-    s.tty.as_mut().unwrap().press(b'n');
+    press(s.tty.as_mut().unwrap(), b'n');
     assert!(text(&s.answer(2)).contains("denied_by_operator"));
     s.wait();
+}
+
+#[test]
+fn a_key_meant_for_a_withdrawn_prompt_never_answers_the_next() {
+    let mut s = interactive().start();
+    s.initialize("2025-11-25");
+    for id in [1, 2] {
+        s.send(
+            json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"delete_file","arguments":{"n":id}}}),
+        );
+    }
+    s.tty.as_ref().unwrap().wait_for("s left", 1);
+    std::thread::sleep(GRACE);
+    // The client cancels the first call just before the operator's key lands.
+    s.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}));
+    std::thread::sleep(Duration::from_millis(120));
+    s.tty.as_mut().unwrap().press(b'y');
+    assert!(s.silent_for(Duration::from_millis(800)), "the key must not approve the call that replaced it");
+    s.tty.as_ref().unwrap().wait_for(PROMPT, 2);
+    press(s.tty.as_mut().unwrap(), b'n');
+    assert!(text(&s.answer(2)).contains("denied_by_operator"));
+    s.wait();
+    assert!(!s.server_log().contains("delete_file"));
+}
+
+#[test]
+fn confirm_digest_takes_the_code_and_a_wrong_one_approves_nothing() {
+    let w = interactive();
+    std::fs::write(w.path("policy.toml"), "[defaults]\nconfirm = \"digest\"\n").unwrap();
+    let mut s = w.arg("--policy").arg_path("policy.toml").start();
+    s.initialize("2025-11-25");
+    let args = json!({"path": "/data"});
+    s.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":args}}));
+    let screen = s.tty.as_ref().unwrap().wait_for("s left", 1);
+    assert!(screen.contains("digits to approve") && !screen.contains("[a] allow"), "{screen}");
+    let (_, digest, _) = run(&["digest"], json!({"name": "delete_file", "arguments": args}).to_string().as_bytes());
+    let code: Vec<u8> = digest.trim().trim_start_matches("sha256:").bytes().take(4).collect();
+    let wrong: Vec<u8> = code.iter().map(|c| if *c == b'0' { b'1' } else { b'0' }).collect();
+    press(s.tty.as_mut().unwrap(), b'y');
+    for k in &wrong {
+        s.tty.as_mut().unwrap().press(*k);
+    }
+    s.tty.as_ref().unwrap().wait_for("nothing approved, the call still waits", 1);
+    assert!(s.silent_for(Duration::from_millis(500)), "neither y nor a wrong code approves");
+    for k in &code {
+        s.tty.as_mut().unwrap().press(*k);
+    }
+    assert_eq!(s.answer(1)["result"]["isError"], false);
+    s.wait();
+    assert_eq!(s.server_log().matches("delete_file").count(), 1);
 }

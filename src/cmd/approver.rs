@@ -1,8 +1,13 @@
 //! `countersign approver`: a full-screen console that answers held calls from every
 //! countersign process of this user, for clients that start servers without a terminal
 //! or own the terminal themselves.
+//!
+//! Keys: up/down pick the call (the oldest by default), the prompt's keys answer it
+//! (`n` then takes an optional reason: Enter sends it, Esc sends none), PageUp/PageDown
+//! scroll its arguments, `v` shows the whole payload, `q` quits. A call arriving rings the
+//! bell and sets the terminal title. The console never times a call out: it shows the
+//! seconds left and drops the call when its wrapper closes the connection.
 
-use std::collections::VecDeque;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -11,22 +16,42 @@ use crossterm::{cursor, execute, queue, style, terminal};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
-use crate::core::prompt::{render, render_full, Answer, Held};
-use crate::core::sanitize::inert_cut;
-use crate::edge::approver::{self, Reply};
+use crate::core::prompt::{render, render_full, Answer, Held, Keys, Step, CODE_DIGITS};
+use crate::core::sanitize::{inert, inert_cut};
+use crate::edge::approver::{self, Reply, REASON_MAX};
 use crate::edge::runtime_dir::user_name;
+use crate::edge::tty::GRACE;
 use crate::Error;
 
 struct Pending {
     held: Held,
+    keys: Keys,
     stream: UnixStream,
     deadline: Instant,
 }
 
 enum Input {
-    Key(char),
+    Key(KeyCode),
     Quit,
     Redraw,
+}
+
+/// Everything on screen besides the calls themselves.
+#[derive(Default)]
+struct View {
+    /// Index of the selected call.
+    selected: usize,
+    /// When the selected call was first shown (keys before GRACE after it are ignored).
+    shown_at: Option<Instant>,
+    /// The whole payload instead of the cut one.
+    full: bool,
+    /// First line of the details shown.
+    scroll: usize,
+    /// Typing a reason for a denial.
+    reason: Option<String>,
+    /// One line of feedback (a wrong code).
+    note: Option<String>,
+    recent: std::collections::VecDeque<String>,
 }
 
 pub fn run() -> Result<i32, Error> {
@@ -36,61 +61,64 @@ pub fn run() -> Result<i32, Error> {
 async fn console() -> Result<i32, Error> {
     let listener = approver::listen().await.map_err(|e| Error::io("starting the approver console", e))?;
     let (held_tx, mut arrivals) = mpsc::channel::<(approver::Hold, UnixStream)>(64);
-    tokio::spawn(async move {
-        while let Ok(item) = approver::accept(&listener).await {
-            if held_tx.send(item).await.is_err() {
-                return;
-            }
-        }
-    });
+    tokio::spawn(approver::serve(listener, held_tx));
     let (key_tx, mut keys) = mpsc::channel(16);
     std::thread::spawn(move || read_keys(key_tx));
     let _screen = Screen::enter().map_err(|e| Error::io("preparing the terminal", e))?;
-    let mut queue: Vec<Pending> = Vec::new();
-    let mut recent: VecDeque<String> = VecDeque::new();
-    let mut viewing = false;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut calls: Vec<Pending> = Vec::new();
+    let mut view = View::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
-        draw(&queue, &recent, viewing).map_err(|e| Error::io("drawing", e))?;
+        if !calls.is_empty() && view.shown_at.is_none() {
+            view.shown_at = Some(Instant::now());
+        }
+        draw(&calls, &view).map_err(|e| Error::io("drawing", e))?;
         tokio::select! {
             Some((hold, stream)) = arrivals.recv() => {
-                let deadline = Instant::now() + Duration::from_secs(hold.seconds);
-                queue.push(Pending { held: hold.held, stream, deadline });
+                let deadline = Instant::now() + Duration::from_millis(hold.ms_left);
+                let keys = Keys::new(&hold.held);
+                calls.push(Pending { held: hold.held, keys, stream, deadline });
+                announce(calls.len(), true);
             }
             input = keys.recv() => match input {
                 None | Some(Input::Quit) => break,
+                Some(Input::Key(KeyCode::Char('q'))) if view.reason.is_none() => break,
                 Some(Input::Redraw) => {}
-                Some(Input::Key('v')) => viewing = !viewing,
-                Some(Input::Key(c)) => {
-                    let answer = match c {
-                        'y' => Answer::Approve,
-                        'n' => Answer::Deny,
-                        'a' => Answer::Lease,
-                        _ => continue,
-                    };
-                    if !queue.is_empty() {
-                        let mut first = queue.remove(0);
-                        viewing = false;
-                        let reply = Reply { answer, user: user_name() };
-                        let sent = approver::answer(&mut first.stream, &reply).await.is_ok();
-                        let what = if sent { format!("{answer:?}").to_lowercase() } else { "gone before the answer".into() };
-                        remember(&mut recent, &first.held, &what);
+                Some(Input::Key(code)) => {
+                    if let Some((i, answer, reason)) = on_key(code, &mut calls, &mut view) {
+                        let mut call = calls.remove(i);
+                        select(&mut view, 0, calls.len());
+                        restart_codes(&mut calls);
+                        let reply = Reply { answer, user: user_name(), reason: reason.clone() };
+                        let sent = approver::answer(&mut call.stream, &reply).await.is_ok();
+                        let mut what = if sent { format!("{answer:?}").to_lowercase() } else { "gone before the answer".into() };
+                        if let Some(reason) = reason {
+                            what.push_str(&format!(": {}", inert_cut(&reason, 60)));
+                        }
+                        remember(&mut view, &call.held, &what);
                     }
                 }
             },
             _ = tick.tick() => {
-                let now = Instant::now();
+                let selected = calls.get(view.selected).map(|c| c.deadline);
+                let before = calls.len();
                 let mut kept = Vec::new();
-                for p in queue.drain(..) {
-                    if now >= p.deadline {
-                        remember(&mut recent, &p.held, "timed out");
-                    } else if closed(&p.stream) {
-                        remember(&mut recent, &p.held, "withdrawn by the client");
+                for call in calls.drain(..) {
+                    if closed(&call.stream) {
+                        remember(&mut view, &call.held, "withdrawn or timed out by its wrapper");
                     } else {
-                        kept.push(p);
+                        kept.push(call);
                     }
                 }
-                queue = kept;
+                calls = kept;
+                if calls.len() != before {
+                    // Keep the selection on the same call when it is still there.
+                    let at = selected.and_then(|d| calls.iter().position(|c| c.deadline == d));
+                    if at != Some(view.selected) {
+                        select(&mut view, at.unwrap_or(0), calls.len());
+                    }
+                    announce(calls.len(), false);
+                }
             }
         }
     }
@@ -98,16 +126,108 @@ async fn console() -> Result<i32, Error> {
     Ok(0)
 }
 
-/// Has the wrapper closed its end (the call was cancelled or the wrapper exited)?
+/// Applies one key; returns the call answered (its index), the answer and a reason.
+fn on_key(code: KeyCode, calls: &mut [Pending], view: &mut View) -> Option<(usize, Answer, Option<String>)> {
+    let n = calls.len();
+    if let Some(reason) = view.reason.as_mut() {
+        match code {
+            KeyCode::Enter => {
+                let reason = view.reason.take().filter(|r| !r.trim().is_empty());
+                return (view.selected < n).then_some((view.selected, Answer::Deny, reason));
+            }
+            KeyCode::Esc => {
+                view.reason = None;
+                return (view.selected < n).then_some((view.selected, Answer::Deny, None));
+            }
+            KeyCode::Backspace => {
+                reason.pop();
+            }
+            KeyCode::Char(c) if reason.chars().count() < REASON_MAX && !c.is_control() => reason.push(c),
+            _ => {}
+        }
+        return None;
+    }
+    match code {
+        KeyCode::Up if view.selected > 0 => {
+            select(view, view.selected - 1, n);
+            restart_codes(calls);
+        }
+        KeyCode::Down if view.selected + 1 < n => {
+            select(view, view.selected + 1, n);
+            restart_codes(calls);
+        }
+        KeyCode::PageUp => view.scroll = view.scroll.saturating_sub(10),
+        KeyCode::PageDown => view.scroll += 10,
+        KeyCode::Home => view.scroll = 0,
+        KeyCode::Char(c) => {
+            let call = calls.get_mut(view.selected)?;
+            if view.shown_at.is_some_and(|at| at.elapsed() < GRACE) {
+                return None;
+            }
+            view.note = None;
+            match call.keys.press(c) {
+                Step::Answer(Answer::Deny) if c == 'n' || c == 'N' => view.reason = Some(String::new()),
+                Step::Answer(answer) => return Some((view.selected, answer, None)),
+                Step::View => {
+                    view.full = !view.full;
+                    view.scroll = 0;
+                }
+                Step::Wrong(code) => {
+                    view.note = Some(format!(
+                        "{code} is not the digest's first {CODE_DIGITS} digits: nothing approved, the call still waits"
+                    ))
+                }
+                Step::Typing(_) | Step::Ignored => {}
+            }
+        }
+        KeyCode::Backspace => {
+            if let Some(call) = calls.get_mut(view.selected) {
+                call.keys.press('\u{7f}');
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+/// Shows call `i` (of `n`): from the top, with a fresh grace period.
+fn select(view: &mut View, i: usize, n: usize) {
+    view.selected = i.min(n.saturating_sub(1));
+    view.shown_at = None;
+    view.full = false;
+    view.scroll = 0;
+    view.reason = None;
+    view.note = None;
+}
+
+/// Forgets half-typed digest codes: a code is typed for the call on screen, whole.
+fn restart_codes(calls: &mut [Pending]) {
+    for call in calls {
+        call.keys = Keys::new(&call.held);
+    }
+}
+
+/// The window title when the number of held calls changes, and the bell when one arrives.
+fn announce(held: usize, ring: bool) {
+    let mut out = std::io::stdout().lock();
+    let title = if held == 0 { "countersign approver".to_owned() } else { format!("countersign: {held} held") };
+    let _ = queue!(out, terminal::SetTitle(title));
+    if ring {
+        let _ = out.write_all(b"\x07");
+    }
+    let _ = out.flush();
+}
+
+/// Has the wrapper closed its end (the call was cancelled or timed out, or it exited)?
 fn closed(stream: &UnixStream) -> bool {
     let mut probe = [0u8; 1];
     matches!(stream.try_read(&mut probe), Ok(0))
 }
 
-fn remember(recent: &mut VecDeque<String>, held: &Held, what: &str) {
+fn remember(view: &mut View, held: &Held, what: &str) {
     let line = format!("{}  {}  {}", inert_cut(&held.server, 30), inert_cut(&held.tool, 40), what);
-    recent.push_front(line);
-    recent.truncate(10);
+    view.recent.push_front(line);
+    view.recent.truncate(10);
 }
 
 fn read_keys(tx: mpsc::Sender<Input>) {
@@ -115,9 +235,7 @@ fn read_keys(tx: mpsc::Sender<Input>) {
         let input = match crossterm::event::read() {
             Ok(Event::Key(k)) if k.kind == KeyEventKind::Press => match k.code {
                 KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Input::Quit,
-                KeyCode::Char('q') => Input::Quit,
-                KeyCode::Char(c) => Input::Key(c.to_ascii_lowercase()),
-                _ => continue,
+                code => Input::Key(code),
             },
             Ok(Event::Resize(..)) => Input::Redraw,
             Ok(_) => continue,
@@ -130,44 +248,76 @@ fn read_keys(tx: mpsc::Sender<Input>) {
     }
 }
 
-fn draw(queue: &[Pending], recent: &VecDeque<String>, viewing: bool) -> std::io::Result<()> {
+/// `line` in pieces of at most `width` characters (long arguments wrap, never cut).
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.is_empty() {
+        return vec![String::new()];
+    }
+    chars.chunks(width.max(1)).map(|c| c.iter().collect()).collect()
+}
+
+fn draw(calls: &[Pending], view: &View) -> std::io::Result<()> {
     // A terminal that reports no size (some ptys) gets a usual one.
     let (width, height) = match terminal::size() {
-        Ok((w, h)) if w > 0 && h > 0 => (w, h),
+        Ok((w, h)) if w > 0 && h > 0 => (w as usize, h as usize),
         _ => (100, 40),
     };
-    let mut lines = vec![
-        format!("countersign approver — {} held call(s)   [y] approve  [n] deny  [a] allow tool 15 min  [v] view all  [q] quit", queue.len()),
+    let mut top = vec![
+        format!(
+            "countersign approver — {} held call(s)   [up/down] pick  [PgUp/PgDn] scroll  [v] view all  [q] quit",
+            calls.len()
+        ),
         String::new(),
     ];
     let now = Instant::now();
-    for (n, p) in queue.iter().enumerate() {
-        let left = p.deadline.saturating_duration_since(now).as_secs();
-        lines.push(format!(
+    for (n, p) in calls.iter().enumerate() {
+        // Rounded up: a call with 0.4 s left still has time.
+        let left = p.deadline.saturating_duration_since(now).as_millis().div_ceil(1000);
+        top.push(format!(
             "{} {}. {} / {} ({})  {left}s left",
-            if n == 0 { ">" } else { " " },
+            if n == view.selected { ">" } else { " " },
             n + 1,
             inert_cut(&p.held.server, 30),
             inert_cut(&p.held.tool, 40),
-            p.held.class
+            inert(&p.held.class)
         ));
     }
-    if let Some(first) = queue.first() {
-        lines.push(String::new());
-        lines.extend(render(&first.held).into_iter().skip(1));
-        if viewing {
-            lines.extend(render_full(&first.held));
+    let mut details = Vec::new();
+    let mut bottom = vec![String::new()];
+    if let Some(call) = calls.get(view.selected) {
+        top.push(String::new());
+        details.extend(render(&call.held).into_iter().skip(1));
+        if view.full {
+            details.extend(render_full(&call.held));
+        }
+        let left = call.deadline.saturating_duration_since(now).as_millis().div_ceil(1000) as u64;
+        bottom.push(match &view.reason {
+            Some(reason) => format!("  reason for the model (Enter sends, Esc sends none): {}_", inert(reason)),
+            None => call.keys.line(left),
+        });
+        if let Some(note) = &view.note {
+            bottom.push(format!("  {note}"));
         }
     } else {
-        lines.push("  nothing is waiting".into());
+        top.push("  nothing is waiting".into());
     }
-    lines.push(String::new());
-    lines.push("recent decisions:".into());
-    lines.extend(recent.iter().map(|r| format!("  {r}")));
+    bottom.push(String::new());
+    bottom.push("recent decisions:".into());
+    bottom.extend(view.recent.iter().map(|r| format!("  {r}")));
+    let details: Vec<String> = details.iter().flat_map(|l| wrap(l, width)).collect();
+    let room = height.saturating_sub(top.len() + bottom.len()).max(3);
+    let scroll = view.scroll.min(details.len().saturating_sub(room));
+    let mut shown: Vec<String> = details.iter().skip(scroll).take(room).cloned().collect();
+    if details.len() > room {
+        let last = shown.len().saturating_sub(1);
+        shown[last] = format!("  … lines {}-{} of {} (PgUp/PgDn)", scroll + 1, scroll + room, details.len());
+    }
+    let lines: Vec<String> = top.into_iter().chain(shown).chain(bottom).collect();
     let mut out = std::io::stdout().lock();
     queue!(out, terminal::Clear(terminal::ClearType::All), cursor::MoveTo(0, 0))?;
-    for (row, line) in lines.iter().take(height as usize).enumerate() {
-        let shown: String = line.chars().take(width as usize).collect();
+    for (row, line) in lines.iter().take(height).enumerate() {
+        let shown: String = line.chars().take(width).collect();
         queue!(out, cursor::MoveTo(0, row as u16), style::Print(shown))?;
     }
     out.flush()

@@ -22,6 +22,9 @@ pub use settings::{default_audit_dir, load_policy};
 
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
+        None if cli.wrap.server.is_empty() => Err(Error::Usage(
+            "no server command: countersign [OPTIONS] -- <SERVER_COMMAND> [ARGS]... (see --help)".into(),
+        )),
         None => wrap::run(cli.wrap),
         Some(Command::Digest { file }) => digest::run(file.as_deref()),
         Some(Command::Policy(PolicyCommand::Check { file })) => policy_check::run(file),

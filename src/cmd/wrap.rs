@@ -1,10 +1,10 @@
 //! `countersign [OPTIONS] -- SERVER...`: the wrapper.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::WrapArgs;
 use crate::core::config::Config;
+use crate::core::label::default_label;
 use crate::Error;
 
 pub fn run(args: WrapArgs) -> Result<i32, Error> {
@@ -16,12 +16,11 @@ fn config(args: WrapArgs) -> Result<Config, Error> {
     let (policy, policy_source) = super::load_policy(args.policy)?;
     let name = match args.name {
         Some(name) if !name.is_empty() => name,
-        _ => args
-            .server
-            .first()
-            .and_then(|c| Path::new(c).file_name())
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "server".into()),
+        _ => {
+            let argv: Vec<String> = args.server.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            default_label(&argv).unwrap_or_else(|| "server".into())
+        }
     };
     let audit_dir = match args.audit_dir {
         Some(dir) => dir,

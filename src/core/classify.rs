@@ -63,6 +63,8 @@ pub struct Tool {
     pub class: Class,
     /// Digest of the whole tool definition, so the audit shows when it changed.
     pub digest: String,
+    /// `annotations.destructiveHint` as the server gave it (the prompt names it).
+    pub destructive_hint: Option<bool>,
 }
 
 /// The class of a listed tool, from its annotations. The spec's defaults
@@ -93,7 +95,8 @@ pub fn read_page(result: &Value<'_>) -> (Vec<Tool>, Option<String>) {
                 .or_else(|| tool.get("annotations").and_then(|a| a.get("title")))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            Some(Tool { name, title, class: class_of(tool), digest: digest_of(tool) })
+            let destructive_hint = tool.get("annotations").and_then(|a| a.get("destructiveHint")).and_then(Value::as_bool);
+            Some(Tool { name, title, class: class_of(tool), digest: digest_of(tool), destructive_hint })
         })
         .collect();
     let cursor = result.get("nextCursor").and_then(Value::as_str).map(str::to_owned);

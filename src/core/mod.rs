@@ -7,6 +7,7 @@ pub mod config;
 pub mod digest;
 pub mod gate;
 pub mod json;
+pub mod label;
 pub mod policy;
 pub mod prompt;
 pub mod protocol;

@@ -3,6 +3,7 @@
 
 use super::classify::Class;
 use super::json::Value;
+pub use super::policy::Confirm;
 use super::sanitize::{inert, inert_cut};
 
 /// Longest string value shown before it is cut (`v` shows it whole).
@@ -18,31 +19,54 @@ pub struct Held {
     pub tool: String,
     pub title: Option<String>,
     pub class: String,
-    /// Why it is held: the rule id, or the class's reason.
+    /// Why it is held: the rule id, or the annotation as the server gave it.
     pub why: String,
     /// The arguments as JSON text (the exact payload's arguments).
     pub arguments: String,
     pub digest: String,
+    /// How it is approved: `y`, or the digest's first four hex digits typed.
+    #[serde(default)]
+    pub confirm: Confirm,
 }
 
 impl Held {
     pub fn new(server: &str, client: Option<&str>, tool: &str, title: Option<&str>, class: Class, rule: &str) -> Held {
-        let why = if rule.starts_with("defaults.") {
-            format!("{} ({rule})", class.why())
-        } else {
-            format!("policy rule {rule} asks")
-        };
         Held {
             server: server.to_owned(),
             client: client.map(str::to_owned),
             tool: tool.to_owned(),
             title: title.map(str::to_owned),
             class: class.as_str().to_owned(),
-            why,
+            why: why(class, rule, None),
             arguments: String::new(),
             digest: String::new(),
+            confirm: Confirm::Key,
         }
     }
+
+    /// Names the annotation as the server gave it: `destructive_hint` is the tool's
+    /// `destructiveHint` when it declared one (`None`: it gave none).
+    pub fn declared(mut self, class: Class, rule: &str, destructive_hint: Option<bool>) -> Held {
+        self.why = why(class, rule, Some(destructive_hint));
+        self
+    }
+}
+
+/// The class line's reason. `hint`: `None` when the caller does not know what the server
+/// declared, `Some(None)` when it declared no `destructiveHint`.
+pub fn why(class: Class, rule: &str, hint: Option<Option<bool>>) -> String {
+    if !rule.starts_with("defaults.") {
+        return format!("policy rule {rule} asks");
+    }
+    let said = match (class, hint) {
+        (Class::ReadOnly, _) => "server says readOnlyHint: true",
+        (Class::Write, _) => "server says destructiveHint: false",
+        (Class::Destructive, Some(Some(true))) => "server says destructiveHint: true",
+        (Class::Destructive, Some(_)) => "server gives no destructiveHint (the spec's default: destructive)",
+        (Class::Destructive, None) => "server marks it neither readOnlyHint: true nor destructiveHint: false",
+        (Class::Unknown, _) => "unknown: the server never listed this tool",
+    };
+    format!("{said} ({rule})")
 }
 
 /// The operator's answer.
@@ -55,20 +79,90 @@ pub enum Answer {
     Lease,
 }
 
-/// What one key press means. `v` shows the whole payload; Ctrl-C and Escape deny.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key {
+/// What one key press did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
     Answer(Answer),
+    /// Show the whole payload.
     View,
+    /// A digit of the code was typed or erased; the code so far.
+    Typing(String),
+    /// Four digits typed that are not the digest's: nothing approved, the call still waits.
+    Wrong(String),
+    Ignored,
 }
 
-pub fn key(byte: u8) -> Option<Key> {
-    match byte {
-        b'y' | b'Y' => Some(Key::Answer(Answer::Approve)),
-        b'n' | b'N' | 0x03 | 0x1b => Some(Key::Answer(Answer::Deny)),
-        b'a' | b'A' => Some(Key::Answer(Answer::Lease)),
-        b'v' | b'V' => Some(Key::View),
-        _ => None,
+/// The keys of one prompt. With `confirm = "key"`: `y` once, `n` deny, `a` lease, `v`
+/// view. With `confirm = "digest"`: the digest's first four hex digits approve, `n` denies,
+/// `v` views, and no lease is offered (`a` is a hex digit). Ctrl-C and Escape deny.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    confirm: Confirm,
+    /// The code to type; empty when the digest has no four hex digits (nothing approves).
+    code: String,
+    typed: String,
+}
+
+/// How many hex digits of the digest approve a `confirm = "digest"` call.
+pub const CODE_DIGITS: usize = 4;
+
+impl Keys {
+    pub fn new(held: &Held) -> Keys {
+        let hex = held.digest.strip_prefix("sha256:").unwrap_or("");
+        let code: String = hex.chars().take(CODE_DIGITS).collect();
+        let code = if code.len() == CODE_DIGITS && code.chars().all(|c| c.is_ascii_hexdigit()) {
+            code.to_ascii_lowercase()
+        } else {
+            String::new()
+        };
+        Keys { confirm: held.confirm, code, typed: String::new() }
+    }
+
+    pub fn press(&mut self, key: char) -> Step {
+        match key {
+            'n' | 'N' | '\u{3}' | '\u{1b}' => return Step::Answer(Answer::Deny),
+            'v' | 'V' => return Step::View,
+            _ => {}
+        }
+        match self.confirm {
+            Confirm::Key => match key {
+                'y' | 'Y' => Step::Answer(Answer::Approve),
+                'a' | 'A' => Step::Answer(Answer::Lease),
+                _ => Step::Ignored,
+            },
+            Confirm::Digest => match key {
+                '\u{7f}' | '\u{8}' if !self.typed.is_empty() => {
+                    self.typed.pop();
+                    Step::Typing(self.typed.clone())
+                }
+                c if c.is_ascii_hexdigit() => {
+                    self.typed.push(c.to_ascii_lowercase());
+                    if self.typed.len() < CODE_DIGITS {
+                        return Step::Typing(self.typed.clone());
+                    }
+                    let typed = std::mem::take(&mut self.typed);
+                    if !self.code.is_empty() && typed == self.code {
+                        Step::Answer(Answer::Approve)
+                    } else {
+                        Step::Wrong(typed)
+                    }
+                }
+                _ => Step::Ignored,
+            },
+        }
+    }
+
+    /// The keys line with the seconds left.
+    pub fn line(&self, seconds_left: u64) -> String {
+        match self.confirm {
+            Confirm::Key => keys_line(seconds_left),
+            Confirm::Digest => {
+                let shown: String = self.typed.chars().chain(std::iter::repeat('_')).take(CODE_DIGITS).collect();
+                format!(
+                    "  type the digest's first {CODE_DIGITS} digits to approve: [{shown}]  [n] deny  [v] view all   {seconds_left:>3}s left"
+                )
+            }
+        }
     }
 }
 
@@ -100,12 +194,12 @@ fn header(held: &Held) -> Vec<String> {
         "countersign: a tool call is waiting for your approval".to_owned(),
         format!("  server    {}   (client: {client})", inert_cut(&held.server, 60)),
         format!("  tool      {}{title}", inert_cut(&held.tool, 80)),
-        format!("  class     {} — {}", held.class, inert_cut(&held.why, 120)),
+        format!("  class     {} — {}", inert_cut(&held.class, 20), inert_cut(&held.why, 120)),
         "  arguments".to_owned(),
     ]
 }
 
-/// The keys line with the seconds left.
+/// The keys line with the seconds left (`confirm = "key"`).
 pub fn keys_line(seconds_left: u64) -> String {
     format!("  [y] approve once  [n] deny  [a] allow this tool for 15 min  [v] view all   {seconds_left:>3}s left")
 }
@@ -122,6 +216,23 @@ pub fn pretty_arguments(arguments_json: &str, max: Option<usize>) -> Vec<String>
         lines.push(current);
     }
     lines
+}
+
+/// Strings with line breaks are shown as their lines, each behind a gutter (`│`), so no
+/// line of a value can pass for a key or the end of the arguments.
+fn multi_line(s: &str, indent: &str, max: Option<usize>, line: &mut String, out: &mut Vec<String>) {
+    let count = s.split('\n').count();
+    line.push_str(&format!("({count} lines)"));
+    for part in s.split('\n') {
+        out.push(std::mem::take(line));
+        let shown = match max {
+            Some(max) => inert_cut(part, max),
+            None => inert(part).into_owned(),
+        };
+        line.push_str(&format!("{indent}│{shown}"));
+    }
+    out.push(std::mem::take(line));
+    line.push_str(&format!("{indent}└"));
 }
 
 fn shown(s: &str, max: Option<usize>) -> String {
@@ -163,6 +274,7 @@ fn pretty(v: &Value<'_>, depth: usize, max: Option<usize>, line: &mut String, ou
         }
         Value::Object(_) => line.push_str("{}"),
         Value::Array(_) => line.push_str("[]"),
+        Value::String(s) if s.contains('\n') => multi_line(s, &indent, max, line, out),
         Value::String(s) => line.push_str(&shown(s, max)),
         Value::Number(n) => line.push_str(&inert(n)),
         Value::Bool(b) => line.push_str(if *b { "true" } else { "false" }),
@@ -195,14 +307,13 @@ mod tests {
             "server    bank",
             "client: claude-code",
             "tool      refund — Refund a payment",
-            "class     destructive — server does not say it is read-only",
+            "class     destructive — server marks it neither readOnlyHint: true nor destructiveHint: false (defaults.destructive)",
             "\"amount_cents\": 5000,",
             "\"to\": \"acct-1\"",
             "digest    sha256:00ff",
         ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }
-        assert!(keys_line(7).ends_with("  7s left"));
     }
 
     #[test]
@@ -233,12 +344,71 @@ mod tests {
 
     #[test]
     fn keys_are_single_presses() {
-        assert_eq!(key(b'y'), Some(Key::Answer(Answer::Approve)));
-        assert_eq!(key(b'n'), Some(Key::Answer(Answer::Deny)));
-        assert_eq!(key(0x03), Some(Key::Answer(Answer::Deny)), "Ctrl-C denies");
-        assert_eq!(key(b'a'), Some(Key::Answer(Answer::Lease)));
-        assert_eq!(key(b'v'), Some(Key::View));
-        assert_eq!(key(b'\r'), None);
-        assert_eq!(key(b'x'), None);
+        let mut k = Keys::new(&held("{}"));
+        assert_eq!(k.press('y'), Step::Answer(Answer::Approve));
+        assert_eq!(k.press('n'), Step::Answer(Answer::Deny));
+        assert_eq!(k.press('\u{3}'), Step::Answer(Answer::Deny), "Ctrl-C denies");
+        assert_eq!(k.press('a'), Step::Answer(Answer::Lease));
+        assert_eq!(k.press('v'), Step::View);
+        assert_eq!(k.press('\r'), Step::Ignored);
+        assert_eq!(k.press('x'), Step::Ignored);
+        assert!(k.line(7).ends_with("  7s left") && k.line(7).contains("[a] allow"));
+    }
+
+    #[test]
+    fn digest_confirmation_takes_the_code_and_offers_no_lease() {
+        let mut h = held("{}");
+        h.digest = format!("sha256:ab12{}", "0".repeat(60));
+        h.confirm = Confirm::Digest;
+        let mut k = Keys::new(&h);
+        assert!(!k.line(9).contains("[a]") && k.line(9).contains("[____]"));
+        assert_eq!(k.press('y'), Step::Ignored, "y approves nothing here");
+        assert_eq!(k.press('a'), Step::Typing("a".into()), "a is a hex digit, not a lease");
+        assert_eq!(k.press('b'), Step::Typing("ab".into()));
+        assert!(k.line(9).contains("[ab__]"));
+        assert_eq!(k.press('1'), Step::Typing("ab1".into()));
+        assert_eq!(k.press('3'), Step::Wrong("ab13".into()), "a wrong code approves nothing");
+        assert_eq!(k.press('A'), Step::Typing("a".into()), "and the code starts over");
+        assert_eq!(k.press('B'), Step::Typing("ab".into()));
+        assert_eq!(k.press('\u{7f}'), Step::Typing("a".into()), "backspace erases");
+        for c in ['b', '1'] {
+            k.press(c);
+        }
+        assert_eq!(k.press('2'), Step::Answer(Answer::Approve));
+        assert_eq!(k.press('n'), Step::Answer(Answer::Deny), "n still denies at once");
+        // A digest without four hex digits can never be approved.
+        h.digest = "sha256:".into();
+        let mut k = Keys::new(&h);
+        for c in ['0', '0', '0'] {
+            k.press(c);
+        }
+        assert_eq!(k.press('0'), Step::Wrong("0000".into()));
+    }
+
+    #[test]
+    fn why_names_the_annotation_as_the_server_gave_it() {
+        let d = Class::Destructive;
+        assert_eq!(
+            why(d, "defaults.destructive", Some(Some(true))),
+            "server says destructiveHint: true (defaults.destructive)"
+        );
+        assert!(why(d, "defaults.destructive", Some(None)).starts_with("server gives no destructiveHint"));
+        assert!(why(Class::Unknown, "defaults.unknown", None).starts_with("unknown: the server never listed"));
+        assert_eq!(why(d, "big-refunds", None), "policy rule big-refunds asks");
+        let h = held("{}").declared(d, "defaults.destructive", Some(true));
+        assert!(render(&h).join("\n").contains("— server says destructiveHint: true"));
+    }
+
+    #[test]
+    fn multi_line_strings_keep_their_lines_behind_a_gutter() {
+        let h = held(r#"{"path":"/a.txt","content":"line one\n\"amount\": 1\n\u001b[2J","mode":1}"#);
+        let lines = render(&h);
+        let at = lines.iter().position(|l| l.contains("\"content\": (3 lines)")).expect("content");
+        assert_eq!(lines[at + 1].trim_start(), "│line one");
+        assert_eq!(lines[at + 2].trim_start(), "│\"amount\": 1", "a value line cannot pass for a key");
+        assert_eq!(lines[at + 3].trim_start(), "│\\u001b[2J");
+        assert_eq!(lines[at + 4].trim_start(), "└,");
+        assert!(lines[at + 5].contains("\"mode\": 1"));
+        assert!(render_full(&h).iter().any(|l| l.trim_start() == "│line one"));
     }
 }

@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
 /// How long each rung of the shutdown ladder waits for the child to exit.
 pub const GRACE: Duration = Duration::from_secs(2);
@@ -27,15 +27,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Spawns `argv` with piped stdin/stdout; its stderr is ours.
-    pub fn spawn(argv: &[OsString]) -> Result<(Server, ChildStdin, ChildStdout), SpawnError> {
+    /// Spawns `argv` with stdin, stdout and stderr piped. The caller passes stderr on
+    /// with [`crate::edge::stderr::pass`] (never inherited: a server's log must not write
+    /// raw bytes onto the operator's terminal).
+    pub fn spawn_piped(argv: &[OsString]) -> Result<(Server, ChildStdin, ChildStdout, ChildStderr), SpawnError> {
         let (program, args) = argv.split_first().ok_or(SpawnError::Empty)?;
         let mut command = Command::new(program);
         command
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             // Own process group: a terminal's Ctrl-C reaches us, and we decide what the
             // server gets; signals then go to the whole group (npx -> node, sh -> python).
             .process_group(0)
@@ -46,10 +48,11 @@ impl Server {
         })?;
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
         // Large messages are the server's answers: only that direction gets a larger pipe.
         crate::edge::stdio::enlarge_pipe(stdout.as_raw_fd());
         let pgid = child.id().map_or(0, |pid| pid as i32);
-        Ok((Server { child, pgid }, stdin, stdout))
+        Ok((Server { child, pgid }, stdin, stdout, stderr))
     }
 
     pub fn pid(&self) -> u32 {
@@ -86,7 +89,7 @@ impl Server {
     }
 }
 
-/// Sends `signal` to the process group `pgid` (the server's: see [`Server::spawn`]).
+/// Sends `signal` to the process group `pgid` (the server's: see [`Server::spawn_piped`]).
 pub fn signal_group(pgid: u32, signal: i32) {
     if pgid > 0 {
         // SAFETY: kill(2) has no memory effects; a stale group id fails with ESRCH.

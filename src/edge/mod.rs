@@ -7,5 +7,6 @@ pub mod clock;
 pub mod lines;
 pub mod logging;
 pub mod runtime_dir;
+pub mod stderr;
 pub mod stdio;
 pub mod tty;

@@ -24,7 +24,8 @@ pub use owner::{run_with, Hooks, Io};
 
 /// Runs one wrapped server until it exits; returns the wrapper's exit code.
 pub async fn run(config: Config) -> Result<i32, SpawnError> {
-    let (mut server, child_in, child_out) = Server::spawn(&config.command)?;
+    let (mut server, child_in, child_out, child_err) = Server::spawn_piped(&config.command)?;
+    let stderr = tokio::spawn(crate::edge::stderr::pass(child_err));
     let (stdin, stdout, _restore_stdio) = crate::edge::stdio::open();
     let session = random_id();
     let clock = Clock::from_env();
@@ -71,6 +72,8 @@ pub async fn run(config: Config) -> Result<i32, SpawnError> {
     };
     let (counts, status) = tokio::join!(run_with(io, settings, audit.clone(), Arc::new(Human), hooks), lifecycle);
     signals.abort();
+    // The server's last words on stderr.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), stderr).await;
     // A prompt may still be up (the server died, or a signal ended the run).
     crate::edge::tty::restore();
 

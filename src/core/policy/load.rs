@@ -9,7 +9,7 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Action, Comparison, Matcher, Pattern, Policy, Rule};
+use super::{Action, Comparison, Confirm, Matcher, Pattern, Policy, Rule};
 use crate::core::classify::Class;
 use crate::core::json::{number_round_trips, Value};
 
@@ -36,6 +36,7 @@ struct RawDefaults {
     write: Option<Action>,
     destructive: Option<Action>,
     unknown: Option<Action>,
+    confirm: Option<Confirm>,
 }
 
 #[derive(Deserialize)]
@@ -45,6 +46,7 @@ struct RawRule {
     tool: Option<Spanned<String>>,
     server: Option<Spanned<String>>,
     action: Option<Action>,
+    confirm: Option<Spanned<Confirm>>,
     #[serde(default)]
     args: BTreeMap<Spanned<String>, Spanned<RawMatcher>>,
 }
@@ -80,6 +82,7 @@ pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
                 policy.set_default(class, action);
             }
         }
+        policy.confirm = d.confirm.unwrap_or_default();
     }
     let mut ids = std::collections::HashSet::new();
     for spanned in raw.rules {
@@ -95,6 +98,13 @@ pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
         let missing = |key: &str| src.at(span.clone(), &format!("rule {:?} has no `{key}`", id.get_ref()));
         let tool = rule.tool.ok_or_else(|| missing("tool"))?;
         let action = rule.action.ok_or_else(|| missing("action"))?;
+        if let Some(confirm) = &rule.confirm {
+            if action != Action::Ask {
+                let message =
+                    format!("rule {:?}: `confirm` applies only to rules whose action is \"ask\"", id.get_ref());
+                return Err(src.at(confirm.span(), &message));
+            }
+        }
         let mut args = Vec::new();
         for (pointer, matcher) in rule.args {
             if !(pointer.get_ref().is_empty() || pointer.get_ref().starts_with('/')) {
@@ -108,6 +118,7 @@ pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
             tool: src.glob(&tool, false)?,
             server: rule.server.as_ref().map(|s| src.glob(s, false)).transpose()?,
             action,
+            confirm: rule.confirm.map(Spanned::into_inner),
             args,
         });
     }
@@ -211,6 +222,20 @@ mod tests {
         let p = from_toml("").unwrap();
         assert_eq!(p.default_for(Class::Destructive), Action::Ask);
         assert!(p.rules.is_empty());
+    }
+
+    #[test]
+    fn confirm_is_read_from_defaults_and_ask_rules() {
+        let p = from_toml("[defaults]\nconfirm = \"digest\"\n").unwrap();
+        assert_eq!(p.evaluate("s", "t", Class::Destructive, None).confirm, Confirm::Digest);
+        let text = "[[rules]]\nid = \"r\"\ntool = \"pay\"\naction = \"ask\"\nconfirm = \"digest\"\n";
+        let p = from_toml(text).unwrap();
+        assert_eq!(p.evaluate("s", "pay", Class::Destructive, None).confirm, Confirm::Digest);
+        assert_eq!(p.evaluate("s", "other", Class::Destructive, None).confirm, Confirm::Key);
+        let e = err("[[rules]]\nid = \"r\"\ntool = \"pay\"\naction = \"deny\"\nconfirm = \"digest\"\n");
+        assert!(e.message.contains("only to rules whose action is \"ask\""), "{e}");
+        assert_eq!(e.line, 5);
+        assert!(from_toml("[defaults]\nconfirm = \"pin\"\n").is_err());
     }
 
     #[test]

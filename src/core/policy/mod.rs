@@ -29,12 +29,24 @@ impl Action {
     }
 }
 
+/// How the operator approves a held call (PRODUCT.md section 6): one key, or the first
+/// four hex digits of the digest typed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confirm {
+    #[default]
+    Key,
+    Digest,
+}
+
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub id: String,
     pub tool: Pattern,
     pub server: Option<Pattern>,
     pub action: Action,
+    /// `confirm` on an `ask` rule; `None` takes `[defaults] confirm`.
+    pub confirm: Option<Confirm>,
     /// JSON Pointer into `arguments` and the matchers that must all hold there.
     pub args: Vec<(String, Vec<Matcher>)>,
 }
@@ -53,13 +65,19 @@ impl Rule {
 #[derive(Debug, Clone)]
 pub struct Policy {
     defaults: [Action; 4],
+    /// `[defaults] confirm`: how ask verdicts without a rule's own `confirm` are approved.
+    confirm: Confirm,
     pub rules: Vec<Rule>,
 }
 
 impl Default for Policy {
     /// The built-in defaults: read-only and write tools pass, everything else asks.
     fn default() -> Self {
-        Policy { defaults: [Action::Allow, Action::Allow, Action::Ask, Action::Ask], rules: Vec::new() }
+        Policy {
+            defaults: [Action::Allow, Action::Allow, Action::Ask, Action::Ask],
+            confirm: Confirm::Key,
+            rules: Vec::new(),
+        }
     }
 }
 
@@ -69,6 +87,8 @@ pub struct Verdict {
     pub action: Action,
     /// The deciding rule's id, or `defaults.<class>`.
     pub rule: String,
+    /// How an `ask` is approved (meaningless for allow and deny).
+    pub confirm: Confirm,
 }
 
 impl Policy {
@@ -85,8 +105,12 @@ impl Policy {
         let empty = Value::Object(Vec::new());
         let arguments = arguments.unwrap_or(&empty);
         match self.rules.iter().find(|r| r.matches(server, tool, arguments)) {
-            Some(rule) => Verdict { action: rule.action, rule: rule.id.clone() },
-            None => Verdict { action: self.default_for(class), rule: format!("defaults.{class}") },
+            Some(rule) => {
+                Verdict { action: rule.action, rule: rule.id.clone(), confirm: rule.confirm.unwrap_or(self.confirm) }
+            }
+            None => {
+                Verdict { action: self.default_for(class), rule: format!("defaults.{class}"), confirm: self.confirm }
+            }
         }
     }
 }
@@ -101,13 +125,25 @@ impl fmt::Display for Policy {
         for class in Class::ALL {
             writeln!(f, "  {:<12} {}", class.as_str(), self.default_for(class).as_str())?;
         }
+        if self.confirm == Confirm::Digest {
+            writeln!(f, "  {:<12} digest", "confirm")?;
+        }
         if self.rules.is_empty() {
             return writeln!(f, "no rules: every call gets its class default");
         }
         writeln!(f, "rules, first match wins:")?;
         for (n, rule) in self.rules.iter().enumerate() {
             let server = rule.server.as_ref().map_or(String::new(), |s| format!(" server={:?}", s.text));
-            writeln!(f, "  {}. {} -> {}  tool={:?}{}", n + 1, rule.id, rule.action.as_str(), rule.tool.text, server)?;
+            let confirm = if rule.confirm == Some(Confirm::Digest) { " confirm=digest" } else { "" };
+            writeln!(
+                f,
+                "  {}. {} -> {}  tool={:?}{}{confirm}",
+                n + 1,
+                rule.id,
+                rule.action.as_str(),
+                rule.tool.text,
+                server
+            )?;
             for (pointer, matchers) in &rule.args {
                 let all: Vec<String> = matchers.iter().map(ToString::to_string).collect();
                 writeln!(f, "       {pointer:?}: {}", all.join(" and "))?;
@@ -159,15 +195,15 @@ action = "deny"
     fn first_matching_rule_wins_else_class_default() {
         let p = from_toml(EXAMPLE).unwrap();
         let v = eval(&p, "bank", "refund", Class::Destructive, r#"{"amount_cents":100}"#);
-        assert_eq!(v, Verdict { action: Action::Allow, rule: "small-refunds".into() });
+        assert_eq!(v, Verdict { action: Action::Allow, rule: "small-refunds".into(), confirm: Confirm::Key });
         let v = eval(&p, "bank", "refund", Class::Destructive, r#"{"amount_cents":50000}"#);
-        assert_eq!(v, Verdict { action: Action::Deny, rule: "no-refunds".into() });
+        assert_eq!(v, Verdict { action: Action::Deny, rule: "no-refunds".into(), confirm: Confirm::Key });
         let v = eval(&p, "shop", "refund", Class::Destructive, r#"{"amount_cents":1}"#);
         assert_eq!(v.rule, "no-refunds", "server glob must hold");
         let v = eval(&p, "fs", "write_file", Class::Destructive, r#"{"path":"/home/me/scratch/../x"}"#);
-        assert_eq!(v, Verdict { action: Action::Ask, rule: "defaults.destructive".into() });
+        assert_eq!(v, Verdict { action: Action::Ask, rule: "defaults.destructive".into(), confirm: Confirm::Key });
         let v = eval(&p, "fs", "read", Class::ReadOnly, "{}");
-        assert_eq!(v, Verdict { action: Action::Allow, rule: "defaults.read_only".into() });
+        assert_eq!(v, Verdict { action: Action::Allow, rule: "defaults.read_only".into(), confirm: Confirm::Key });
         let v = p.evaluate("fs", "new", Class::Unknown, None);
         assert_eq!(v.action, Action::Ask);
     }

@@ -82,7 +82,7 @@ impl Session {
         let class = held.class;
         let verdict =
             self.settings.policy.evaluate(&self.settings.label, &held.call.name, class, held.call.arguments.as_deref());
-        let rule = Some(verdict.rule);
+        let (rule, confirm) = (Some(verdict.rule), verdict.confirm);
         let waited = held.waited_ms(now.mono);
         let decision = |reason, by| Decision::new(reason, class, rule.clone(), by, waited, None);
         let tool = held.call.name.clone();
@@ -98,6 +98,7 @@ impl Session {
                 None => {
                     if let Some(held) = self.requests.held_mut(ticket) {
                         held.rule = rule.clone();
+                        held.confirm = confirm;
                         held.stage = Stage::Queued;
                     }
                     self.queue.push_back(ticket);
@@ -131,9 +132,10 @@ impl Session {
 
     /// What the operator sees.
     fn shown(&self, held: &HeldCall) -> Held {
-        let title = self.registry.lookup(&held.call.name).and_then(|t| t.title.clone());
+        let tool = self.registry.lookup(&held.call.name);
+        let title = tool.and_then(|t| t.title.clone());
         let rule = held.rule.as_deref().unwrap_or("");
-        let mut shown = Held::new(
+        let shown = Held::new(
             &self.settings.label,
             self.client_name.as_deref(),
             &held.call.name,
@@ -141,6 +143,11 @@ impl Session {
             held.class,
             rule,
         );
+        let mut shown = match tool {
+            Some(tool) => shown.declared(held.class, rule, tool.destructive_hint),
+            None => shown,
+        };
+        shown.confirm = held.confirm;
         shown.arguments = held.call.arguments.as_ref().map_or_else(|| "{}".to_owned(), |a| a.to_serde().to_string());
         shown.digest = held.call.digest.clone();
         shown

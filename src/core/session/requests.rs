@@ -38,6 +38,8 @@ pub struct HeldCall {
     pub class: Class,
     /// The rule that asked (or the class default).
     pub rule: Option<String>,
+    /// How the operator approves it (PRODUCT.md section 6, `confirm`).
+    pub confirm: crate::core::policy::Confirm,
     pub since: Duration,
     pub deadline: Duration,
     pub stage: Stage,
@@ -56,6 +58,7 @@ impl HeldCall {
             call,
             class: Class::Unknown,
             rule: None,
+            confirm: crate::core::policy::Confirm::Key,
             since: now,
             deadline: now + timeout,
             stage: Stage::Listing,
