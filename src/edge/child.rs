@@ -66,11 +66,6 @@ impl Server {
         }
     }
 
-    /// Waits for the server to exit. Cancel-safe.
-    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        self.child.wait().await
-    }
-
     /// The rest of the ladder once stdin is closed: wait, SIGTERM, wait, SIGKILL.
     pub async fn stop(&mut self) -> std::io::Result<ExitStatus> {
         if let Ok(status) = tokio::time::timeout(GRACE, self.child.wait()).await {
