@@ -52,7 +52,17 @@ for i in "${!messages[@]}"; do
   write json_scan "mcp-$i" "${messages[$i]}"
   write digest "mcp-$i" "${messages[$i]}"
   write sanitize "mcp-$i" "$(printf '\x28')${messages[$i]}"
+  write message_kind "mcp-$i" "${messages[$i]}"
 done
+# Ids as raw text, and messages on the edge of each kind.
+ids=('7' '-0' '1.0' '1e2' '"a-7"' '"\u0031"' 'null' '9007199254740992' '[1]')
+for i in "${!ids[@]}"; do
+  write message_kind "id-$i" "${ids[$i]}"
+done
+write message_kind error-null-id '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}'
+write message_kind result-and-error '{"jsonrpc":"2.0","id":1,"result":{},"error":{"code":1,"message":"x"}}'
+write message_kind escaped-members '{"\u006asonrpc":"2\u002e0","\u0069d":1.0,"method":"tools\/call","params":[]}'
+write message_kind bad-params '{"jsonrpc":"2.0","id":"x","method":"ping","params":null}'
 write policy policy-only "$policy"
 write policy policy-args "$policy$(printf '\xff'){\"amount_cents\":100,\"currency\":\"EUR\",\"path\":\"/home/me/scratch/./a//b\",\"content\":\"x\",\"mode\":\"w\",\"nested/key\":[\"axbyc\"]}"
 write policy empty-args "$(printf '\xff'){}"

@@ -1,0 +1,210 @@
+//! The client that drives every setup through the same workload, in alternating rounds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::report::{self, cpu_model, median, mib, Outcome};
+use super::session::{cpu_time, memory, Session};
+use super::{env_num, MIB};
+
+/// The workload's sizes (`CS_BENCH_*`).
+#[derive(Clone, Copy)]
+pub(crate) struct Sizes {
+    pub(crate) rounds: usize,
+    pub(crate) calls: usize,
+    pub(crate) big_bytes: usize,
+    pub(crate) big_reps: usize,
+    pub(crate) idle_target: u64,
+}
+
+fn countersign_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("COUNTERSIGN_BIN") {
+        return PathBuf::from(path);
+    }
+    if let Some(path) = option_env!("CARGO_BIN_EXE_countersign") {
+        return PathBuf::from(path);
+    }
+    // target/release/deps/relay-HASH -> target/release/countersign
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent().and_then(Path::parent).expect("target dir").join("countersign")
+}
+
+fn scratch_dir() -> PathBuf {
+    let base = std::env::temp_dir();
+    for n in 0.. {
+        let dir = base.join(format!("countersign-bench-{}-{n}", std::process::id()));
+        if std::fs::create_dir(&dir).is_ok() {
+            return dir;
+        }
+    }
+    unreachable!()
+}
+
+pub(crate) fn driver(bench: bool) {
+    let full = |n: usize, smoke: usize| if bench { n } else { smoke };
+    let rounds = env_num("CS_BENCH_ROUNDS", full(7, 1));
+    let calls = env_num("CS_BENCH_CALLS", full(5000, 200)).max(1);
+    let warmup = env_num("CS_BENCH_WARMUP", full(500, 20));
+    let big_bytes = env_num("CS_BENCH_BIG_MIB", full(16, 1)) * MIB;
+    let big_reps = env_num("CS_BENCH_BIG_REPS", full(15, 2));
+    let idle_target = env_num("CS_BENCH_IDLE_MIB", 4) as u64 * MIB as u64;
+    let sizes = Sizes { rounds, calls, big_bytes, big_reps, idle_target };
+    let timeout = Duration::from_secs(env_num("CS_BENCH_TIMEOUT_S", 600) as u64);
+    std::thread::spawn(move || {
+        std::thread::sleep(timeout);
+        // Our children see their stdin close and exit.
+        eprintln!("relay bench: still running after {timeout:?} (CS_BENCH_TIMEOUT_S): giving up");
+        std::process::exit(3);
+    });
+
+    let me = std::env::current_exe().expect("current_exe");
+    let countersign = countersign_bin();
+    if !countersign.is_file() {
+        eprintln!(
+            "countersign binary not found at {}: run `cargo bench --bench relay` (it builds the binary) \
+             or set COUNTERSIGN_BIN",
+            countersign.display()
+        );
+        std::process::exit(2);
+    }
+    let scratch = scratch_dir();
+    let audit_dir = scratch.join("audit");
+
+    println!("countersign relay benchmark");
+    if !bench {
+        println!("  SMOKE RUN (not started by `cargo bench`): small sizes, the figures mean nothing");
+    }
+    println!("  machine:      {} cores, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load1: f64 = load.split_whitespace().next().and_then(|l| l.parse().ok()).unwrap_or(0.0);
+    println!(
+        "  load average: {}{}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        if load1 > 1.0 { "  <-- the machine is busy: expect noisy figures" } else { "" }
+    );
+    println!("  countersign:  {}", countersign.display());
+    println!("  audit dir:    {}", audit_dir.display());
+    println!(
+        "  workload:     {rounds} rounds x {calls} sequential read-only tools/call per setup \
+         (+{warmup} warm-up), {big_reps} x one {} result",
+        mib(big_bytes as u64)
+    );
+    println!();
+
+    let server = |cmd: &mut Command| {
+        cmd.arg(&me).arg("--role-server");
+    };
+    let mut direct = Command::new(&me);
+    direct.arg("--role-server");
+    let mut relay = Command::new(&me);
+    relay.args(["--role-relay", "--"]);
+    server(&mut relay);
+    let mut line_relay = Command::new(&me);
+    line_relay.args(["--role-line-relay", "--"]);
+    server(&mut line_relay);
+    let mut gate = Command::new(&countersign);
+    gate.arg("--headless").arg("--audit-dir").arg(&audit_dir).arg("--");
+    server(&mut gate);
+    // Built-in policy and nothing from the caller's environment.
+    gate.env("XDG_CONFIG_HOME", scratch.join("config")).env("XDG_STATE_HOME", scratch.join("state"));
+    for var in ["COUNTERSIGN_POLICY", "COUNTERSIGN_NAME", "COUNTERSIGN_AUDIT_RETENTION_DAYS", "RUST_LOG"] {
+        gate.env_remove(var);
+    }
+    // The same countersign, with socket pairs for stdio as under Node.js clients.
+    let mut gate_sockets = Command::new(gate.get_program());
+    gate_sockets.args(gate.get_args());
+    for (k, v) in gate.get_envs() {
+        match v {
+            Some(v) => gate_sockets.env(k, v),
+            None => gate_sockets.env_remove(k),
+        };
+    }
+    let mut sessions = Vec::new();
+    let setups = [
+        ("direct", direct, false),
+        ("bare relay", relay, false),
+        ("line relay", line_relay, false),
+        ("countersign", gate, false),
+        ("cs, sockets", gate_sockets, true),
+    ];
+    for (name, mut cmd, sockets) in setups {
+        cmd.env("CS_BENCH_BIG_BYTES", big_bytes.to_string());
+        sessions.push(Session::start(name, cmd, sockets));
+    }
+    let bench_started = Instant::now();
+    for s in &mut sessions {
+        s.handshake();
+        for _ in 0..warmup {
+            s.echo();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300)); // let the audit writer settle
+    for s in &mut sessions {
+        let (rss, _, anon) = memory(s.pid());
+        (s.idle_rss, s.idle_anon) = (rss, anon);
+    }
+
+    // Round trips: every round runs each setup once, the order rotating.
+    let cpu: Vec<u64> = sessions.iter().map(|s| cpu_time(s.pid())).collect();
+    for round in 0..rounds {
+        for k in 0..sessions.len() {
+            let i = (round + k) % sessions.len();
+            let s = &mut sessions[i];
+            let mut samples = Vec::with_capacity(calls);
+            for _ in 0..calls {
+                samples.push(s.echo().as_nanos() as u64);
+            }
+            s.round_medians.push(median(&samples));
+            s.rtt.extend(samples);
+        }
+    }
+    for (s, before) in sessions.iter_mut().zip(cpu) {
+        s.small_hwm = memory(s.pid()).1;
+        s.rtt_cpu = cpu_time(s.pid()) - before;
+    }
+
+    // Large results, alternating too.
+    if big_reps > 0 {
+        for s in &mut sessions {
+            s.answer.reserve(big_bytes + MIB);
+        }
+    }
+    let cpu: Vec<u64> = sessions.iter().map(|s| cpu_time(s.pid())).collect();
+    for rep in 0..big_reps {
+        for k in 0..sessions.len() {
+            let i = (rep + k) % sessions.len();
+            let s = &mut sessions[i];
+            let took = s.big(big_bytes);
+            s.big.push(took.as_nanos() as u64);
+        }
+    }
+    let largest = if big_reps > 0 { sessions[0].answer.len() as u64 } else { 0 };
+    for (s, before) in sessions.iter_mut().zip(cpu) {
+        s.peak_hwm = memory(s.pid()).1;
+        s.big_cpu = cpu_time(s.pid()) - before;
+        s.answer = Vec::new();
+    }
+    let measured = bench_started.elapsed();
+    let sessions: Vec<Session> = sessions.into_iter().map(Session::finish).collect();
+
+    // The audit really was on: one decision and one result per call.
+    let (mut decisions, mut results) = (0usize, 0usize);
+    if let Ok(entries) = std::fs::read_dir(&audit_dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().ends_with(".jsonl") {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                decisions += text.lines().filter(|l| l.contains("\"event\":\"decision\"")).count();
+                results += text.lines().filter(|l| l.contains("\"event\":\"result\"")).count();
+            }
+        }
+    }
+    // Two countersign setups share the audit directory.
+    let expected_calls = 2 * (warmup + rounds * calls + big_reps);
+    let outcome = Outcome { largest, measured, decisions, results, expected_calls };
+    let audit_ok = report::print(&sizes, &sessions, &outcome);
+    let _ = std::fs::remove_dir_all(&scratch);
+    if !audit_ok {
+        std::process::exit(1);
+    }
+}
