@@ -49,6 +49,12 @@ _countersign() {
             countersign__subcmd__audit,help)
                 cmd="countersign__subcmd__audit__subcmd__help"
                 ;;
+            countersign__subcmd__audit,keygen)
+                cmd="countersign__subcmd__audit__subcmd__keygen"
+                ;;
+            countersign__subcmd__audit,seal)
+                cmd="countersign__subcmd__audit__subcmd__seal"
+                ;;
             countersign__subcmd__audit,tail)
                 cmd="countersign__subcmd__audit__subcmd__tail"
                 ;;
@@ -57,6 +63,12 @@ _countersign() {
                 ;;
             countersign__subcmd__audit__subcmd__help,help)
                 cmd="countersign__subcmd__audit__subcmd__help__subcmd__help"
+                ;;
+            countersign__subcmd__audit__subcmd__help,keygen)
+                cmd="countersign__subcmd__audit__subcmd__help__subcmd__keygen"
+                ;;
+            countersign__subcmd__audit__subcmd__help,seal)
+                cmd="countersign__subcmd__audit__subcmd__help__subcmd__seal"
                 ;;
             countersign__subcmd__audit__subcmd__help,tail)
                 cmd="countersign__subcmd__audit__subcmd__help__subcmd__tail"
@@ -93,6 +105,12 @@ _countersign() {
                 ;;
             countersign__subcmd__help,uninstall)
                 cmd="countersign__subcmd__help__subcmd__uninstall"
+                ;;
+            countersign__subcmd__help__subcmd__audit,keygen)
+                cmd="countersign__subcmd__help__subcmd__audit__subcmd__keygen"
+                ;;
+            countersign__subcmd__help__subcmd__audit,seal)
+                cmd="countersign__subcmd__help__subcmd__audit__subcmd__seal"
                 ;;
             countersign__subcmd__help__subcmd__audit,tail)
                 cmd="countersign__subcmd__help__subcmd__audit__subcmd__tail"
@@ -170,7 +188,7 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__audit)
-            opts="-v -h --verbose --help verify tail help"
+            opts="-v -h --verbose --help verify keygen seal tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -184,7 +202,7 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__audit__subcmd__help)
-            opts="verify tail help"
+            opts="verify keygen seal tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -198,6 +216,34 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__audit__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__audit__subcmd__help__subcmd__keygen)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__audit__subcmd__help__subcmd__seal)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -232,6 +278,38 @@ _countersign() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__audit__subcmd__keygen)
+            opts="-v -h --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__audit__subcmd__seal)
+            opts="-v -h --dir --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -274,13 +352,17 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__audit__subcmd__verify)
-            opts="-v -h --dir --verbose --help"
+            opts="-v -h --dir --key --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -380,8 +462,36 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__help__subcmd__audit)
-            opts="verify tail"
+            opts="verify keygen seal tail"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__help__subcmd__audit__subcmd__keygen)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__help__subcmd__audit__subcmd__seal)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -57,6 +57,10 @@ const EDGE_SEAMS: &[(&str, &str)] = &[
     ("approver", "runtime_dir"),
     // The terminal's turn lock (`tty.lock`) lives in the same runtime directory.
     ("tty", "runtime_dir"),
+    // The audit log's sealing key lives in the state directory.
+    ("audit_log", "runtime_dir"),
+    // The server's stderr is held back while a prompt is up on the same terminal.
+    ("stderr", "tty"),
     // The audit log stamps records with the clock edge's time, so tests can give it
     // another clock.
     ("audit_log", "clock"),

@@ -15,10 +15,18 @@ fn log_text(audit: &std::path::Path) -> String {
 
 #[test]
 fn the_server_argv_is_redacted() {
-    let w = Wrap::fake()
-        .server_arg("--token=sk-live-abcdefghijklmnopqrstuvwx")
-        .server_arg("postgresql://admin:pgpass99@db:5432/app")
-        .server_arg("API_KEY=plainvalue42");
+    // `sh -c` runs the demo server and ignores the arguments after it: they are only
+    // there to be recorded in session_start, as a real server's secrets would be.
+    let bin = support::bin().display().to_string();
+    let w = Wrap::command(&[
+        "sh",
+        "-c",
+        "exec \"$0\" demo-server",
+        &bin,
+        "--token=sk-live-abcdefghijklmnopqrstuvwx",
+        "postgresql://admin:pgpass99@db:5432/app",
+        "API_KEY=plainvalue42",
+    ]);
     let audit = w.audit_dir();
     let mut s = w.start();
     s.initialize("2025-11-25");
