@@ -1,9 +1,11 @@
 //! RFC 8785 (JSON Canonicalization Scheme) and the call digest of PRODUCT.md section 5:
 //! `sha256:` + hex SHA-256 of the JCS form of `{"name": .., "arguments": ..}`.
 
+use std::cmp::Ordering;
+
 use sha2::{Digest as _, Sha256};
 
-use super::json::Value;
+use super::json::{Kind, Piece, Raw, Value, MAX_DEPTH};
 
 /// Writes `value` in RFC 8785 canonical form onto `out`.
 pub fn canonicalize(value: &Value<'_>, out: &mut String) {
@@ -67,19 +69,253 @@ impl std::fmt::Write for JsonEscaped<'_> {
 }
 
 fn escape_into(s: &str, out: &mut String) {
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    escape_to(s, out);
+}
+
+/// Writes `s` JSON-escaped (RFC 8785 3.2.2.2) onto `out`, plain runs at a time.
+fn escape_to(s: &str, out: &mut impl Out) {
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b != b'"' && b != b'\\' && b >= 0x20 {
+            continue;
+        }
+        // Every byte that needs an escape is ASCII, so `run..i` and `i + 1..` are whole chars.
+        out.put(&s[run..i]);
+        escape_char(char::from(b), out);
+        run = i + 1;
+    }
+    out.put(&s[run..]);
+}
+
+fn escape_char(ch: char, out: &mut impl Out) {
+    match ch {
+        '"' => out.put("\\\""),
+        '\\' => out.put("\\\\"),
+        '\u{8}' => out.put("\\b"),
+        '\u{c}' => out.put("\\f"),
+        '\n' => out.put("\\n"),
+        '\r' => out.put("\\r"),
+        '\t' => out.put("\\t"),
+        c if c < ' ' => {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            let code = c as usize;
+            let text = [b'\\', b'u', b'0', b'0', DIGITS[code >> 4], DIGITS[code & 0xf]];
+            out.put(std::str::from_utf8(&text).unwrap_or("?"));
+        }
+        c => out.put(c.encode_utf8(&mut [0; 4])),
+    }
+}
+
+/// Where canonical text goes: a string, or straight into a hasher.
+trait Out {
+    fn put(&mut self, s: &str);
+}
+
+impl Out for String {
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+}
+
+/// Feeds a SHA-256 hasher through a small buffer, so canonical text of any size is hashed
+/// without being built.
+struct Hashing {
+    hasher: Sha256,
+    buf: Vec<u8>,
+}
+
+const HASH_BUFFER: usize = 64 << 10;
+
+impl Hashing {
+    fn new() -> Hashing {
+        Hashing { hasher: Sha256::new(), buf: Vec::with_capacity(1024) }
+    }
+
+    fn finish(mut self) -> String {
+        self.hasher.update(&self.buf);
+        format!("sha256:{}", hex(&self.hasher.finalize()))
+    }
+}
+
+impl Out for Hashing {
+    fn put(&mut self, s: &str) {
+        if self.buf.len() + s.len() > HASH_BUFFER {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+            if s.len() > HASH_BUFFER {
+                self.hasher.update(s.as_bytes());
+                return;
+            }
+        }
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// Writes the RFC 8785 canonical form of the JSON text `value` onto `out`, reading it
+/// straight from the text: no tree, objects sorted through a list of their members'
+/// positions. `None` when the text is not well-formed JSON (or nests beyond
+/// [`MAX_DEPTH`]); validated text always canonicalizes.
+pub fn canonicalize_raw(value: Raw<'_>, out: &mut String) -> Option<()> {
+    canonical_raw(value, out, 0)
+}
+
+fn canonical_raw(value: Raw<'_>, out: &mut impl Out, depth: usize) -> Option<()> {
+    let text = value.text();
+    match value.kind()? {
+        Kind::Null | Kind::Bool => match text {
+            "null" | "true" | "false" => out.put(text),
+            _ => return None,
+        },
+        Kind::Number => {
+            if is_canonical_integer(text) {
+                out.put(text);
+            } else {
+                let double: f64 = text.parse().ok()?;
+                let mut buffer = ryu_js::Buffer::new();
+                out.put(buffer.format(double));
+            }
+        }
+        Kind::String => canonical_raw_string(value, out)?,
+        Kind::Array => {
+            if depth >= MAX_DEPTH {
+                return None;
+            }
+            out.put("[");
+            let mut items = value.elements();
+            for (i, item) in items.by_ref().enumerate() {
+                if i > 0 {
+                    out.put(",");
+                }
+                canonical_raw(item, out, depth + 1)?;
+            }
+            if items.is_broken() {
+                return None;
+            }
+            out.put("]");
+        }
+        Kind::Object => {
+            if depth >= MAX_DEPTH {
+                return None;
+            }
+            let sorted = sorted_members(value)?;
+            out.put("{");
+            for (i, m) in sorted.iter().enumerate() {
+                if i > 0 {
+                    out.put(",");
+                }
+                canonical_raw_string(Raw::new(m.key(text)?), out)?;
+                out.put(":");
+                canonical_raw(Raw::new(m.value(text)?), out, depth + 1)?;
+            }
+            out.put("}");
         }
     }
+    Some(())
+}
+
+/// An integer that ECMAScript prints exactly as written: no leading zero, no `-0`, and
+/// small enough to be exact.
+fn is_canonical_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let b = digits.as_bytes();
+    !b.is_empty()
+        && b.len() <= 15
+        && b.iter().all(u8::is_ascii_digit)
+        && (b[0] != b'0' || (b.len() == 1 && digits.len() == text.len()))
+}
+
+fn canonical_raw_string(value: Raw<'_>, out: &mut impl Out) -> Option<()> {
+    let mut pieces = value.pieces()?;
+    out.put("\"");
+    while let Some(piece) = pieces.next_piece() {
+        match piece? {
+            Piece::Text(s) => escape_to(s, out),
+            Piece::Char(c) => escape_char(c, out),
+        }
+    }
+    out.put("\"");
+    Some(())
+}
+
+/// Where one member's key and value lie in its object's text (12 bytes a member: an
+/// object of a million members costs 12 MB to sort, not a tree).
+struct Member {
+    key: u32,
+    key_len: u32,
+    value: u32,
+    value_len: u32,
+}
+
+impl Member {
+    fn key<'t>(&self, text: &'t str) -> Option<&'t str> {
+        text.get(self.key as usize..(self.key + self.key_len) as usize)
+    }
+
+    fn value<'t>(&self, text: &'t str) -> Option<&'t str> {
+        text.get(self.value as usize..(self.value + self.value_len) as usize)
+    }
+}
+
+/// The members of `object` in RFC 8785 order (UTF-16 code units of the decoded keys).
+fn sorted_members(object: Raw<'_>) -> Option<Vec<Member>> {
+    let text = object.text();
+    if u32::try_from(text.len()).is_err() {
+        return None;
+    }
+    let at = |part: &str| (part.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize) as u32;
+    let mut members = Vec::new();
+    let mut iter = object.members();
+    while let Some((key, value)) = iter.next_raw() {
+        let value = value.text();
+        members.push(Member {
+            key: at(key),
+            key_len: key.len() as u32,
+            value: at(value),
+            value_len: value.len() as u32,
+        });
+    }
+    if iter.is_broken() {
+        return None;
+    }
+    members.sort_unstable_by(|a, b| match (a.key(text), b.key(text)) {
+        (Some(a), Some(b)) => utf16_order(a, b),
+        _ => Ordering::Equal,
+    });
+    Some(members)
+}
+
+/// Compares two keys given as JSON string text by the UTF-16 code units of their decoded
+/// values. Plain keys that first differ in an ASCII byte compare as bytes.
+fn utf16_order(a: &str, b: &str) -> Ordering {
+    if !a.contains('\\') && !b.contains('\\') {
+        let (x, y) = (a.as_bytes(), b.as_bytes());
+        match x.iter().zip(y).position(|(p, q)| p != q) {
+            None => return x.len().cmp(&y.len()),
+            Some(i) if x[i] < 0x80 && y[i] < 0x80 => return x[i].cmp(&y[i]),
+            Some(_) => {}
+        }
+    }
+    let decode = |k: &str| Raw::new(k).as_str().map(std::borrow::Cow::into_owned).unwrap_or_default();
+    let (a, b) = (decode(a), decode(b));
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// `sha256:<hex>` of the call digest (as [`call_digest`]) read straight from the JSON text
+/// of `arguments`: the canonical form streams into the hasher. `None` when the text is
+/// not well-formed JSON.
+pub fn call_digest_raw(name: &str, arguments: Option<Raw<'_>>) -> Option<String> {
+    let mut out = Hashing::new();
+    out.put(r#"{"arguments":"#);
+    match arguments {
+        Some(arguments) => canonical_raw(arguments, &mut out, 0)?,
+        None => out.put("{}"),
+    }
+    out.put(r#","name":"#);
+    out.put("\"");
+    escape_to(name, &mut out);
+    out.put("\"}");
+    Some(out.finish())
 }
 
 /// `sha256:<hex>` of the canonical form of `value`.
@@ -194,5 +430,139 @@ mod tests {
             call_digest("t", None),
             format!("sha256:{}", hex(&Sha256::digest(br#"{"arguments":{},"name":"t"}"#)))
         );
+    }
+
+    fn raw_jcs(input: &str) -> String {
+        let mut out = String::new();
+        canonicalize_raw(Raw::new(input), &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn raw_canonicalization_matches_the_tree_on_the_rfc_vectors() {
+        for input in [
+            r#"{"numbers":[333333333.3333333,1E30,4.50,2e-3,0.000000000000000000000000001],"string":"\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/","literals":[null,true,false]}"#,
+            r#"{"\u20ac":"Euro Sign","\r":"Carriage Return","\ufb33":"Hebrew Letter Dalet With Dagesh","1":"One","\ud83d\ude00":"Emoji: Grinning Face","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis"}"#,
+            "0",
+            "-0",
+            "5e-324",
+            "1.7976931348623157e308",
+            "295147905179352830000",
+            "1e21",
+            "1e20",
+            "1e-7",
+            "-1.5E2",
+            "-5",
+            "123456789012345",
+            "1234567890123456",
+            "[ 1 , { } , [ ] , \"\" ]",
+        ] {
+            assert_eq!(raw_jcs(input), jcs(input), "{input}");
+        }
+        let a = r#"{ "b" : 1.0, "a" : "\u0078" }"#;
+        let tree = parse(a.as_bytes()).unwrap();
+        assert_eq!(call_digest_raw("t", Some(Raw::new(a))).unwrap(), call_digest("t", Some(&tree)));
+        assert_eq!(call_digest_raw("t\"é", None).unwrap(), call_digest("t\"é", None));
+        // Larger than the hasher's buffer: fed in pieces, same digest.
+        let big = format!(r#"{{"s":"{}","n":[{}]}}"#, "x\\u00e9".repeat(40_000), vec!["1.5"; 30_000].join(","));
+        let tree = parse(big.as_bytes()).unwrap();
+        assert_eq!(call_digest_raw("t", Some(Raw::new(&big))).unwrap(), call_digest("t", Some(&tree)));
+        assert_eq!(call_digest_raw("t", Some(Raw::new("{\"a\":"))), None);
+        assert_eq!(call_digest_raw("t", Some(Raw::new(&("[".repeat(300) + &"]".repeat(300))))), None);
+    }
+
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            (-1e6f64..1e6).prop_map(serde_json::Value::from),
+            "\\PC{0,12}".prop_map(serde_json::Value::String),
+            "[a-c\"\\\\\u{0}-\u{1f}é€😀\u{fb33}\u{e000}]{0,6}".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(serde_json::Value::Array),
+                prop::collection::btree_map("[a-c\u{80}é😀\u{fb33}\u{e000}\"\\\\]{0,4}|\\PC{0,6}", inner, 0..8)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// JSON text of `v`, with `\\u` escapes for every character when `escaped` (the
+    /// spellings a peer may send), and spaces between tokens when `spaced`.
+    fn spell(v: &serde_json::Value, escaped: bool, spaced: bool, out: &mut String) {
+        let sp = if spaced { " " } else { "" };
+        let string = |s: &str, out: &mut String| {
+            if !escaped {
+                out.push_str(&serde_json::Value::String(s.to_owned()).to_string());
+                return;
+            }
+            out.push('"');
+            for unit in s.encode_utf16() {
+                out.push_str(&format!("\\u{unit:04X}"));
+            }
+            out.push('"');
+        };
+        match v {
+            serde_json::Value::String(s) => string(s, out),
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(sp);
+                        out.push(',');
+                    }
+                    out.push_str(sp);
+                    spell(item, escaped, spaced, out);
+                }
+                out.push_str(sp);
+                out.push(']');
+            }
+            serde_json::Value::Object(map) => {
+                out.push('{');
+                for (i, (k, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(sp);
+                    string(k, out);
+                    out.push_str(sp);
+                    out.push(':');
+                    out.push_str(sp);
+                    spell(item, escaped, spaced, out);
+                }
+                out.push_str(sp);
+                out.push('}');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The digest read from the text is the digest of the tree, on any JSON.
+        #[test]
+        fn raw_digest_equals_tree_digest(
+            args in prop::collection::btree_map("\\PC{0,6}", json_value(), 0..6),
+            name in "\\PC{0,8}",
+            escaped: bool,
+            spaced: bool,
+        ) {
+            let args = serde_json::Value::Object(args.into_iter().collect());
+            let mut text = String::new();
+            spell(&args, escaped, spaced, &mut text);
+            let tree = parse(text.as_bytes());
+            prop_assume!(tree.is_ok(), "refused: {:?}", tree);
+            let tree = tree.unwrap();
+            prop_assert_eq!(call_digest_raw(&name, Some(Raw::new(&text))), Some(call_digest(&name, Some(&tree))));
+            let mut canonical = String::new();
+            canonicalize(&tree, &mut canonical);
+            prop_assert_eq!(raw_jcs(&text), canonical);
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod record;
 pub mod redact;
+pub mod redact_raw;
 pub mod time;
 pub mod verify;
 

@@ -10,11 +10,13 @@
 //! [`Value`] for the parts the gate must look inside.
 
 mod number;
+mod raw;
 mod scan;
 mod value;
 
 pub use number::number_round_trips;
-pub use scan::{parse, scan_envelope, Envelope, Message, Refusal};
+pub use raw::{Elements, Kind, Members, Piece, Raw, Shared, Unescape};
+pub use scan::{parse, scan_envelope, scan_envelope_str, Envelope, Message, Refusal};
 pub use value::{Map, Value};
 
 use std::fmt;

@@ -33,7 +33,13 @@ pub enum Message<'a> {
 /// Validates `bytes` as one JSON value and returns its JSON-RPC envelope. Builds no tree:
 /// the cost is one pass over the bytes plus the keys of open objects.
 pub fn scan_envelope(bytes: &[u8]) -> Result<Message<'_>, JsonError> {
-    let mut s = Scanner::new(bytes)?;
+    scan_envelope_str(Scanner::utf8(bytes)?)
+}
+
+/// [`scan_envelope`] over text already known to be UTF-8 (a [`Shared`](super::Shared)
+/// line), without checking it again.
+pub fn scan_envelope_str(text: &str) -> Result<Message<'_>, JsonError> {
+    let mut s = Scanner::of(text);
     s.ws();
     let message = match s.peek() {
         Some(b'{') => Message::Single(s.envelope()?),
@@ -90,9 +96,15 @@ type Scan<T> = Result<T, JsonError>;
 
 impl<'a> Scanner<'a> {
     fn new(bytes: &'a [u8]) -> Scan<Self> {
-        let src =
-            std::str::from_utf8(bytes).map_err(|e| JsonError { what: "invalid UTF-8", offset: e.valid_up_to() })?;
-        Ok(Scanner { src, bytes, pos: 0, depth: 0, ambiguity: None, keys: Vec::new() })
+        Ok(Scanner::of(Scanner::utf8(bytes)?))
+    }
+
+    fn utf8(bytes: &'a [u8]) -> Scan<&'a str> {
+        std::str::from_utf8(bytes).map_err(|e| JsonError { what: "invalid UTF-8", offset: e.valid_up_to() })
+    }
+
+    fn of(src: &'a str) -> Self {
+        Scanner { src, bytes: src.as_bytes(), pos: 0, depth: 0, ambiguity: None, keys: Vec::new() }
     }
 
     fn err<T>(&self, what: &'static str) -> Scan<T> {

@@ -279,8 +279,8 @@ mod tests {
         }
         let p = from_toml(&rule_with(r#"regex = "a|b""#)).unwrap();
         let holds = |s: &str| {
-            let args = crate::core::json::parse(format!(r#"{{"p":"{s}"}}"#).as_bytes()).unwrap().into_owned();
-            p.evaluate("s", "x", Class::ReadOnly, Some(&args)).action == Action::Deny
+            let args = format!(r#"{{"p":"{s}"}}"#);
+            p.evaluate("s", "x", Class::ReadOnly, crate::core::json::Raw::new(&args)).action == Action::Deny
         };
         assert!(holds("a") && holds("b"));
         assert!(!holds("ab") && !holds("abc") && !holds("xb"), "matched whole");
@@ -309,8 +309,8 @@ mod tests {
             assert!(from_toml(&rule_with(good)).is_ok(), "{good}");
         }
         let p = from_toml(&rule_with("gt = 9007199254740991")).unwrap();
-        let args = crate::core::json::parse(br#"{"p":9007199254740992}"#).unwrap();
-        assert_eq!(p.evaluate("s", "x", Class::ReadOnly, Some(&args)).action, Action::Deny);
+        let args = crate::core::json::Raw::new(r#"{"p":9007199254740992}"#);
+        assert_eq!(p.evaluate("s", "x", Class::ReadOnly, args).action, Action::Deny);
     }
 
     #[test]
@@ -324,7 +324,7 @@ mod tests {
         assert_eq!(args.len(), 3);
         let n = &args.iter().find(|(k, _)| k == "/n").unwrap().1;
         assert_eq!(n.len(), 2);
-        let parsed = crate::core::json::parse(br#"{"n":2,"s":{"k":[1.0]},"e":1.5}"#).unwrap();
-        assert_eq!(p.evaluate("s", "t", Class::ReadOnly, Some(&parsed)).action, Action::Deny);
+        let parsed = crate::core::json::Raw::new(r#"{"n":2,"s":{"k":[1.0]},"e":1.5}"#);
+        assert_eq!(p.evaluate("s", "t", Class::ReadOnly, parsed).action, Action::Deny);
     }
 }
