@@ -9,9 +9,11 @@
 //! building a tree (the hot path for large results), and [`parse`] builds a borrowed
 //! [`Value`] for the parts the gate must look inside.
 
+mod keys;
 mod number;
 mod raw;
 mod scan;
+mod special;
 mod value;
 
 pub use number::number_round_trips;
