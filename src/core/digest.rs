@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use sha2::{Digest as _, Sha256};
 
-use super::json::{Kind, Piece, Raw, Value, MAX_DEPTH};
+use super::json::{skip_value, string_end, Piece, Raw, Value, MAX_DEPTH};
 
 /// Writes `value` in RFC 8785 canonical form onto `out`.
 pub fn canonicalize(value: &Value<'_>, out: &mut String) {
@@ -162,56 +162,91 @@ pub fn canonicalize_raw(value: Raw<'_>, out: &mut String) -> Option<()> {
 
 fn canonical_raw(value: Raw<'_>, out: &mut impl Out, depth: usize) -> Option<()> {
     let text = value.text();
-    match value.kind()? {
-        Kind::Null | Kind::Bool => match text {
-            "null" | "true" | "false" => out.put(text),
-            _ => return None,
-        },
-        Kind::Number => {
-            if is_canonical_integer(text) {
-                out.put(text);
-            } else {
-                let double: f64 = text.parse().ok()?;
-                let mut buffer = ryu_js::Buffer::new();
-                out.put(buffer.format(double));
-            }
+    if u32::try_from(text.len()).is_err() {
+        return None;
+    }
+    let end = canonical_at(text, 0, out, depth)?;
+    (end == text.len()).then_some(())
+}
+
+/// Canonicalizes the value that starts at `pos` in `text` and returns where it ends: one
+/// pass over arrays and scalars; an object is read once to find and sort its members,
+/// then each member's value is canonicalized from its position.
+fn canonical_at(text: &str, pos: usize, out: &mut impl Out, depth: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    match *bytes.get(pos)? {
+        b'"' => {
+            let end = string_end(text, pos)?;
+            canonical_raw_string(Raw::new(text.get(pos..end)?), out)?;
+            Some(end)
         }
-        Kind::String => canonical_raw_string(value, out)?,
-        Kind::Array => {
+        b'[' => {
             if depth >= MAX_DEPTH {
                 return None;
             }
             out.put("[");
-            let mut items = value.elements();
-            for (i, item) in items.by_ref().enumerate() {
-                if i > 0 {
-                    out.put(",");
+            let mut at = skip_ws(bytes, pos + 1);
+            if bytes.get(at) == Some(&b']') {
+                out.put("]");
+                return Some(at + 1);
+            }
+            loop {
+                at = canonical_at(text, at, out, depth + 1)?;
+                at = skip_ws(bytes, at);
+                match bytes.get(at)? {
+                    b',' => {
+                        out.put(",");
+                        at = skip_ws(bytes, at + 1);
+                    }
+                    b']' => {
+                        out.put("]");
+                        return Some(at + 1);
+                    }
+                    _ => return None,
                 }
-                canonical_raw(item, out, depth + 1)?;
             }
-            if items.is_broken() {
-                return None;
-            }
-            out.put("]");
         }
-        Kind::Object => {
+        b'{' => {
             if depth >= MAX_DEPTH {
                 return None;
             }
-            let sorted = sorted_members(value)?;
+            let (members, end) = sorted_members(text, pos)?;
             out.put("{");
-            for (i, m) in sorted.iter().enumerate() {
+            for (i, m) in members.iter().enumerate() {
                 if i > 0 {
                     out.put(",");
                 }
-                canonical_raw_string(Raw::new(m.key(text)?), out)?;
+                let key = m.key as usize;
+                canonical_raw_string(Raw::new(text.get(key..string_end(text, key)?)?), out)?;
                 out.put(":");
-                canonical_raw(Raw::new(m.value(text)?), out, depth + 1)?;
+                canonical_at(text, m.value as usize, out, depth + 1)?;
             }
             out.put("}");
+            Some(end)
+        }
+        _ => {
+            let end = skip_value(text, pos)?;
+            let scalar = text.get(pos..end)?;
+            match scalar.as_bytes()[0] {
+                b'-' | b'0'..=b'9' if is_canonical_integer(scalar) => out.put(scalar),
+                b'-' | b'0'..=b'9' => {
+                    let double: f64 = scalar.parse().ok()?;
+                    let mut buffer = ryu_js::Buffer::new();
+                    out.put(buffer.format(double));
+                }
+                _ if matches!(scalar, "null" | "true" | "false") => out.put(scalar),
+                _ => return None,
+            }
+            Some(end)
         }
     }
-    Some(())
+}
+
+fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(at) {
+        at += 1;
+    }
+    at
 }
 
 /// An integer that ECMAScript prints exactly as written: no leading zero, no `-0`, and
@@ -238,58 +273,53 @@ fn canonical_raw_string(value: Raw<'_>, out: &mut impl Out) -> Option<()> {
     Some(())
 }
 
-/// Where one member's key and value lie in its object's text (12 bytes a member: an
-/// object of a million members costs 12 MB to sort, not a tree).
+/// Where one member's key and value start in the text (8 bytes a member: an object of a
+/// million members costs 8 MB to sort, not a tree).
 struct Member {
     key: u32,
-    key_len: u32,
     value: u32,
-    value_len: u32,
 }
 
-impl Member {
-    fn key<'t>(&self, text: &'t str) -> Option<&'t str> {
-        text.get(self.key as usize..(self.key + self.key_len) as usize)
-    }
-
-    fn value<'t>(&self, text: &'t str) -> Option<&'t str> {
-        text.get(self.value as usize..(self.value + self.value_len) as usize)
-    }
-}
-
-/// The members of `object` in RFC 8785 order (UTF-16 code units of the decoded keys).
-fn sorted_members(object: Raw<'_>) -> Option<Vec<Member>> {
-    let text = object.text();
-    if u32::try_from(text.len()).is_err() {
-        return None;
-    }
-    let at = |part: &str| (part.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize) as u32;
+/// The members of the object at `pos` in RFC 8785 order (UTF-16 code units of the decoded
+/// keys), and where the object ends. Positions fit in `u32`: callers check the length.
+fn sorted_members(text: &str, pos: usize) -> Option<(Vec<Member>, usize)> {
+    let bytes = text.as_bytes();
     let mut members = Vec::new();
-    let mut iter = object.members();
-    while let Some((key, value)) = iter.next_raw() {
-        let value = value.text();
-        members.push(Member {
-            key: at(key),
-            key_len: key.len() as u32,
-            value: at(value),
-            value_len: value.len() as u32,
-        });
+    let mut at = skip_ws(bytes, pos + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return Some((members, at + 1));
     }
-    if iter.is_broken() {
-        return None;
-    }
-    members.sort_unstable_by(|a, b| match (a.key(text), b.key(text)) {
-        (Some(a), Some(b)) => utf16_order(a, b),
-        _ => Ordering::Equal,
-    });
-    Some(members)
+    let end = loop {
+        let key = at;
+        at = skip_ws(bytes, string_end(text, key)?);
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        let value = skip_ws(bytes, at + 1);
+        members.push(Member { key: u32::try_from(key).ok()?, value: u32::try_from(value).ok()? });
+        at = skip_ws(bytes, skip_value(text, value)?);
+        match bytes.get(at)? {
+            b',' => at = skip_ws(bytes, at + 1),
+            b'}' => break at + 1,
+            _ => return None,
+        }
+    };
+    let key_text = |m: &Member| {
+        let key = m.key as usize;
+        text.get(key..string_end(text, key).unwrap_or(key)).unwrap_or("")
+    };
+    members.sort_unstable_by(|a, b| utf16_order(key_text(a), key_text(b)));
+    Some((members, end))
 }
 
 /// Compares two keys given as JSON string text by the UTF-16 code units of their decoded
 /// values. Plain keys that first differ in an ASCII byte compare as bytes.
 fn utf16_order(a: &str, b: &str) -> Ordering {
+    fn inner(key: &str) -> &[u8] {
+        key.get(1..key.len().saturating_sub(1)).unwrap_or("").as_bytes()
+    }
     if !a.contains('\\') && !b.contains('\\') {
-        let (x, y) = (a.as_bytes(), b.as_bytes());
+        let (x, y) = (inner(a), inner(b));
         match x.iter().zip(y).position(|(p, q)| p != q) {
             None => return x.len().cmp(&y.len()),
             Some(i) if x[i] < 0x80 && y[i] < 0x80 => return x[i].cmp(&y[i]),

@@ -313,9 +313,10 @@ fn is_ws_char(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
-/// Where the value starting at `pos` ends (one past its last byte). Containers are skipped
-/// by counting brackets outside strings, with no recursion.
-pub(super) fn skip_value(text: &str, pos: usize) -> Option<usize> {
+/// Where the value starting at `pos` in `text` ends (one past its last byte), for readers
+/// that walk validated text by position. Containers are skipped by counting brackets
+/// outside strings, with no recursion. `None` on text that ends too soon.
+pub fn skip_value(text: &str, pos: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     match *bytes.get(pos)? {
         b'"' => string_end(text, pos),
@@ -351,8 +352,8 @@ pub(super) fn skip_value(text: &str, pos: usize) -> Option<usize> {
     }
 }
 
-/// One past the closing quote of the string that opens at `pos`.
-pub(super) fn string_end(text: &str, pos: usize) -> Option<usize> {
+/// One past the closing quote of the string that opens at `pos` in `text`.
+pub fn string_end(text: &str, pos: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     if bytes.get(pos) != Some(&b'"') {
         return None;
