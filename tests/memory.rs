@@ -24,7 +24,7 @@ const MIB: usize = 1 << 20;
 const BASELINE: usize = 24 * MIB;
 /// Longest a small request may wait behind a giant one (generous: reading and checking
 /// 100 MiB takes well under a second; a tree of it took tens of seconds).
-const STALL: Duration = Duration::from_secs(8);
+const STALL: Duration = Duration::from_secs(15);
 
 fn message_size() -> usize {
     std::env::var("COUNTERSIGN_MEMORY_MIB").ok().and_then(|m| m.parse().ok()).unwrap_or(64) * MIB

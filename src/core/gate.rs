@@ -97,8 +97,7 @@ impl Call {
         let mut request_state = None;
         // One pass over the members; the first of each key counts (duplicates never get
         // this far: the scanner refuses them).
-        let mut members = params.members();
-        while let Some((key, value)) = members.next() {
+        for (key, value) in params.members() {
             match &*key {
                 "name" if name.is_none() => name = Some(value),
                 "arguments" if arguments.is_none() => arguments = Some(value),

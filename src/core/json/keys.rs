@@ -70,7 +70,7 @@ pub(super) fn find_duplicate<T, K: Ord>(items: &mut [T], key: impl Fn(&T) -> K) 
             items[i + 1..].iter().any(|b| key(b) == ka)
         });
     }
-    items.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    items.sort_unstable_by_key(&key);
     items.windows(2).position(|w| key(&w[0]) == key(&w[1]))
 }
 
