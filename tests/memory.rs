@@ -157,8 +157,11 @@ fn run(shape: Shape, method: Method) -> Outcome {
     s.send(
         json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/x"}}}),
     );
+    // The demo server reads JSON with serde_json, which stops at 128 levels: nesting at
+    // countersign's limit (256) is forwarded but never answered by it.
+    let answered = !matches!((shape, method), (Shape::Deep, Method::ReadOnly | Method::Ping));
     let (mut small, mut big) = (None, None);
-    while small.is_none() || big.is_none() {
+    while small.is_none() || (answered && big.is_none()) {
         let v = s.next();
         if v["id"] == 2 && small.is_none() {
             small = Some(sent.elapsed());
@@ -167,9 +170,8 @@ fn run(shape: Shape, method: Method) -> Outcome {
         }
     }
     let peak = peak_bytes(s.child.id());
-    s.close_stdin();
     assert!(s.wait().success());
-    Outcome { size, peak, stall: small.unwrap(), giant: big.unwrap() }
+    Outcome { size, peak, stall: small.unwrap(), giant: big.unwrap_or(Value::Null) }
 }
 
 #[test]
@@ -190,6 +192,7 @@ fn peak_memory_stays_within_twice_the_message_for_every_shape() {
                 o.stall
             );
             let answered = match method {
+                _ if o.giant.is_null() => true,
                 Method::ReadOnly => o.giant["result"]["content"][0]["text"] == "slept",
                 Method::Destructive => o.giant["result"]["isError"] == true,
                 Method::Ping => o.giant["result"] == json!({}),
