@@ -99,7 +99,7 @@ impl Relay {
         let title = s.registry.lookup(&call.name).and_then(|t| t.title.clone());
         let mut held =
             Held::new(&self.config.name, s.client_name.as_deref(), &call.name, title.as_deref(), class, rule);
-        held.arguments = call.arguments_json().to_owned();
+        held.arguments = call.arguments.as_ref().map_or_else(|| "{}".to_owned(), |a| a.to_serde().to_string());
         held.digest = call.digest.clone();
         held
     }

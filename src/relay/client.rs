@@ -9,13 +9,9 @@ use super::state::{Batch, Pending, PendingKind, To};
 use super::Relay;
 use crate::core::audit::redact::redact;
 use crate::core::audit::Event;
-use crate::core::json::{self, Envelope, Message, Raw, Shared, Value};
+use crate::core::json::{self, Envelope, Message, Value};
 use crate::core::policy::json_eq;
 use crate::core::protocol::{code, error_response, kind_of, meta_revision, Kind, Revision, META_CLIENT_INFO};
-
-/// Largest member of a request's params that the relay reads as a tree (`_meta`,
-/// `clientInfo`, ...): larger ones are not looked into.
-const SMALL: usize = 1 << 20;
 
 impl Relay {
     /// Handles one line from the client.
@@ -23,31 +19,21 @@ impl Relay {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        // The line is kept whole and shared: a call's arguments stay in it (no copy).
-        let line = match Shared::from_utf8(bytes) {
-            Ok(line) => line,
-            Err((e, bytes)) => {
+        let message = match json::scan_envelope(&bytes) {
+            Ok(m) => m,
+            Err(e) => {
                 let why = format!("parse error: {e}");
                 self.reject("client", &why, &bytes).await;
                 self.reply(To::Client, error_response(None, code::PARSE_ERROR, &why).into_bytes()).await;
                 return;
             }
         };
-        let message = match json::scan_envelope_str(line.as_str()) {
-            Ok(m) => m,
-            Err(e) => {
-                let why = format!("parse error: {e}");
-                self.reject("client", &why, line.as_bytes()).await;
-                self.reply(To::Client, error_response(None, code::PARSE_ERROR, &why).into_bytes()).await;
-                return;
-            }
-        };
         match message {
-            Message::Single(env) => self.client_message(&line, line.as_str(), env, To::Client).await,
-            Message::Batch(items) => self.client_batch(&line, items).await,
+            Message::Single(env) => self.client_message(&bytes, env, To::Client).await,
+            Message::Batch(items) => self.client_batch(&bytes, items).await,
             Message::Other => {
                 let why = "a JSON-RPC message must be an object";
-                self.reject("client", why, line.as_bytes()).await;
+                self.reject("client", why, &bytes).await;
                 self.reply(To::Client, error_response(None, code::INVALID_REQUEST, why).into_bytes()).await;
             }
         }
@@ -55,8 +41,7 @@ impl Relay {
 
     /// A JSON-RPC batch: only 2025-03-26 has them. Each element is examined and forwarded
     /// on its own; the answers go back as one array (JSON-RPC 2.0 section 6).
-    async fn client_batch(self: &Arc<Self>, line: &Shared, items: Vec<&str>) {
-        let bytes = line.as_bytes();
+    async fn client_batch(self: &Arc<Self>, bytes: &[u8], items: Vec<&str>) {
         let revision = self.state().revision;
         if !revision.is_some_and(Revision::allows_batches) || items.is_empty() {
             let why = match revision {
@@ -77,8 +62,8 @@ impl Relay {
         };
         for item in items {
             // Elements were validated as part of the array; scanning one again cannot fail.
-            match json::scan_envelope_str(item) {
-                Ok(Message::Single(env)) => self.client_message(line, item, env, To::Batch(batch)).await,
+            match json::scan_envelope(item.as_bytes()) {
+                Ok(Message::Single(env)) => self.client_message(item.as_bytes(), env, To::Batch(batch)).await,
                 _ => {
                     self.count_request(To::Batch(batch));
                     let why = "a batch element must be a JSON-RPC object";
@@ -100,8 +85,7 @@ impl Relay {
     }
 
     /// One JSON-RPC object from the client.
-    async fn client_message(self: &Arc<Self>, line: &Shared, item: &str, env: Envelope<'_>, to: To) {
-        let bytes = item.as_bytes();
+    async fn client_message(self: &Arc<Self>, bytes: &[u8], env: Envelope<'_>, to: To) {
         let kind = match kind_of(&env) {
             Ok(kind) => kind,
             Err(invalid) => {
@@ -127,11 +111,7 @@ impl Relay {
                     self.refuse_ambiguous(bytes, id, &method, ambiguity.to_string(), to).await;
                     return;
                 }
-                // Only the few small members read here become a tree; the rest (a call's
-                // arguments above all) stays text.
-                let raw = env.params.map(Raw::new);
-                let params =
-                    raw.map(|p| p.pick(&["_meta", "taskId", "cursor", "protocolVersion", "clientInfo"], SMALL));
+                let params = env.params.map(|p| json::parse(p.as_bytes()).expect("validated by the scan"));
                 self.note_revision(params.as_ref()).await;
                 if method.starts_with("tasks/") {
                     let owned = crate::core::task::owned_task_id(params.as_ref());
@@ -142,7 +122,7 @@ impl Relay {
                     }
                 }
                 let what = match method.as_str() {
-                    "tools/call" => return self.gate_call(line, item, id, raw, to).await,
+                    "tools/call" => return self.gate_call(bytes, id, params.as_ref(), to).await,
                     "tools/list" => {
                         PendingKind::ListTools { first_page: params.as_ref().and_then(|p| p.get("cursor")).is_none() }
                     }

@@ -12,7 +12,7 @@ use super::{Relay, SERVER_GONE};
 use crate::core::audit::{Args, Event};
 use crate::core::classify::{read_page, Class};
 use crate::core::gate::{denial_response, denial_text, By, Call, Decision, Reason};
-use crate::core::json::{self, Envelope, Raw, Shared};
+use crate::core::json::{self, Envelope, Value};
 use crate::core::policy::Action;
 use crate::core::protocol::{code, error_response, Id};
 use crate::core::task::DeniedTask;
@@ -51,16 +51,8 @@ const MAX_PAGES: usize = 100;
 impl Relay {
     /// Gates one `tools/call`. Decides at once when it can; a call that needs the tool
     /// list first, or a human, waits in its own task so the relay keeps flowing.
-    pub(super) async fn gate_call(
-        self: &Arc<Self>,
-        line: &Shared,
-        item: &str,
-        id: Id,
-        params: Option<Raw<'_>>,
-        to: To,
-    ) {
-        let bytes = item.as_bytes();
-        let call = match Call::read(id.clone(), params, line) {
+    pub(super) async fn gate_call(self: &Arc<Self>, bytes: &[u8], id: Id, params: Option<&Value<'_>>, to: To) {
+        let call = match Call::read(id.clone(), params) {
             Ok(call) => call,
             Err(e) => {
                 self.reject("client", &e.to_string(), bytes).await;
@@ -83,8 +75,7 @@ impl Relay {
                     s.held_tasks += 1;
                 }
                 let relay = self.clone();
-                // The held call keeps the received line, not a copy of it.
-                let bytes = line.part(item);
+                let bytes = bytes.to_vec();
                 tokio::spawn(async move {
                     relay.clone().hold(bytes, call, to, cancelled).await;
                     relay.state().held_tasks -= 1;
@@ -96,7 +87,7 @@ impl Relay {
 
     /// A call that cannot be decided at once: learn the tools if needed, ask if needed,
     /// and give up silently when the client cancels it.
-    async fn hold(self: Arc<Self>, bytes: Shared, call: Call, to: To, mut cancelled: oneshot::Receiver<()>) {
+    async fn hold(self: Arc<Self>, bytes: Vec<u8>, call: Call, to: To, mut cancelled: oneshot::Receiver<()>) {
         let started = Instant::now();
         let decide = async {
             let known = self.state().registry.class(&call.name);
@@ -122,7 +113,7 @@ impl Relay {
         match decision {
             Some(mut decision) if still_held => {
                 decision.waited_ms = started.elapsed().as_millis() as u64;
-                self.execute(bytes.as_bytes(), call, decision, to).await;
+                self.execute(&bytes, call, decision, to).await;
             }
             _ => {
                 // Never forwarded. Withdrawn by the client: no answer. The session over: an
@@ -153,8 +144,10 @@ impl Relay {
 
     /// `notifications/cancelled` for a held call withdraws it. True when it was held.
     pub(super) async fn withdraw_held(&self, params: Option<&str>) -> bool {
-        let request_id = params.and_then(|p| Raw::new(p).get("requestId")).and_then(|r| r.parse().ok());
-        let Some(id) = request_id.and_then(|r| Id::from_raw(&r.to_serde().to_string())) else {
+        let Some(Ok(params)) = params.map(|p| json::parse(p.as_bytes())) else {
+            return false;
+        };
+        let Some(id) = params.get("requestId").and_then(|r| Id::from_raw(&r.to_serde().to_string())) else {
             return false;
         };
         // Dropping the sender wakes the held task, which records the cancellation.
@@ -166,7 +159,7 @@ impl Relay {
     }
 
     fn verdict(&self, call: &Call, class: Class) -> (Action, String) {
-        let v = self.config.policy.evaluate(&self.config.name, &call.name, class, call.raw_arguments());
+        let v = self.config.policy.evaluate(&self.config.name, &call.name, class, call.arguments.as_deref());
         (v.action, v.rule)
     }
 
