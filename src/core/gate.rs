@@ -2,11 +2,10 @@
 //! gets (PRODUCT.md section 5).
 
 use std::fmt;
-use std::sync::Arc;
 
 use super::classify::Class;
-use super::digest::call_digest;
-use super::json::Value;
+use super::digest::call_digest_raw;
+use super::json::{Kind, Raw, Shared};
 use super::protocol::{Id, Revision};
 
 /// Why a call was allowed or denied. The denial codes are part of the public interface:
@@ -56,13 +55,16 @@ impl fmt::Display for Reason {
     }
 }
 
-/// One `tools/call` request, read from its params.
+/// One `tools/call` request, read from its params. The arguments stay JSON text inside
+/// the received line (shared, never copied or turned into a tree): policy reads them
+/// through [`Call::raw_arguments`], the prompt shows [`Call::arguments_json`], the audit
+/// thread redacts them from the text (`Args::Call`).
 #[derive(Debug, Clone)]
 pub struct Call {
     pub id: Id,
     pub name: String,
-    /// Shared with the audit records, which redact them on the audit thread.
-    pub arguments: Option<Arc<Value<'static>>>,
+    /// `params.arguments` as JSON text sharing the received line (an object when present).
+    pub arguments: Option<Shared>,
     pub digest: String,
     /// `params.task` was given (2025-11-25 task-augmented call).
     pub task: bool,
@@ -70,6 +72,8 @@ pub struct Call {
     pub progress_token: Option<String>,
     /// The call carries `inputResponses` or `requestState` (a 2026-07-28 retry).
     pub retry: bool,
+    /// `params.requestState` as JSON text (a 2026-07-28 retry's opaque state).
+    pub request_state: Option<Shared>,
 }
 
 /// Why the params of a `tools/call` cannot be gated.
@@ -82,29 +86,61 @@ pub enum CallError {
 }
 
 impl Call {
-    pub fn read(id: Id, params: Option<&Value<'_>>) -> Result<Call, CallError> {
-        let params = params.ok_or(CallError::NoName)?;
-        let name = params.get("name").and_then(Value::as_str).ok_or(CallError::NoName)?.to_owned();
-        let arguments = match params.get("arguments") {
-            None => None,
-            Some(a @ Value::Object(_)) => Some(Arc::new(a.clone().into_owned())),
-            Some(_) => return Err(CallError::BadArguments),
-        };
-        let digest = call_digest(&name, arguments.as_deref());
-        let progress_token = params
-            .get("_meta")
+    /// Reads a call from `params`, the JSON text of its `params` inside `line` (the
+    /// received message, already validated by `json::scan_envelope`). Reads the name, the
+    /// markers and the progress token; the arguments are only walked once, to digest them.
+    /// `params` outside `line` still works, with a copy of the arguments.
+    pub fn read(id: Id, params: Option<Raw<'_>>, line: &Shared) -> Result<Call, CallError> {
+        let params = params.filter(|p| p.kind() == Some(Kind::Object)).ok_or(CallError::NoName)?;
+        let mut name = None;
+        let mut arguments = None;
+        let mut task = false;
+        let mut meta = None;
+        let mut input_responses = false;
+        let mut request_state = None;
+        // One pass over the members; the first of each key counts (duplicates never get
+        // this far: the scanner refuses them).
+        for (key, value) in params.members() {
+            match &*key {
+                "name" if name.is_none() => name = Some(value),
+                "arguments" if arguments.is_none() => arguments = Some(value),
+                "task" => task = true,
+                "_meta" if meta.is_none() => meta = Some(value),
+                "inputResponses" => input_responses = true,
+                "requestState" if request_state.is_none() => request_state = Some(value),
+                _ => {}
+            }
+        }
+        let name = name.and_then(|n| n.as_str()).ok_or(CallError::NoName)?.into_owned();
+        if arguments.is_some_and(|a| a.kind() != Some(Kind::Object)) {
+            return Err(CallError::BadArguments);
+        }
+        let digest = call_digest_raw(&name, arguments).ok_or(CallError::BadArguments)?;
+        let progress_token = meta
             .and_then(|m| m.get("progressToken"))
-            .filter(|t| matches!(t, Value::String(_) | Value::Number(_)))
+            .filter(|t| matches!(t.kind(), Some(Kind::String | Kind::Number)))
+            .and_then(|t| t.parse().ok())
             .map(|t| t.to_serde().to_string());
         Ok(Call {
             id,
             name,
-            arguments,
+            arguments: arguments.map(|a| line.part(a.text())),
             digest,
-            task: params.get("task").is_some(),
+            task,
             progress_token,
-            retry: params.get("inputResponses").is_some() || params.get("requestState").is_some(),
+            retry: input_responses || request_state.is_some(),
+            request_state: request_state.map(|r| line.part(r.text())),
         })
+    }
+
+    /// The arguments as a lazy view (`{}` when the call gave none), for the policy.
+    pub fn raw_arguments(&self) -> Raw<'_> {
+        self.arguments.as_ref().map_or(Raw::new("{}"), Shared::raw)
+    }
+
+    /// The arguments' JSON text as received (`{}` when the call gave none), for the prompt.
+    pub fn arguments_json(&self) -> &str {
+        self.raw_arguments().text()
     }
 }
 
@@ -199,24 +235,53 @@ pub fn denial_response(id: &Id, revision: Option<Revision>, text: &str) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::digest::call_digest;
     use crate::core::json::parse;
+
+    fn read(params: &str) -> Result<Call, CallError> {
+        let line = Shared::new(params.to_owned());
+        Call::read(Id::Number("1".into()), Some(line.raw()), &line)
+    }
 
     #[test]
     fn call_reads_params() {
-        let p = parse(br#"{"name":"refund","arguments":{"amount":5},"_meta":{"progressToken":"p1"},"task":{"ttl":1}}"#)
+        let c = read(r#"{"name":"refund","arguments":{"amount":5},"_meta":{"progressToken":"p1"},"task":{"ttl":1}}"#)
             .unwrap();
-        let c = Call::read(Id::Number("1".into()), Some(&p)).unwrap();
         assert_eq!(c.name, "refund");
         assert!(c.task);
         assert!(!c.retry);
         assert_eq!(c.progress_token.as_deref(), Some("\"p1\""));
         assert_eq!(c.digest, call_digest("refund", parse(br#"{"amount":5}"#).ok().as_ref()));
-        let bad = parse(br#"{"name":"x","arguments":[1]}"#).unwrap();
-        assert_eq!(Call::read(Id::Number("1".into()), Some(&bad)).unwrap_err(), CallError::BadArguments);
-        let bad = parse(br#"{"name":7}"#).unwrap();
-        assert_eq!(Call::read(Id::Number("1".into()), Some(&bad)).unwrap_err(), CallError::NoName);
-        let retry = parse(br#"{"name":"x","requestState":"abc"}"#).unwrap();
-        assert!(Call::read(Id::Number("1".into()), Some(&retry)).unwrap().retry);
+        assert_eq!(c.arguments_json(), r#"{"amount":5}"#);
+        assert_eq!(c.raw_arguments().pointer("/amount").unwrap().as_f64(), Some(5.0));
+        assert_eq!(read(r#"{"name":"x","arguments":[1]}"#).unwrap_err(), CallError::BadArguments);
+        assert_eq!(read(r#"{"name":7}"#).unwrap_err(), CallError::NoName);
+        assert_eq!(read("[]").unwrap_err(), CallError::NoName);
+        assert_eq!(
+            Call::read(Id::Number("1".into()), None, &Shared::new(String::new())).unwrap_err(),
+            CallError::NoName
+        );
+        let retry = read(r#"{"name":"x","requestState":"abc"}"#).unwrap();
+        assert!(retry.retry);
+        assert_eq!(retry.request_state.unwrap().as_str(), r#""abc""#);
+        assert!(read(r#"{"name":"x","inputResponses":{}}"#).unwrap().retry);
+        let bare = read(r#"{"name":"t\u00e9","_meta":{"progressToken":7}}"#).unwrap();
+        assert_eq!(bare.name, "té");
+        assert_eq!(bare.arguments_json(), "{}");
+        assert_eq!(bare.progress_token.as_deref(), Some("7"));
+        assert_eq!(bare.digest, call_digest("té", None));
+    }
+
+    #[test]
+    fn arguments_share_the_received_line() {
+        let line =
+            Shared::new(r#"{"jsonrpc":"2.0","id":1,"params":{"name":"x","arguments":{"big":[1,2,3]}}}"#.to_owned());
+        let params = line.raw().get("params");
+        let c = Call::read(Id::Number("1".into()), params, &line).unwrap();
+        let args = c.arguments.as_ref().unwrap();
+        assert_eq!(args.as_str(), r#"{"big":[1,2,3]}"#);
+        let within = args.as_str().as_ptr() as usize - line.as_str().as_ptr() as usize;
+        assert!(within < line.as_str().len(), "a part of the same buffer, not a copy");
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub(super) async fn read_client(input: impl AsyncRead + Unpin, tx: mpsc::Sender<
     let mut lines = LineReader::new(input);
     loop {
         let line = match lines.next().await {
-            Ok(Line::Message(bytes)) => examine(Bytes::from(bytes), inbound::read).await,
+            Ok(Line::Message(line)) => examine(line, inbound::read, inbound::ClientLine::TooLong).await,
             Ok(Line::TooLong { len, .. }) => inbound::ClientLine::TooLong(len),
             Ok(Line::Eof) => break,
             Err(e) => {
@@ -62,7 +62,7 @@ pub(super) async fn read_server(output: impl AsyncRead + Unpin, tx: mpsc::Sender
     loop {
         let line = match lines.next().await {
             Ok(Line::Message(bytes)) => {
-                let line = examine(Bytes::from(bytes), outbound::read).await;
+                let line = examine(Bytes::from(bytes), outbound::read, |len| outbound::ServerLine::TooLong { len, id: None }).await;
                 if let outbound::ServerLine::Dropped { why, bytes, .. } = &line {
                     let shown =
                         crate::core::audit::redact::redact_excerpt(&bytes[..bytes.len().min(300)]);
@@ -89,17 +89,14 @@ pub(super) async fn read_server(output: impl AsyncRead + Unpin, tx: mpsc::Sender
     let _ = tx.send(Read::ServerClosed).await;
 }
 
-/// Examines a line: inline when small, on a blocking thread when large.
-async fn examine<T: Send + 'static>(bytes: Bytes, read: fn(Bytes) -> T) -> T {
-    if bytes.len() < EXAMINE_APART {
-        return read(bytes);
+/// Examines a line: inline when small, on a blocking thread when large (`lost` stands in
+/// when that thread is gone: the runtime is shutting down).
+async fn examine<I: AsRef<[u8]> + Send + 'static, T: Send + 'static>(line: I, read: fn(I) -> T, lost: fn(usize) -> T) -> T {
+    let len = line.as_ref().len();
+    if len < EXAMINE_APART {
+        return read(line);
     }
-    let backup = bytes.clone();
-    match tokio::task::spawn_blocking(move || read(bytes)).await {
-        Ok(line) => line,
-        // The blocking pool is gone (the runtime is shutting down): examine here.
-        Err(_) => read(backup),
-    }
+    tokio::task::spawn_blocking(move || read(line)).await.unwrap_or_else(|_| lost(len))
 }
 
 /// A line for a writer, and the pacing of the reader it came from.

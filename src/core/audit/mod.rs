@@ -4,6 +4,7 @@ pub mod argv;
 pub mod excerpt;
 pub mod record;
 pub mod redact;
+pub mod redact_raw;
 pub mod seal;
 pub mod secrets;
 pub mod time;

@@ -2,15 +2,14 @@
 //! (PRODUCT.md section 7). Field names are a public interface.
 
 use std::fmt::Write;
-use std::sync::Arc;
 
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::redact::redact;
+use super::redact_raw::redact_raw;
 use super::time::rfc3339_micros;
 use crate::core::digest::{canonical_string, hex, JsonEscaped};
-use crate::core::json::Value;
+use crate::core::json::Shared;
 
 /// Schema version written in every record's `v`.
 pub const SCHEMA: u64 = 1;
@@ -51,8 +50,9 @@ pub struct Event {
 /// The `args` of a `decision` record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Args {
-    /// The call's `arguments` (`{}` when it gave none).
-    Call(Option<Arc<Value<'static>>>),
+    /// The call's `arguments` (`{}` when it gave none): JSON text sharing the received
+    /// line (`Call::arguments`), redacted and cut straight from the text, no tree built.
+    Call(Option<Shared>),
     /// Not known: the payload could not be trusted (`null`).
     Unknown,
 }
@@ -170,7 +170,7 @@ pub fn render(head: &ChainHead, origin: &Origin, micros: i64, event: &Event) -> 
         Some(Args::Call(None)) => line.push_str(r#","args":{}"#),
         Some(Args::Call(Some(arguments))) => {
             line.push_str(r#","args":"#);
-            line.push_str(&redact(arguments).to_string());
+            line.push_str(&redact_raw(arguments.raw()).to_string());
         }
     }
     if !event.members.is_empty() {
@@ -189,6 +189,7 @@ pub fn advance(head: &ChainHead, line: &str) -> ChainHead {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::audit::redact::redact;
     use serde_json::json;
 
     #[test]
@@ -219,10 +220,10 @@ mod tests {
     fn built_members_render_as_the_same_json_in_key_order() {
         let origin = Origin { session: "s\"1".into(), server: "bank\n".into() };
         let head = ChainHead::genesis();
-        let arguments =
-            crate::core::json::parse(br#"{"password":"hunter2","b":"\u001b[2J","a":[1.5,null]}"#).unwrap().into_owned();
+        let text = r#"{"password":"hunter2","b":"\u001b[2J","a":[1.5,null]}"#;
+        let arguments = crate::core::json::parse(text.as_bytes()).unwrap();
         let built = Event::build("decision")
-            .args(Args::Call(Some(Arc::new(arguments.clone()))))
+            .args(Args::Call(Some(Shared::new(text.to_owned()))))
             .display("by", &"operator:me@tty")
             .opt_str("detail", None)
             .display("request_id", &"q\"\n\u{1}")

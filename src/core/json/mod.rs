@@ -9,12 +9,16 @@
 //! building a tree (the hot path for large results), and [`parse`] builds a borrowed
 //! [`Value`] for the parts the gate must look inside.
 
+mod keys;
 mod number;
+mod raw;
 mod scan;
+mod special;
 mod value;
 
 pub use number::number_round_trips;
-pub use scan::{parse, scan_envelope, Envelope, Message, Refusal};
+pub use raw::{skip_value, string_end, Elements, Kind, Members, Piece, Raw, Shared, Unescape};
+pub use scan::{parse, scan_envelope, scan_envelope_str, Envelope, Message, Refusal};
 pub use value::{Map, Value};
 
 use std::fmt;

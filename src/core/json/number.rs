@@ -13,6 +13,9 @@ pub fn number_round_trips(text: &str) -> bool {
     if digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
         return true;
     }
+    if few_significant_digits(digits) {
+        return true;
+    }
     let Ok(double) = text.parse::<f64>() else {
         return false;
     };
@@ -25,6 +28,39 @@ pub fn number_round_trips(text: &str) -> bool {
         (Some(a), Some(b)) => a == b,
         _ => false,
     }
+}
+
+/// At most 15 significant digits and a modest exponent: such a decimal is the shortest
+/// form of its double (15-digit decimals are further apart than doubles in the normal
+/// range), so it round-trips. Checked without allocating; anything else takes the full
+/// comparison.
+fn few_significant_digits(digits: &str) -> bool {
+    let (mantissa, exponent) = match digits.find(['e', 'E']) {
+        Some(at) => (&digits[..at], &digits[at + 1..]),
+        None => (digits, "0"),
+    };
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    if exponent.len() > 4 {
+        return false;
+    }
+    let Ok(exponent) = exponent.parse::<i32>() else {
+        return false;
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = || int.bytes().chain(frac.bytes());
+    if !all().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let leading = all().take_while(|&b| b == b'0').count();
+    let total = int.len() + frac.len();
+    if leading == total {
+        return true; // zero
+    }
+    let trailing = all().rev().take_while(|&b| b == b'0').count();
+    let significant = total - leading - trailing;
+    // The decimal exponent of the leading digit, to stay well inside the normal range.
+    let magnitude = exponent + int.len() as i32 - leading as i32;
+    significant <= 15 && (-290..=290).contains(&magnitude)
 }
 
 /// A decimal number in lowest terms: `±digits × 10^exponent`, zero with no sign.
@@ -94,6 +130,37 @@ mod tests {
             "-1.4836845032615862e14",
         ] {
             assert!(ok(n), "{n} should round-trip");
+        }
+    }
+
+    /// The shortcut for few significant digits agrees with the full comparison.
+    #[test]
+    fn the_shortcut_agrees_with_the_full_check() {
+        for n in [
+            "0.5",
+            "3.25",
+            "-0.5e3",
+            "1e21",
+            "1.5E+2",
+            "123456789012345e-20",
+            "1234567890.12345",
+            "0.000123456789012345",
+            "9.99999999999999e290",
+            "1e-290",
+            "1e-300",
+            "1e300",
+            "0.1",
+            "0.30000000000000004",
+            "0e5",
+            "100e-2",
+        ] {
+            let digits = n.strip_prefix('-').unwrap_or(n);
+            if super::few_significant_digits(digits) {
+                let double: f64 = n.parse().unwrap();
+                let mut buffer = ryu_js::Buffer::new();
+                let shortest = buffer.format_finite(double);
+                assert_eq!(super::Decimal::of(n), super::Decimal::of(shortest), "{n}");
+            }
         }
     }
 

@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use super::keys::{duplicate_key, find_duplicate, key_hash};
+use super::special::find_special;
 use super::{number_round_trips, Ambiguity, JsonError, Map, Value, MAX_DEPTH};
 
 /// The top-level members of a JSON-RPC message, as raw JSON text (validated, not decoded).
@@ -33,7 +35,13 @@ pub enum Message<'a> {
 /// Validates `bytes` as one JSON value and returns its JSON-RPC envelope. Builds no tree:
 /// the cost is one pass over the bytes plus the keys of open objects.
 pub fn scan_envelope(bytes: &[u8]) -> Result<Message<'_>, JsonError> {
-    let mut s = Scanner::new(bytes)?;
+    scan_envelope_str(Scanner::utf8(bytes)?)
+}
+
+/// [`scan_envelope`] over text already known to be UTF-8 (a [`Shared`](super::Shared)
+/// line), without checking it again.
+pub fn scan_envelope_str(text: &str) -> Result<Message<'_>, JsonError> {
+    let mut s = Scanner::of(text);
     s.ws();
     let message = match s.peek() {
         Some(b'{') => Message::Single(s.envelope()?),
@@ -82,17 +90,24 @@ struct Scanner<'a> {
     pos: usize,
     depth: usize,
     ambiguity: Option<Ambiguity>,
-    /// Keys of the objects currently open, for duplicate detection while skipping.
-    keys: Vec<Cow<'a, str>>,
+    /// Hashes of the keys of the objects currently open, for duplicate detection while
+    /// skipping (eight bytes a key, whatever the keys hold).
+    keys: Vec<u64>,
 }
 
 type Scan<T> = Result<T, JsonError>;
 
 impl<'a> Scanner<'a> {
     fn new(bytes: &'a [u8]) -> Scan<Self> {
-        let src =
-            std::str::from_utf8(bytes).map_err(|e| JsonError { what: "invalid UTF-8", offset: e.valid_up_to() })?;
-        Ok(Scanner { src, bytes, pos: 0, depth: 0, ambiguity: None, keys: Vec::new() })
+        Ok(Scanner::of(Scanner::utf8(bytes)?))
+    }
+
+    fn utf8(bytes: &'a [u8]) -> Scan<&'a str> {
+        std::str::from_utf8(bytes).map_err(|e| JsonError { what: "invalid UTF-8", offset: e.valid_up_to() })
+    }
+
+    fn of(src: &'a str) -> Self {
+        Scanner { src, bytes: src.as_bytes(), pos: 0, depth: 0, ambiguity: None, keys: Vec::new() }
     }
 
     fn err<T>(&self, what: &'static str) -> Scan<T> {
@@ -203,6 +218,7 @@ impl<'a> Scanner<'a> {
     fn envelope(&mut self) -> Scan<Envelope<'a>> {
         let mut env = Envelope::default();
         let frame = self.keys.len();
+        let open = self.pos;
         self.object(|s, key| {
             let start = s.pos;
             if &*key == "result" && s.peek() == Some(b'{') {
@@ -224,18 +240,19 @@ impl<'a> Scanner<'a> {
             if let Some(slot) = slot {
                 slot.get_or_insert(raw);
             }
-            s.keys.push(key);
+            s.keys.push(key_hash(&key));
             Ok(())
         })?;
-        self.close_keys(frame);
+        self.close_keys(frame, open);
         env.ambiguity = self.ambiguity.take();
         Ok(env)
     }
 
-    /// Checks the keys pushed since `frame` for duplicates, then forgets them.
-    fn close_keys(&mut self, frame: usize) {
-        if let Some(dup) = find_duplicate(&mut self.keys[frame..]) {
-            let dup = dup.to_owned();
+    /// Checks the keys of the object that opened at `open` (their hashes pushed since
+    /// `frame`) for duplicates, then forgets them.
+    fn close_keys(&mut self, frame: usize, open: usize) {
+        let object = &self.src[open..self.pos];
+        if let Some(dup) = duplicate_key(&mut self.keys[frame..], object) {
             self.note(Ambiguity::DuplicateKey(dup));
         }
         self.keys.truncate(frame);
@@ -244,6 +261,7 @@ impl<'a> Scanner<'a> {
     /// Skips an object, checking its keys; returns the raw value of member `want`.
     fn skip_object(&mut self, want: Option<&str>) -> Scan<Option<&'a str>> {
         let frame = self.keys.len();
+        let open = self.pos;
         let mut wanted = None;
         self.object(|s, key| {
             let start = s.pos;
@@ -251,10 +269,10 @@ impl<'a> Scanner<'a> {
             if wanted.is_none() && want == Some(&*key) {
                 wanted = Some(&s.src[start..s.pos]);
             }
-            s.keys.push(key);
+            s.keys.push(key_hash(&key));
             Ok(())
         })?;
-        self.close_keys(frame);
+        self.close_keys(frame, open);
         Ok(wanted)
     }
 
@@ -283,8 +301,8 @@ impl<'a> Scanner<'a> {
                     Ok(())
                 })?;
                 let mut keys: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
-                if let Some(dup) = find_duplicate(&mut keys) {
-                    let dup = dup.to_owned();
+                if let Some(at) = find_duplicate(&mut keys, |k| *k) {
+                    let dup = keys[at].to_owned();
                     self.note(Ambiguity::DuplicateKey(dup));
                 }
                 Ok(Value::Object(members))
@@ -455,88 +473,6 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// The first byte at or after `i` that ends a plain run inside a string: `"`, `\` or a
-/// control character. Sixteen bytes at a time with SSE2 (part of every x86-64), eight at a
-/// time elsewhere; the rest byte by byte.
-#[inline]
-fn find_special(bytes: &[u8], i: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    let i = find_special_sse2(bytes, i);
-    #[cfg(not(target_arch = "x86_64"))]
-    let i = find_special_swar(bytes, i);
-    bytewise(bytes, i)
-}
-
-fn bytewise(bytes: &[u8], i: usize) -> usize {
-    bytes[i..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map_or(bytes.len(), |at| i + at)
-}
-
-/// [`find_special`] over whole 16-byte blocks; stops at the block with a hit or the tail.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn find_special_sse2(bytes: &[u8], mut i: usize) -> usize {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
-    // SAFETY: SSE2 is part of the x86-64 baseline, so these intrinsics are always
-    // available; every load reads a `block` of 16 bytes, with no alignment requirement.
-    unsafe {
-        let quote = _mm_set1_epi8(b'"' as i8);
-        let backslash = _mm_set1_epi8(b'\\' as i8);
-        let control = _mm_set1_epi8(0x1f);
-        while let Some(block) = bytes.get(i..i + 16) {
-            let v = _mm_loadu_si128(block.as_ptr().cast());
-            let hits = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                // b <= 0x1f, unsigned: min(b, 0x1f) == b.
-                _mm_cmpeq_epi8(_mm_min_epu8(v, control), v),
-            );
-            let mask = _mm_movemask_epi8(hits);
-            if mask != 0 {
-                return i + mask.trailing_zeros() as usize;
-            }
-            i += 16;
-        }
-    }
-    i
-}
-
-/// [`find_special`] eight bytes at a time (the zero-byte trick of Hacker's Delight 6-1;
-/// the lowest flagged byte is always exact).
-#[cfg(any(not(target_arch = "x86_64"), test))]
-fn find_special_swar(bytes: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let slash = w ^ (ONES * u64::from(b'\\'));
-        let hits = (quote.wrapping_sub(ONES) & !quote)
-            | (slash.wrapping_sub(ONES) & !slash)
-            | (w.wrapping_sub(ONES * 0x20) & !w);
-        let hits = hits & HIGH;
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i
-}
-
-/// A key that occurs twice in `keys`, if any (reorders `keys`).
-fn find_duplicate<K: AsRef<str> + Ord>(keys: &mut [K]) -> Option<&str> {
-    if keys.len() <= 16 {
-        for (i, a) in keys.iter().enumerate() {
-            if keys[i + 1..].iter().any(|b| b.as_ref() == a.as_ref()) {
-                return Some(a.as_ref());
-            }
-        }
-        return None;
-    }
-    keys.sort_unstable();
-    keys.windows(2).find(|w| w[0].as_ref() == w[1].as_ref()).map(|w| w[0].as_ref())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,27 +583,5 @@ mod tests {
         let m = scan_envelope(br#"[{"id":1}, {"id":2} ]"#).unwrap();
         assert_eq!(m, Message::Batch(vec![r#"{"id":1}"#, r#"{"id":2}"#]));
         assert_eq!(scan_envelope(b"42").unwrap(), Message::Other);
-    }
-
-    #[test]
-    fn find_special_matches_bytewise_scan() {
-        let swar = |t: &[u8], i: usize| bytewise(t, find_special_swar(t, i));
-        let text: Vec<u8> = (0..200u8).map(|i| b'a' + i % 26).collect();
-        for pos in [0, 7, 8, 9, 15, 16, 17, 31, 63, 150, 199] {
-            for byte in 0..=255u8 {
-                let mut t = text.clone();
-                t[pos] = byte;
-                let special = byte == b'"' || byte == b'\\' || byte < 0x20;
-                let want = if special { pos } else { t.len() };
-                assert_eq!(find_special(&t, 0), want, "byte {byte:#x} at {pos}");
-                assert_eq!(swar(&t, 0), want, "byte {byte:#x} at {pos}");
-                assert_eq!(find_special(&t, pos), want);
-                assert_eq!(swar(&t, pos), want);
-            }
-        }
-        let mut text = text;
-        text.extend_from_slice("é€😀\u{7f}".as_bytes());
-        assert_eq!(find_special(&text, 0), text.len());
-        assert_eq!(swar(&text, 0), text.len());
     }
 }

@@ -227,11 +227,11 @@ mod tests {
     #[test]
     fn confirm_is_read_from_defaults_and_ask_rules() {
         let p = from_toml("[defaults]\nconfirm = \"digest\"\n").unwrap();
-        assert_eq!(p.evaluate("s", "t", Class::Destructive, None).confirm, Confirm::Digest);
+        assert_eq!(p.evaluate("s", "t", Class::Destructive, crate::core::json::Raw::new("{}")).confirm, Confirm::Digest);
         let text = "[[rules]]\nid = \"r\"\ntool = \"pay\"\naction = \"ask\"\nconfirm = \"digest\"\n";
         let p = from_toml(text).unwrap();
-        assert_eq!(p.evaluate("s", "pay", Class::Destructive, None).confirm, Confirm::Digest);
-        assert_eq!(p.evaluate("s", "other", Class::Destructive, None).confirm, Confirm::Key);
+        assert_eq!(p.evaluate("s", "pay", Class::Destructive, crate::core::json::Raw::new("{}")).confirm, Confirm::Digest);
+        assert_eq!(p.evaluate("s", "other", Class::Destructive, crate::core::json::Raw::new("{}")).confirm, Confirm::Key);
         let e = err("[[rules]]\nid = \"r\"\ntool = \"pay\"\naction = \"deny\"\nconfirm = \"digest\"\n");
         assert!(e.message.contains("only to rules whose action is \"ask\""), "{e}");
         assert_eq!(e.line, 5);
@@ -304,8 +304,8 @@ mod tests {
         }
         let p = from_toml(&rule_with(r#"regex = "a|b""#)).unwrap();
         let holds = |s: &str| {
-            let args = crate::core::json::parse(format!(r#"{{"p":"{s}"}}"#).as_bytes()).unwrap().into_owned();
-            p.evaluate("s", "x", Class::ReadOnly, Some(&args)).action == Action::Deny
+            let args = format!(r#"{{"p":"{s}"}}"#);
+            p.evaluate("s", "x", Class::ReadOnly, crate::core::json::Raw::new(&args)).action == Action::Deny
         };
         assert!(holds("a") && holds("b"));
         assert!(!holds("ab") && !holds("abc") && !holds("xb"), "matched whole");
@@ -334,8 +334,8 @@ mod tests {
             assert!(from_toml(&rule_with(good)).is_ok(), "{good}");
         }
         let p = from_toml(&rule_with("gt = 9007199254740991")).unwrap();
-        let args = crate::core::json::parse(br#"{"p":9007199254740992}"#).unwrap();
-        assert_eq!(p.evaluate("s", "x", Class::ReadOnly, Some(&args)).action, Action::Deny);
+        let args = crate::core::json::Raw::new(r#"{"p":9007199254740992}"#);
+        assert_eq!(p.evaluate("s", "x", Class::ReadOnly, args).action, Action::Deny);
     }
 
     #[test]
@@ -349,7 +349,7 @@ mod tests {
         assert_eq!(args.len(), 3);
         let n = &args.iter().find(|(k, _)| k == "/n").unwrap().1;
         assert_eq!(n.len(), 2);
-        let parsed = crate::core::json::parse(br#"{"n":2,"s":{"k":[1.0]},"e":1.5}"#).unwrap();
-        assert_eq!(p.evaluate("s", "t", Class::ReadOnly, Some(&parsed)).action, Action::Deny);
+        let parsed = crate::core::json::Raw::new(r#"{"n":2,"s":{"k":[1.0]},"e":1.5}"#);
+        assert_eq!(p.evaluate("s", "t", Class::ReadOnly, parsed).action, Action::Deny);
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use globset::{GlobBuilder, GlobMatcher};
 use regex::Regex;
 
-use crate::core::json::Value;
+use crate::core::json::{Kind, Raw, Value};
 
 /// One condition on the value a JSON Pointer selects. A missing value or one of the wrong
 /// type never matches (except for `absent`).
@@ -69,18 +69,21 @@ impl Pattern {
 
 impl Matcher {
     /// Does the selected value (`None`: the pointer found nothing) satisfy this matcher?
-    pub fn holds(&self, value: Option<&Value<'_>>) -> bool {
-        match (self, value) {
-            (Matcher::Absent(absent), v) => *absent == v.is_none(),
+    /// Only the selected value is read, and a string is decoded only for the string
+    /// matchers.
+    pub fn holds(&self, value: Option<Raw<'_>>) -> bool {
+        let Some(v) = value else {
+            return matches!(self, Matcher::Absent(true));
+        };
+        match (self, v.kind()) {
+            (Matcher::Absent(absent), _) => !*absent,
             (_, None) => false,
-            (Matcher::Equals(expected), Some(v)) => json_eq(expected, v),
-            (Matcher::OneOf(options), Some(v)) => options.iter().any(|o| json_eq(o, v)),
-            (Matcher::Glob(p), Some(Value::String(s))) => p.is_match(s),
-            (Matcher::Regex(r), Some(Value::String(s))) => r.is_match(s),
-            (Matcher::Compare(op, bound), Some(v @ Value::Number(_))) => {
-                v.as_f64().is_some_and(|n| op.holds(n, *bound))
-            }
-            (Matcher::Path(p), Some(Value::String(s))) => path_matches(p, s),
+            (Matcher::Equals(expected), _) => raw_eq(expected, v),
+            (Matcher::OneOf(options), _) => options.iter().any(|o| raw_eq(o, v)),
+            (Matcher::Glob(p), Some(Kind::String)) => v.as_str().is_some_and(|s| p.is_match(&s)),
+            (Matcher::Regex(r), Some(Kind::String)) => v.as_str().is_some_and(|s| r.is_match(&s)),
+            (Matcher::Compare(op, bound), Some(Kind::Number)) => v.as_f64().is_some_and(|n| op.holds(n, *bound)),
+            (Matcher::Path(p), Some(Kind::String)) => v.as_str().is_some_and(|s| path_matches(p, &s)),
             _ => false,
         }
     }
@@ -113,6 +116,33 @@ pub fn json_eq(a: &Value<'_>, b: &Value<'_>) -> bool {
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| b.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => false,
+    }
+}
+
+/// [`json_eq`] between a tree and JSON text, reading the text only as far as needed.
+pub fn raw_eq(a: &Value<'_>, b: Raw<'_>) -> bool {
+    match (a, b.kind()) {
+        (Value::Null, Some(Kind::Null)) => true,
+        (Value::Bool(x), Some(Kind::Bool)) => b.as_bool() == Some(*x),
+        (Value::Number(_), Some(Kind::Number)) => a.as_f64().is_some() && a.as_f64() == b.as_f64(),
+        (Value::String(x), Some(Kind::String)) => b.as_str().is_some_and(|y| **x == *y),
+        (Value::Array(x), Some(Kind::Array)) => {
+            let mut items = b.elements();
+            x.iter().all(|p| items.next().is_some_and(|q| raw_eq(p, q))) && items.next().is_none()
+        }
+        (Value::Object(x), Some(Kind::Object)) => {
+            // Keys are unique on both sides (the scanner refuses duplicates), so equal counts
+            // and every expected member found equal means the same members.
+            let mut count = 0;
+            for _ in b.members() {
+                count += 1;
+                if count > x.len() {
+                    return false;
+                }
+            }
+            count == x.len() && x.iter().all(|(k, v)| b.get(k).is_some_and(|w| raw_eq(v, w)))
         }
         _ => false,
     }
@@ -154,7 +184,11 @@ mod tests {
     use super::*;
     use crate::core::json::parse;
 
-    fn v(json: &str) -> Value<'static> {
+    fn v(json: &str) -> Raw<'_> {
+        Raw::new(json)
+    }
+
+    fn tree(json: &str) -> Value<'static> {
         parse(json.as_bytes()).unwrap().into_owned()
     }
 
@@ -171,9 +205,9 @@ mod tests {
     #[test]
     fn path_cannot_be_fooled() {
         let m = Matcher::Path(Pattern::new("/home/me/scratch/**", true).unwrap());
-        assert!(m.holds(Some(&v(r#""/home/me/scratch/a.txt""#))));
-        assert!(m.holds(Some(&v(r#""/home/me/scratch/deep/er/a.txt""#))));
-        assert!(m.holds(Some(&v(r#""//home///me/./scratch/x/../a""#))));
+        assert!(m.holds(Some(v(r#""/home/me/scratch/a.txt""#))));
+        assert!(m.holds(Some(v(r#""/home/me/scratch/deep/er/a.txt""#))));
+        assert!(m.holds(Some(v(r#""//home///me/./scratch/x/../a""#))));
         for bad in [
             r#""/home/me/scratch/../secrets""#,
             r#""/home/me/scratch/../../me/.ssh/id""#,
@@ -184,56 +218,59 @@ mod tests {
             "17",
             "null",
         ] {
-            assert!(!m.holds(Some(&v(bad))), "{bad} must not match");
+            assert!(!m.holds(Some(v(bad))), "{bad} must not match");
         }
         assert!(!m.holds(None));
         let single = Matcher::Path(Pattern::new("/tmp/*", true).unwrap());
-        assert!(single.holds(Some(&v(r#""/tmp/a""#))));
-        assert!(!single.holds(Some(&v(r#""/tmp/a/b""#))), "* stays within a segment");
+        assert!(single.holds(Some(v(r#""/tmp/a""#))));
+        assert!(!single.holds(Some(v(r#""/tmp/a/b""#))), "* stays within a segment");
         let relative = Matcher::Path(Pattern::new("notes/*", true).unwrap());
-        assert!(relative.holds(Some(&v(r#""./notes/a""#))));
-        assert!(!relative.holds(Some(&v(r#""/notes/a""#))));
+        assert!(relative.holds(Some(v(r#""./notes/a""#))));
+        assert!(!relative.holds(Some(v(r#""/notes/a""#))));
     }
 
     #[test]
     fn comparisons_need_numbers() {
         let lt = Matcher::Compare(Comparison::Lt, 50000.0);
-        assert!(lt.holds(Some(&v("49999"))));
-        assert!(!lt.holds(Some(&v("50000"))));
-        assert!(!lt.holds(Some(&v(r#""100""#))), "a string is the wrong type");
+        assert!(lt.holds(Some(v("49999"))));
+        assert!(!lt.holds(Some(v("50000"))));
+        assert!(!lt.holds(Some(v(r#""100""#))), "a string is the wrong type");
         assert!(!lt.holds(None));
-        assert!(Matcher::Compare(Comparison::Le, 1.0).holds(Some(&v("1.0"))));
-        assert!(Matcher::Compare(Comparison::Gt, 1.0).holds(Some(&v("1e1"))));
-        assert!(!Matcher::Compare(Comparison::Ge, 1.0).holds(Some(&v("0.5"))));
+        assert!(Matcher::Compare(Comparison::Le, 1.0).holds(Some(v("1.0"))));
+        assert!(Matcher::Compare(Comparison::Gt, 1.0).holds(Some(v("1e1"))));
+        assert!(!Matcher::Compare(Comparison::Ge, 1.0).holds(Some(v("0.5"))));
     }
 
     #[test]
     fn equality_and_sets() {
-        let eq = Matcher::Equals(v(r#"{"a":[1,"x"],"b":null}"#));
-        assert!(eq.holds(Some(&v(r#"{"b":null,"a":[1.0,"x"]}"#))));
-        assert!(!eq.holds(Some(&v(r#"{"b":null,"a":[1,"x"],"c":1}"#))));
-        let one = Matcher::OneOf(vec![v(r#""main""#), v("3")]);
-        assert!(one.holds(Some(&v(r#""main""#))));
-        assert!(one.holds(Some(&v("3"))));
-        assert!(!one.holds(Some(&v(r#""3""#))));
+        let eq = Matcher::Equals(tree(r#"{"a":[1,"x"],"b":null}"#));
+        assert!(eq.holds(Some(v(r#"{"b":null,"a":[1.0,"x"]}"#))));
+        assert!(!eq.holds(Some(v(r#"{"b":null,"a":[1,"x"],"c":1}"#))));
+        let one = Matcher::OneOf(vec![tree(r#""main""#), tree("3")]);
+        assert!(!eq.holds(Some(v(r#"{"b":null}"#))));
+        assert!(!eq.holds(Some(v(r#"{"b":null,"a":[1,"x",2]}"#))));
+        assert!(Matcher::Equals(tree(r#""\u00e9""#)).holds(Some(v(r#""é""#))));
+        assert!(one.holds(Some(v(r#""main""#))));
+        assert!(one.holds(Some(v("3"))));
+        assert!(!one.holds(Some(v(r#""3""#))));
     }
 
     #[test]
     fn strings_glob_and_regex_whole() {
         let g = Matcher::Glob(Pattern::new("feature/*", false).unwrap());
-        assert!(g.holds(Some(&v(r#""feature/a/b""#))));
-        assert!(!g.holds(Some(&v(r#""main""#))));
+        assert!(g.holds(Some(v(r#""feature/a/b""#))));
+        assert!(!g.holds(Some(v(r#""main""#))));
         let r = Matcher::Regex(Regex::new("^(?:[a-z]+)$").unwrap());
-        assert!(r.holds(Some(&v(r#""abc""#))));
-        assert!(!r.holds(Some(&v(r#""abc1""#))));
-        assert!(!r.holds(Some(&v("1"))));
+        assert!(r.holds(Some(v(r#""abc""#))));
+        assert!(!r.holds(Some(v(r#""abc1""#))));
+        assert!(!r.holds(Some(v("1"))));
     }
 
     #[test]
     fn absent() {
         assert!(Matcher::Absent(true).holds(None));
-        assert!(!Matcher::Absent(true).holds(Some(&Value::Null)));
-        assert!(Matcher::Absent(false).holds(Some(&Value::Null)));
+        assert!(!Matcher::Absent(true).holds(Some(v("null"))));
+        assert!(Matcher::Absent(false).holds(Some(v("null"))));
         assert!(!Matcher::Absent(false).holds(None));
     }
 }

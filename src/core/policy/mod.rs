@@ -6,10 +6,10 @@ mod matcher;
 use std::fmt;
 
 pub use load::{from_toml, PolicyError};
-pub use matcher::{json_eq, normalize, Comparison, Matcher, Pattern};
+pub use matcher::{json_eq, normalize, raw_eq, Comparison, Matcher, Pattern};
 
 use super::classify::Class;
-use super::json::Value;
+use super::json::Raw;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,7 +52,7 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn matches(&self, server: &str, tool: &str, arguments: &Value<'_>) -> bool {
+    fn matches(&self, server: &str, tool: &str, arguments: Raw<'_>) -> bool {
         self.tool.is_match(tool)
             && self.server.as_ref().is_none_or(|s| s.is_match(server))
             && self.args.iter().all(|(pointer, matchers)| {
@@ -100,10 +100,10 @@ impl Policy {
         self.defaults[class_index(class)] = action;
     }
 
-    /// First matching rule wins; with none, the class default.
-    pub fn evaluate(&self, server: &str, tool: &str, class: Class, arguments: Option<&Value<'_>>) -> Verdict {
-        let empty = Value::Object(Vec::new());
-        let arguments = arguments.unwrap_or(&empty);
+    /// First matching rule wins; with none, the class default. `arguments` is the call's
+    /// arguments as JSON text (`Call::raw_arguments`, `{}` when absent): each rule's
+    /// pointers are looked up in the text and only the selected values are decoded.
+    pub fn evaluate(&self, server: &str, tool: &str, class: Class, arguments: Raw<'_>) -> Verdict {
         match self.rules.iter().find(|r| r.matches(server, tool, arguments)) {
             Some(rule) => {
                 Verdict { action: rule.action, rule: rule.id.clone(), confirm: rule.confirm.unwrap_or(self.confirm) }
@@ -156,7 +156,6 @@ impl fmt::Display for Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json::parse;
 
     const EXAMPLE: &str = r#"
 [defaults]
@@ -187,8 +186,7 @@ action = "deny"
 "#;
 
     fn eval(p: &Policy, server: &str, tool: &str, class: Class, args: &str) -> Verdict {
-        let args = parse(args.as_bytes()).unwrap();
-        p.evaluate(server, tool, class, Some(&args))
+        p.evaluate(server, tool, class, Raw::new(args))
     }
 
     #[test]
@@ -204,7 +202,7 @@ action = "deny"
         assert_eq!(v, Verdict { action: Action::Ask, rule: "defaults.destructive".into(), confirm: Confirm::Key });
         let v = eval(&p, "fs", "read", Class::ReadOnly, "{}");
         assert_eq!(v, Verdict { action: Action::Allow, rule: "defaults.read_only".into(), confirm: Confirm::Key });
-        let v = p.evaluate("fs", "new", Class::Unknown, None);
+        let v = p.evaluate("fs", "new", Class::Unknown, Raw::new("{}"));
         assert_eq!(v.action, Action::Ask);
     }
 

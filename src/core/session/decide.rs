@@ -81,7 +81,7 @@ impl Session {
         };
         let class = held.class;
         let verdict =
-            self.settings.policy.evaluate(&self.settings.label, &held.call.name, class, held.call.arguments.as_deref());
+            self.settings.policy.evaluate(&self.settings.label, &held.call.name, class, held.call.raw_arguments());
         let (rule, confirm) = (Some(verdict.rule), verdict.confirm);
         let waited = held.waited_ms(now.mono);
         let decision = |reason, by| Decision::new(reason, class, rule.clone(), by, waited, None);
@@ -148,7 +148,7 @@ impl Session {
             None => shown,
         };
         shown.confirm = held.confirm;
-        shown.arguments = held.call.arguments.as_ref().map_or_else(|| "{}".to_owned(), |a| a.to_serde().to_string());
+        shown.arguments = held.call.arguments_json().to_owned();
         shown.digest = held.call.digest.clone();
         shown
     }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::core::audit::redact::redact;
 use crate::core::gate::{Call, CallError};
-use crate::core::json::{self, Message, Value};
+use crate::core::json::{self, Message, Raw, Shared, Value};
 use crate::core::protocol::{kind_of, meta_revision, Id, Kind, Revision, META_CLIENT_INFO};
 
 /// One line from the client, examined.
@@ -101,33 +101,43 @@ pub struct Initialize {
     pub client_name: Option<String>,
 }
 
-/// Reads one line from the client.
-pub fn read(bytes: Bytes) -> ClientLine {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+/// Largest member of a request's params read as a tree (`_meta`, `clientInfo`, ...):
+/// larger ones are not looked into.
+const SMALL: usize = 1 << 20;
+
+/// Reads one line from the client. The line is kept whole and shared: what is forwarded,
+/// and a call's arguments, are parts of it, never copies.
+pub fn read(line: Vec<u8>) -> ClientLine {
+    if line.iter().all(u8::is_ascii_whitespace) {
         return ClientLine::Blank;
     }
-    let items = match json::scan_envelope(&bytes) {
+    let line = match Shared::from_utf8(line) {
+        Ok(line) => line,
+        Err((e, bytes)) => return ClientLine::Unparsable { why: format!("parse error: {e}"), bytes: bytes.into() },
+    };
+    let bytes = Bytes::from_owner(line.clone());
+    let items = match json::scan_envelope_str(line.as_str()) {
         Err(e) => return ClientLine::Unparsable { why: format!("parse error: {e}"), bytes },
         Ok(Message::Other) => return ClientLine::NotObject(bytes),
-        Ok(Message::Single(env)) => return ClientLine::Single(Item { kind: item_kind(&bytes, env), bytes }),
+        Ok(Message::Single(env)) => return ClientLine::Single(Item { kind: item_kind(&line, env), bytes }),
         Ok(Message::Batch(items)) => items,
     };
     let items = items
         .into_iter()
         .map(|element| {
-            let slice = bytes.slice_ref(element.as_bytes());
+            let part = line.part(element);
             // Elements were validated as part of the array.
-            let kind = match json::scan_envelope(&slice) {
-                Ok(Message::Single(env)) => item_kind(&slice, env),
+            let kind = match json::scan_envelope_str(part.as_str()) {
+                Ok(Message::Single(env)) => item_kind(&part, env),
                 _ => ItemKind::Invalid { why: "a batch element must be a JSON-RPC object", id: None, answer: true },
             };
-            Item { bytes: slice, kind }
+            Item { bytes: Bytes::from_owner(part), kind }
         })
         .collect();
     ClientLine::Batch { bytes, items }
 }
 
-fn item_kind(bytes: &[u8], env: json::Envelope<'_>) -> ItemKind {
+fn item_kind(line: &Shared, env: json::Envelope<'_>) -> ItemKind {
     let kind = match kind_of(&env) {
         Ok(kind) => kind,
         Err(invalid) => {
@@ -143,29 +153,24 @@ fn item_kind(bytes: &[u8], env: json::Envelope<'_>) -> ItemKind {
         };
         return ItemKind::Ambiguous { why: ambiguity.to_string(), id, method };
     }
-    let _ = bytes;
     match kind {
         Kind::Request { id, method } => {
-            let params = match env.params.map(|p| json::parse(p.as_bytes())) {
-                Some(Ok(p)) => Some(p),
-                // Validated and unambiguous by the scan: cannot fail; fail closed anyway.
-                Some(Err(_)) => return ItemKind::Invalid { why: "params cannot be read", id: Some(id), answer: true },
-                None => None,
-            };
-            let facts = facts(&method, params.as_ref());
-            let call_id = id.clone();
-            let mut facts = Box::new(facts);
+            let raw = env.params.map(Raw::new);
+            // Only the small members the session reads become a tree; a call's arguments
+            // stay text.
+            let small = raw.map(|r| r.pick(&["_meta", "taskId", "cursor", "protocolVersion", "clientInfo"], SMALL));
+            let mut facts = Box::new(facts(&method, small.as_ref()));
             if method == "tools/call" {
-                facts.call = Some(Call::read(call_id, params.as_ref()));
+                facts.call = Some(Call::read(id.clone(), raw, line));
             }
             ItemKind::Request { id, method, facts }
         }
         Kind::Notification { method } if method == "tools/call" => ItemKind::CallNotification,
         Kind::Notification { method } => {
             let cancels = (method == "notifications/cancelled")
-                .then(|| env.params.and_then(|p| json::parse(p.as_bytes()).ok()))
+                .then(|| env.params.and_then(|p| Raw::new(p).get("requestId")))
                 .flatten()
-                .and_then(|p| p.get("requestId").and_then(|r| Id::from_raw(&r.to_serde().to_string())));
+                .and_then(|r| Id::from_raw(r.text()));
             ItemKind::Notification { method, cancels }
         }
         Kind::Response { .. } | Kind::Error { .. } => ItemKind::Response,
@@ -215,7 +220,7 @@ mod tests {
     use super::*;
 
     fn single(line: &str) -> ItemKind {
-        match read(Bytes::copy_from_slice(line.as_bytes())) {
+        match read(line.as_bytes().to_vec()) {
             ClientLine::Single(item) => item.kind,
             other => panic!("{other:?}"),
         }
@@ -240,7 +245,7 @@ mod tests {
             single(r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"rm"}}"#),
             ItemKind::CallNotification
         ));
-        let batch = read(Bytes::from_static(br#"[{"jsonrpc":"2.0","method":"tools/call","params":{"name":"rm"}}]"#));
+        let batch = read(br#"[{"jsonrpc":"2.0","method":"tools/call","params":{"name":"rm"}}]"#.to_vec());
         let ClientLine::Batch { items, .. } = batch else { panic!() };
         assert!(matches!(items[0].kind, ItemKind::CallNotification));
     }

@@ -61,7 +61,7 @@ impl T {
     }
 
     fn client_text(&mut self, text: &str, secs: f64) -> Vec<Action> {
-        self.s.client(inbound::read(Bytes::copy_from_slice(text.as_bytes())), at(secs), &mut self.out);
+        self.s.client(inbound::read(text.as_bytes().to_vec()), at(secs), &mut self.out);
         std::mem::take(&mut self.out)
     }
 

@@ -1,0 +1,222 @@
+//! Redaction read straight from a call's JSON text: the same output as
+//! [`redact`](super::redact::redact) on the tree of that text, without building the tree.
+//!
+//! Only what the record shows is decoded: at most [`MAX_ITEMS`] members or elements per
+//! level, [`MAX_DEPTH`] levels, [`MAX_STRING`] characters per string. The rest is counted
+//! by skipping it. Secret checks use the predicates of `redact` on the decoded text; a
+//! long string with escapes is decoded and checked a window at a time (overlapping, so a
+//! secret shorter than the overlap is never missed; a window edge can only add a match),
+//! so that no copy of a large value is made.
+
+use std::borrow::Cow;
+
+use serde_json::Value as Json;
+
+use super::redact::{is_secret_key, is_secret_value, MAX_DEPTH, MAX_ITEMS, MAX_STRING, REDACTED};
+use crate::core::json::{Kind, Piece, Raw, Value};
+
+/// Text decoded at a time when a long string with escapes is checked for secrets.
+const WINDOW: usize = 1 << 20;
+/// What consecutive windows share.
+const OVERLAP: usize = 64 << 10;
+
+/// The loggable form of the JSON text `value` (as `redact` of its tree).
+pub fn redact_raw(value: Raw<'_>) -> Json {
+    redact_at(value, 0)
+}
+
+fn redact_at(value: Raw<'_>, depth: usize) -> Json {
+    if depth >= MAX_DEPTH {
+        return Json::String("[cut: nested too deep]".into());
+    }
+    match value.kind() {
+        Some(Kind::String) if secret_value(value) => Json::String(REDACTED.into()),
+        Some(Kind::String) => Json::String(cut_raw(value)),
+        Some(Kind::Array) => {
+            let mut items = value.elements();
+            let mut out: Vec<Json> = items.by_ref().take(MAX_ITEMS).map(|v| redact_at(v, depth + 1)).collect();
+            let more = items.count();
+            if more > 0 {
+                out.push(Json::String(format!("[cut: {more} more items]")));
+            }
+            Json::Array(out)
+        }
+        Some(Kind::Object) => {
+            let mut out = serde_json::Map::new();
+            let mut members = value.members();
+            let mut taken = 0;
+            while taken < MAX_ITEMS {
+                let Some((key, v)) = members.next_raw() else { break };
+                taken += 1;
+                let key = Raw::new(key);
+                let shown = if secret_key(key) { Json::String(REDACTED.into()) } else { redact_at(v, depth + 1) };
+                out.insert(cut_raw(key), shown);
+            }
+            let mut more = 0usize;
+            while members.next_raw().is_some() {
+                more += 1;
+            }
+            if more > 0 {
+                out.insert("[cut]".into(), Json::String(format!("{more} more members")));
+            }
+            Json::Object(out)
+        }
+        Some(Kind::Number) => Value::Number(Cow::Borrowed(value.text())).to_serde(),
+        Some(Kind::Bool) => value.as_bool().map_or(Json::Null, Json::Bool),
+        Some(Kind::Null) | None => Json::Null,
+    }
+}
+
+/// `cut` of the decoded string, decoding no more than it shows.
+fn cut_raw(value: Raw<'_>) -> String {
+    let Some(mut pieces) = value.pieces() else {
+        return String::new();
+    };
+    let mut shown = String::new();
+    let mut kept = 0usize;
+    let mut more = 0usize;
+    while let Some(Some(piece)) = pieces.next_piece() {
+        match piece {
+            Piece::Char(c) if kept < MAX_STRING => {
+                shown.push(c);
+                kept += 1;
+            }
+            Piece::Char(_) => more += 1,
+            Piece::Text(s) => {
+                let mut chars = s.chars();
+                for c in chars.by_ref().take(MAX_STRING - kept) {
+                    shown.push(c);
+                    kept += 1;
+                }
+                more += chars.count();
+            }
+        }
+    }
+    if more > 0 {
+        shown.push_str(&format!("…[cut {more} chars]"));
+    }
+    shown
+}
+
+/// `is_secret_value` of the decoded string.
+fn secret_value(value: Raw<'_>) -> bool {
+    let text = value.text();
+    if !text.contains('\\') || text.len() <= WINDOW {
+        return value.as_str().is_some_and(|s| is_secret_value(&s));
+    }
+    windows(value, Some, is_secret_value)
+}
+
+/// `is_secret_key` of the decoded key. A long key can only hold a long fragment, so it is
+/// checked folded (as `is_secret_key` folds it), a window at a time.
+fn secret_key(key: Raw<'_>) -> bool {
+    if key.text().len() <= WINDOW {
+        return key.as_str().is_some_and(|k| is_secret_key(&k));
+    }
+    let fold = |c: char| (c != '_' && c != '-').then_some(c);
+    windows(key, fold, |w| is_secret_key(&w.to_lowercase()))
+}
+
+/// Runs `check` over overlapping windows of the decoded string, each character passed
+/// through `map` first (`None` drops it).
+fn windows(value: Raw<'_>, map: impl Fn(char) -> Option<char>, check: impl Fn(&str) -> bool) -> bool {
+    let Some(mut pieces) = value.pieces() else {
+        return false;
+    };
+    let mut window = String::with_capacity(WINDOW + 8);
+    let mut fresh = false;
+    let mut push = |c: char, window: &mut String| -> bool {
+        if let Some(c) = map(c) {
+            window.push(c);
+            fresh = true;
+        }
+        if window.len() < WINDOW {
+            return false;
+        }
+        let found = check(window);
+        let mut keep = window.len() - OVERLAP;
+        while !window.is_char_boundary(keep) {
+            keep += 1;
+        }
+        window.drain(..keep);
+        fresh = false;
+        found
+    };
+    while let Some(Some(piece)) = pieces.next_piece() {
+        let found = match piece {
+            Piece::Char(c) => push(c, &mut window),
+            Piece::Text(s) => s.chars().any(|c| push(c, &mut window)),
+        };
+        if found {
+            return true;
+        }
+    }
+    fresh && check(&window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::audit::redact::redact;
+    use crate::core::json::parse;
+
+    fn same(json: &str) {
+        let tree = redact(&parse(json.as_bytes()).unwrap());
+        assert_eq!(redact_raw(Raw::new(json)), tree, "{json}");
+    }
+
+    #[test]
+    fn same_output_as_the_tree_redaction() {
+        same(
+            r#"{"user":"ann","Password":"hunter2","api_key":"x","headers":{"Authorization":"z"},"shipping":"ok","pin":"1234"}"#,
+        );
+        same(
+            r#"{"note":"sk-proj-abcdefghijklmnopqrstuvwx","list":["ghp_abcdefghijklmnopqrstuvwxyz0123456789", 1, null]}"#,
+        );
+        same(r#"{"n":[1,-0,1.5e3,5.1E+25,9007199254740992,0.1,true,false,null],"e":"\u00e9\n\"\\\ud83d\ude00"}"#);
+        same(r#"{"p\u0061ssword":"x","k\u0065y":"\u0041KIAIOSFODNN7EXAMPLE"}"#);
+        let long = "é".repeat(MAX_STRING + 10);
+        same(
+            &serde_json::json!({ "s": long, "a": (0..100).collect::<Vec<_>>(), "t": "x".repeat(MAX_STRING) })
+                .to_string(),
+        );
+        let long_key = format!(r#"{{"{}\n":1,"{}":2}}"#, "k".repeat(300), "é".repeat(257));
+        same(&long_key);
+        let many: Vec<String> = (0..100).map(|i| format!("\"k{i:03}\":{i}")).collect();
+        same(&format!("{{{}}}", many.join(",")));
+        // Keys that are the same once cut: the tree's map keeps the last, and so do we.
+        same(&format!(r#"{{"{0}a":1,"{0}b":2}}"#, "x".repeat(MAX_STRING)));
+        same(&("[".repeat(40) + &"]".repeat(40)));
+        same(&(r#"{"a":"#.repeat(30) + "1" + &"}".repeat(30)));
+        same("[]");
+        same("{}");
+        same(r#""plain""#);
+    }
+
+    #[test]
+    fn long_strings_with_escapes_are_checked_by_window() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        for at in [0, WINDOW - 30, WINDOW - OVERLAP + 5, 3 * WINDOW] {
+            let mut s = "\\n".repeat(at / 2) + &" ".repeat(at % 2);
+            s.push_str(jwt);
+            s.push_str(&"\\t".repeat(WINDOW));
+            let text = format!(r#"{{"v":"{s}"}}"#);
+            assert_eq!(redact_raw(Raw::new(&text))["v"], REDACTED, "secret at {at}");
+        }
+        let text = format!(r#"{{"v":"{}"}}"#, "\\n".repeat(3 * WINDOW));
+        let shown = redact_raw(Raw::new(&text));
+        assert!(shown["v"].as_str().unwrap().ends_with(&format!("…[cut {} chars]", 3 * WINDOW - MAX_STRING)));
+        let key = format!(r#"{{"{}my_pass-word":1,"{}":2}}"#, "\\u0041".repeat(WINDOW), "b".repeat(2 * WINDOW));
+        let shown = redact_raw(Raw::new(&key));
+        let values: Vec<&Json> = shown.as_object().unwrap().values().collect();
+        assert!(values.contains(&&Json::String(REDACTED.into())), "long secret key");
+        assert!(values.contains(&&Json::from(2)), "long plain key");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for s in ["", "{", "[1,", "{\"a\":", "\"\\u12", "{\"a\":1,}", "nope", "{\"a\" 1}", "\"\\"] {
+            let _ = redact_raw(Raw::new(s));
+        }
+    }
+}
