@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::digest::digest_of;
 use super::json::Value;
+use super::pins::Definition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
@@ -63,6 +64,8 @@ pub struct Tool {
     pub class: Class,
     /// Digest of the whole tool definition, so the audit shows when it changed.
     pub digest: String,
+    /// The pinned part of the definition (PRODUCT.md section 7a).
+    pub pin: Definition,
 }
 
 /// The class of a listed tool, from its annotations. The spec's defaults
@@ -93,7 +96,7 @@ pub fn read_page(result: &Value<'_>) -> (Vec<Tool>, Option<String>) {
                 .or_else(|| tool.get("annotations").and_then(|a| a.get("title")))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            Some(Tool { name, title, class: class_of(tool), digest: digest_of(tool) })
+            Some(Tool { name, title, class: class_of(tool), digest: digest_of(tool), pin: Definition::of(tool) })
         })
         .collect();
     let cursor = result.get("nextCursor").and_then(Value::as_str).map(str::to_owned);

@@ -23,6 +23,10 @@ pub struct Held {
     /// The arguments as JSON text (the exact payload's arguments).
     pub arguments: String,
     pub digest: String,
+    /// What changed in the tool's definition since it was pinned (PRODUCT.md section 7a):
+    /// pre-rendered, inert lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed: Option<String>,
 }
 
 impl Held {
@@ -41,6 +45,7 @@ impl Held {
             why,
             arguments: String::new(),
             digest: String::new(),
+            changed: None,
         }
     }
 }
@@ -75,6 +80,7 @@ pub fn key(byte: u8) -> Option<Key> {
 /// The prompt's lines (no line endings), arguments cut to fit.
 pub fn render(held: &Held) -> Vec<String> {
     let mut lines = header(held);
+    super::prompt_changes::insert(held, &mut lines);
     let args = pretty_arguments(&held.arguments, Some(SHOWN_CHARS));
     let total = args.len();
     lines.extend(args.into_iter().take(SHOWN_LINES).map(|l| format!("    {l}")));

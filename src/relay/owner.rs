@@ -17,6 +17,7 @@ use super::peers::{self, Outgoing, Pace, Read};
 use crate::core::session::{Action, Counts, Now, Session, Settings, Ticket};
 use crate::edge::audit_log::AuditLog;
 use crate::edge::clock::Clock;
+use crate::edge::pin_store::PinStore;
 
 /// The peers' byte streams.
 pub struct Io<CI, CO, SI, SO> {
@@ -34,6 +35,8 @@ pub struct Hooks<E> {
     /// whatever it left unanswered is failed.
     pub server_exited: E,
     pub clock: Clock,
+    /// Where the session's pins are written (`None`: nowhere, as with pinning off).
+    pub pins: Option<PinStore>,
 }
 
 /// How long a server that exited has to let its last lines through.
@@ -77,6 +80,7 @@ where
         recorded: recorded_tx,
         start,
         clock: hooks.clock,
+        pins: hooks.pins,
     };
     let mut client_closed = hooks.client_closed;
     let server_exited = hooks.server_exited;
@@ -158,6 +162,7 @@ struct Owner {
     recorded: mpsc::UnboundedSender<(Ticket, Result<(), String>)>,
     start: Instant,
     clock: Clock,
+    pins: Option<PinStore>,
 }
 
 impl Owner {
@@ -188,6 +193,17 @@ impl Owner {
                 }
                 Action::Withdraw(ticket) => {
                     let _ = self.prompts.send(Prompt::Withdraw(ticket));
+                }
+                Action::Pin(update) => {
+                    if let Some(store) = &self.pins {
+                        // A small locked read-modify-write: off the runtime's thread.
+                        let store = store.clone();
+                        let at = crate::core::audit::time::rfc3339_micros(self.clock.now_micros());
+                        let write = tokio::task::spawn_blocking(move || store.apply(&update, &at));
+                        if let Ok(Err(e)) = write.await {
+                            tracing::warn!("cannot write a pin: {e}");
+                        }
+                    }
                 }
             }
         }

@@ -27,6 +27,13 @@ struct RawPolicy {
     defaults: Option<RawDefaults>,
     #[serde(default)]
     rules: Vec<Spanned<RawRule>>,
+    pinning: Option<RawPinning>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPinning {
+    mode: Option<crate::core::pins::Mode>,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +87,9 @@ pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
                 policy.set_default(class, action);
             }
         }
+    }
+    if let Some(mode) = raw.pinning.and_then(|p| p.mode) {
+        policy.pinning = mode;
     }
     let mut ids = std::collections::HashSet::new();
     for spanned in raw.rules {

@@ -54,12 +54,18 @@ impl Rule {
 pub struct Policy {
     defaults: [Action; 4],
     pub rules: Vec<Rule>,
+    /// `[pinning] mode` (PRODUCT.md section 7a).
+    pub pinning: crate::core::pins::Mode,
 }
 
 impl Default for Policy {
     /// The built-in defaults: read-only and write tools pass, everything else asks.
     fn default() -> Self {
-        Policy { defaults: [Action::Allow, Action::Allow, Action::Ask, Action::Ask], rules: Vec::new() }
+        Policy {
+            defaults: [Action::Allow, Action::Allow, Action::Ask, Action::Ask],
+            rules: Vec::new(),
+            pinning: crate::core::pins::Mode::Ask,
+        }
     }
 }
 

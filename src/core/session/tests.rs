@@ -20,6 +20,7 @@ fn settings(headless: bool) -> Settings {
         policy: Policy::default(),
         headless,
         approval_timeout: TIMEOUT,
+        pins: Default::default(),
     }
 }
 
