@@ -94,7 +94,8 @@ fn start(headless: bool) -> Run {
         pins: Default::default(),
     };
     let io = Io { client_in, client_out, server_in, server_out };
-    let hooks = Hooks { client_closed: None, server_exited: std::future::pending::<()>(), clock: Clock::default(), pins: None };
+    let hooks =
+        Hooks { client_closed: None, server_exited: std::future::pending::<()>(), clock: Clock::default(), pins: None };
     let done = tokio::spawn(run_with(io, settings, audit, Arc::new(Scripted(tx)), hooks));
     Run {
         client,

@@ -14,12 +14,12 @@ use tokio::sync::oneshot;
 
 use crate::core::audit::{Event, Origin};
 use crate::core::config::Config;
-use crate::core::session::{Counts, Settings};
 use crate::core::pins::Pins;
+use crate::core::session::{Counts, Settings};
 use crate::edge::audit_log::{AuditLog, AuditSettings};
-use crate::edge::pin_store::PinStore;
 use crate::edge::child::{exit_code, Server, SpawnError};
 use crate::edge::clock::{random_id, Clock};
+use crate::edge::pin_store::PinStore;
 
 pub use operator::{Human, Operator};
 pub use owner::{run_with, Hooks, Io};
