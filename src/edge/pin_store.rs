@@ -107,7 +107,15 @@ impl PinStore {
 
     /// Applies a session's update, stamped `at` (RFC 3339).
     pub fn apply(&self, update: &Update, at: &str) -> Result<(), PinError> {
-        self.update(|pins| (crate::core::pins::apply(pins, update, at), ()))
+        self.apply_all(std::slice::from_ref(update), at)
+    }
+
+    /// Applies a session's updates in order, in one write.
+    pub fn apply_all(&self, updates: &[Update], at: &str) -> Result<(), PinError> {
+        self.update(|pins| {
+            let changed = updates.iter().fold(false, |c, u| crate::core::pins::apply(pins, u, at) | c);
+            (changed, ())
+        })
     }
 
     /// Removes the label's pins.

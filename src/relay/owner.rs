@@ -173,6 +173,7 @@ impl Owner {
     /// Carries out the session's actions, in order. Lines that came from a reader carry
     /// its pacing, so it reads on once they are written. Never waits on a peer.
     async fn apply(&mut self, pace: Option<Pace>) {
+        let mut pins = Vec::new();
         for action in std::mem::take(&mut self.out) {
             match action {
                 Action::ToServer(line) => self.send_server(line, pace.clone()),
@@ -194,18 +195,26 @@ impl Owner {
                 Action::Withdraw(ticket) => {
                     let _ = self.prompts.send(Prompt::Withdraw(ticket));
                 }
-                Action::Pin(update) => {
-                    if let Some(store) = &self.pins {
-                        // A small locked read-modify-write: off the runtime's thread.
-                        let store = store.clone();
-                        let at = crate::core::audit::time::rfc3339_micros(self.clock.now_micros());
-                        let write = tokio::task::spawn_blocking(move || store.apply(&update, &at));
-                        if let Ok(Err(e)) = write.await {
-                            tracing::warn!("cannot write a pin: {e}");
-                        }
-                    }
-                }
+                Action::Pin(update) => pins.push(update),
             }
+        }
+        self.write_pins(pins).await;
+    }
+
+    /// Writes the pins one event learned, in one locked write, off the runtime's thread
+    /// (after the lines of that event are on their way).
+    async fn write_pins(&self, updates: Vec<crate::core::pins::Update>) {
+        let Some(store) = self.pins.clone() else {
+            return;
+        };
+        if updates.is_empty() {
+            return;
+        }
+        let at = crate::core::audit::time::rfc3339_micros(self.clock.now_micros());
+        match tokio::task::spawn_blocking(move || store.apply_all(&updates, &at)).await {
+            Ok(Err(e)) => tracing::warn!("cannot write pins: {e}"),
+            Err(e) => tracing::warn!("cannot write pins: {e}"),
+            Ok(Ok(())) => {}
         }
     }
 
