@@ -198,8 +198,11 @@ impl PinStore {
     }
 }
 
+/// One label's pins, or why its file cannot be used.
+pub type Labelled = Result<(String, Pins), PinError>;
+
 /// Every label's pins in `dir`, by label (files that cannot be read are returned as errors).
-pub fn all(dir: &Path) -> Result<Vec<Result<(String, Pins), PinError>>, PinError> {
+pub fn all(dir: &Path) -> Result<Vec<Labelled>, PinError> {
     let mut out = Vec::new();
     let entries = fs::read_dir(dir).map_err(|source| PinError::Io { path: dir.to_owned(), source })?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
