@@ -40,6 +40,9 @@ _countersign() {
             countersign,install)
                 cmd="countersign__subcmd__install"
                 ;;
+            countersign,pins)
+                cmd="countersign__subcmd__pins"
+                ;;
             countersign,policy)
                 cmd="countersign__subcmd__policy"
                 ;;
@@ -100,6 +103,9 @@ _countersign() {
             countersign__subcmd__help,install)
                 cmd="countersign__subcmd__help__subcmd__install"
                 ;;
+            countersign__subcmd__help,pins)
+                cmd="countersign__subcmd__help__subcmd__pins"
+                ;;
             countersign__subcmd__help,policy)
                 cmd="countersign__subcmd__help__subcmd__policy"
                 ;;
@@ -118,8 +124,32 @@ _countersign() {
             countersign__subcmd__help__subcmd__audit,verify)
                 cmd="countersign__subcmd__help__subcmd__audit__subcmd__verify"
                 ;;
+            countersign__subcmd__help__subcmd__pins,accept)
+                cmd="countersign__subcmd__help__subcmd__pins__subcmd__accept"
+                ;;
+            countersign__subcmd__help__subcmd__pins,forget)
+                cmd="countersign__subcmd__help__subcmd__pins__subcmd__forget"
+                ;;
             countersign__subcmd__help__subcmd__policy,check)
                 cmd="countersign__subcmd__help__subcmd__policy__subcmd__check"
+                ;;
+            countersign__subcmd__pins,accept)
+                cmd="countersign__subcmd__pins__subcmd__accept"
+                ;;
+            countersign__subcmd__pins,forget)
+                cmd="countersign__subcmd__pins__subcmd__forget"
+                ;;
+            countersign__subcmd__pins,help)
+                cmd="countersign__subcmd__pins__subcmd__help"
+                ;;
+            countersign__subcmd__pins__subcmd__help,accept)
+                cmd="countersign__subcmd__pins__subcmd__help__subcmd__accept"
+                ;;
+            countersign__subcmd__pins__subcmd__help,forget)
+                cmd="countersign__subcmd__pins__subcmd__help__subcmd__forget"
+                ;;
+            countersign__subcmd__pins__subcmd__help,help)
+                cmd="countersign__subcmd__pins__subcmd__help__subcmd__help"
                 ;;
             countersign__subcmd__policy,check)
                 cmd="countersign__subcmd__policy__subcmd__check"
@@ -140,7 +170,7 @@ _countersign() {
 
     case "${cmd}" in
         countersign)
-            opts="-v -h -V --name --policy --audit-dir --audit-retention-days --headless --approval-timeout --verbose --help --version audit digest policy approver demo install uninstall generate demo-server help"
+            opts="-v -h -V --name --policy --audit-dir --audit-retention-days --headless --approval-timeout --verbose --help --version audit digest policy approver demo install uninstall pins generate demo-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -434,7 +464,7 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__help)
-            opts="audit digest policy approver demo install uninstall generate demo-server help"
+            opts="audit digest policy approver demo install uninstall pins generate demo-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -615,6 +645,48 @@ _countersign() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        countersign__subcmd__help__subcmd__pins)
+            opts="accept forget"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__help__subcmd__pins__subcmd__accept)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__help__subcmd__pins__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         countersign__subcmd__help__subcmd__policy)
             opts="check"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -676,6 +748,108 @@ _countersign() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__pins)
+            opts="-v -h --server --verbose --help accept forget help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__pins__subcmd__accept)
+            opts="-v -h --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__pins__subcmd__forget)
+            opts="-v -h --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__pins__subcmd__help)
+            opts="accept forget help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__pins__subcmd__help__subcmd__accept)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__pins__subcmd__help__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__pins__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

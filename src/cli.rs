@@ -94,6 +94,15 @@ pub enum Command {
     Install(InstallArgs),
     /// Take countersign out of your clients' config files again
     Uninstall(InstallArgs),
+    /// List the pinned tool definitions per server label, marking the changed ones; accept or forget them
+    #[command(args_conflicts_with_subcommands = true)]
+    Pins {
+        /// Only this server label
+        #[arg(long, value_name = "LABEL")]
+        server: Option<String>,
+        #[command(subcommand)]
+        command: Option<PinsCommand>,
+    },
     /// Print shell completions or the man page (used to generate completions/ and man/)
     #[command(hide = true)]
     Generate {
@@ -145,6 +154,23 @@ pub enum ClientName {
     Gemini,
     /// ~/.codex/config.toml ($CODEX_HOME when set)
     Codex,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PinsCommand {
+    /// Take the changed tools' new definitions as their pins (every changed tool when none is named)
+    Accept {
+        /// The server label (`--name`, or the default label)
+        label: String,
+        /// Tool names
+        #[arg(value_name = "TOOL")]
+        tools: Vec<String>,
+    },
+    /// Drop every pin of a server label: its tools are pinned again as new
+    Forget {
+        /// The server label
+        label: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -66,6 +66,8 @@ const EDGE_SEAMS: &[(&str, &str)] = &[
     ("audit_log", "clock"),
     // The child's stdout pipe is enlarged by the one module that knows pipe sizes.
     ("child", "stdio"),
+    // Pins live in the state directory, which only runtime_dir finds and checks.
+    ("pin_store", "runtime_dir"),
 ];
 
 /// What the edges may not reach: the parts that wire them together.

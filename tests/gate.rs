@@ -91,9 +91,10 @@ fn list_changed_makes_the_gate_learn_again() {
     s.initialize("2025-11-25");
     s.request(1, "tools/list", json!({}));
     assert_eq!(s.call(2, "read_file", json!({}))["result"]["isError"], false);
-    // The server now says read_file is destructive, and notified the client.
+    // The server now says read_file is destructive, and notified the client: its
+    // definition differs from the pin taken at the first listing (PRODUCT.md 7a).
     let again = s.call(3, "read_file", json!({}));
-    assert!(text(&again).contains("denied_headless"), "{again}");
+    assert!(text(&again).contains("reason=tool_changed"), "{again}");
     s.wait();
 }
 

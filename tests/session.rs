@@ -91,9 +91,11 @@ fn start(headless: bool) -> Run {
         policy: Policy::default(),
         headless,
         approval_timeout: Duration::from_secs(50),
+        pins: Default::default(),
     };
     let io = Io { client_in, client_out, server_in, server_out };
-    let hooks = Hooks { client_closed: None, server_exited: std::future::pending::<()>(), clock: Clock::default() };
+    let hooks =
+        Hooks { client_closed: None, server_exited: std::future::pending::<()>(), clock: Clock::default(), pins: None };
     let done = tokio::spawn(run_with(io, settings, audit, Arc::new(Scripted(tx)), hooks));
     Run {
         client,

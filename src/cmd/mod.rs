@@ -10,11 +10,12 @@ mod demo_server;
 mod digest;
 mod generate;
 mod install;
+mod pins;
 mod policy_check;
 mod settings;
 mod wrap;
 
-use crate::cli::{AuditCommand, Cli, Command, InstallArgs, PolicyCommand};
+use crate::cli::{AuditCommand, Cli, Command, InstallArgs, PinsCommand, PolicyCommand};
 use crate::Error;
 
 pub use generate::render as generated;
@@ -38,6 +39,11 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::DemoServer { flags }) => Ok(demo_server::run(flags)),
         Some(Command::Demo { headless, audit_dir }) => demo::run(headless, audit_dir),
         Some(Command::Approver) => approver::run(),
+        Some(Command::Pins { server, command }) => pins::run(match command {
+            None => pins::Action::List { server },
+            Some(PinsCommand::Accept { label, tools }) => pins::Action::Accept { label, tools },
+            Some(PinsCommand::Forget { label }) => pins::Action::Forget { label },
+        }),
         Some(Command::Install(args)) => install::run(install_options(install::Mode::Install, args)),
         Some(Command::Uninstall(args)) => install::run(install_options(install::Mode::Uninstall, args)),
     }

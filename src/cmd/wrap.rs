@@ -5,11 +5,25 @@ use std::time::Duration;
 use crate::cli::WrapArgs;
 use crate::core::config::Config;
 use crate::core::label::default_label;
+use crate::core::pins::{Mode, Pins};
+use crate::edge::pin_store::PinStore;
 use crate::Error;
 
 pub fn run(args: WrapArgs) -> Result<i32, Error> {
     let config = config(args)?;
-    super::block_on(crate::relay::run(config))?.map_err(Error::from)
+    let pins = pins(&config)?;
+    super::block_on(crate::relay::run(config, pins))?.map_err(Error::from)
+}
+
+/// The label's pin store and its pins, unless `[pinning] mode = "off"`. A pin file that
+/// cannot be trusted stops countersign here (fail closed, docs/pins.md).
+fn pins(config: &Config) -> Result<Option<(PinStore, Pins)>, Error> {
+    if config.policy.pinning == Mode::Off {
+        return Ok(None);
+    }
+    let store = PinStore::open(&config.name).map_err(|e| Error::Usage(e.to_string()))?;
+    let pins = store.load().map_err(|e| Error::Usage(e.to_string()))?;
+    Ok(Some((store, pins)))
 }
 
 fn config(args: WrapArgs) -> Result<Config, Error> {

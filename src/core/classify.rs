@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::digest::digest_of;
 use super::json::Value;
+use super::pins::Definition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
@@ -65,6 +66,8 @@ pub struct Tool {
     pub digest: String,
     /// `annotations.destructiveHint` as the server gave it (the prompt names it).
     pub destructive_hint: Option<bool>,
+    /// The pinned part of the definition (PRODUCT.md section 7a).
+    pub pin: Definition,
 }
 
 /// The class of a listed tool, from its annotations. The spec's defaults
@@ -95,8 +98,10 @@ pub fn read_page(result: &Value<'_>) -> (Vec<Tool>, Option<String>) {
                 .or_else(|| tool.get("annotations").and_then(|a| a.get("title")))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            let destructive_hint = tool.get("annotations").and_then(|a| a.get("destructiveHint")).and_then(Value::as_bool);
-            Some(Tool { name, title, class: class_of(tool), digest: digest_of(tool), destructive_hint })
+            let destructive_hint =
+                tool.get("annotations").and_then(|a| a.get("destructiveHint")).and_then(Value::as_bool);
+            let pin = Definition::of(tool);
+            Some(Tool { name, title, class: class_of(tool), digest: digest_of(tool), destructive_hint, pin })
         })
         .collect();
     let cursor = result.get("nextCursor").and_then(Value::as_str).map(str::to_owned);

@@ -25,6 +25,8 @@ pub enum Reason {
     TooManyHeld,
     /// The client cancelled the call while it was held: no answer is sent.
     Cancelled,
+    /// The tool's definition differs from its pin and nobody can be asked (section 7a).
+    ToolChanged,
 }
 
 impl Reason {
@@ -41,6 +43,7 @@ impl Reason {
             Reason::AmbiguousPayload => "ambiguous_payload",
             Reason::TooManyHeld => "too_many_held",
             Reason::Cancelled => "cancelled",
+            Reason::ToolChanged => "tool_changed",
         }
     }
 
@@ -210,6 +213,7 @@ pub fn denial_text(tool: &str, decision: &Decision, digest: Option<&str>) -> Str
         Reason::AuditUnavailable => "the audit log cannot be written, so nothing that changes state may run".to_owned(),
         Reason::AmbiguousPayload => "the request can be read in more than one way".to_owned(),
         Reason::TooManyHeld => "too many calls are already waiting for the operator".to_owned(),
+        Reason::ToolChanged => "the server changed this tool's definition since it was pinned, and no operator can be asked here; the user can review it with `countersign pins` and accept it with `countersign pins accept`".to_owned(),
         _ => "this call was not allowed".to_owned(),
     };
     let detail = decision.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();

@@ -27,6 +27,10 @@ pub struct Held {
     /// How it is approved: `y`, or the digest's first four hex digits typed.
     #[serde(default)]
     pub confirm: Confirm,
+    /// What changed in the tool's definition since it was pinned (PRODUCT.md section 7a):
+    /// pre-rendered, inert lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed: Option<String>,
 }
 
 impl Held {
@@ -41,6 +45,7 @@ impl Held {
             arguments: String::new(),
             digest: String::new(),
             confirm: Confirm::Key,
+            changed: None,
         }
     }
 
@@ -169,6 +174,7 @@ impl Keys {
 /// The prompt's lines (no line endings), arguments cut to fit.
 pub fn render(held: &Held) -> Vec<String> {
     let mut lines = header(held);
+    super::prompt_changes::insert(held, &mut lines);
     let args = pretty_arguments(&held.arguments, Some(SHOWN_CHARS));
     let total = args.len();
     lines.extend(args.into_iter().take(SHOWN_LINES).map(|l| format!("    {l}")));

@@ -6,6 +6,7 @@ pub mod child;
 pub mod clock;
 pub mod lines;
 pub mod logging;
+pub mod pin_store;
 pub mod runtime_dir;
 pub mod stderr;
 pub mod stdio;

@@ -14,16 +14,18 @@ use tokio::sync::oneshot;
 
 use crate::core::audit::{Event, Origin};
 use crate::core::config::Config;
+use crate::core::pins::Pins;
 use crate::core::session::{Counts, Settings};
 use crate::edge::audit_log::{AuditLog, AuditSettings};
 use crate::edge::child::{exit_code, Server, SpawnError};
 use crate::edge::clock::{random_id, Clock};
+use crate::edge::pin_store::PinStore;
 
 pub use operator::{Human, Operator};
 pub use owner::{run_with, Hooks, Io};
 
 /// Runs one wrapped server until it exits; returns the wrapper's exit code.
-pub async fn run(config: Config) -> Result<i32, SpawnError> {
+pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, SpawnError> {
     let (mut server, child_in, child_out, child_err) = Server::spawn_piped(&config.command)?;
     let stderr = tokio::spawn(crate::edge::stderr::pass(child_err));
     let (stdin, stdout, _restore_stdio) = crate::edge::stdio::open();
@@ -45,6 +47,7 @@ pub async fn run(config: Config) -> Result<i32, SpawnError> {
         policy: config.policy.clone(),
         headless: config.headless,
         approval_timeout: config.approval_timeout,
+        pins: pins.as_ref().map(|(_, p)| p.clone()).unwrap_or_default(),
     };
     let io = Io { client_in: stdin, client_out: stdout, server_in: child_in, server_out: child_out };
     let (client_closed, closed) = oneshot::channel();
@@ -69,6 +72,7 @@ pub async fn run(config: Config) -> Result<i32, SpawnError> {
             let _ = exited.await;
         },
         clock,
+        pins: pins.map(|(store, _)| store),
     };
     let (counts, status) = tokio::join!(run_with(io, settings, audit.clone(), Arc::new(Human), hooks), lifecycle);
     signals.abort();

@@ -82,10 +82,12 @@ impl Operator for Human {
         Box::pin(async move {
             if let Some(stream) = approver::connect().await {
                 return match approver::ask(stream, &ask.held, deadline).await {
-                    Ok(Some(reply)) => match operator_said(reply.answer, By::Operator { user: reply.user, console: true }) {
-                        Asked::Denied { by, .. } => Asked::Denied { by, reason: reply.reason },
-                        asked => asked,
-                    },
+                    Ok(Some(reply)) => {
+                        match operator_said(reply.answer, By::Operator { user: reply.user, console: true }) {
+                            Asked::Denied { by, .. } => Asked::Denied { by, reason: reply.reason },
+                            asked => asked,
+                        }
+                    }
                     Ok(None) => Asked::TimedOut { detail: NO_ANSWER.into() },
                     // A console that quits or breaks while the call waits: nobody answered
                     // in time, which is not "nobody could be asked".

@@ -17,6 +17,7 @@ use super::peers::{self, Outgoing, Pace, Read};
 use crate::core::session::{Action, Counts, Now, Session, Settings, Ticket};
 use crate::edge::audit_log::AuditLog;
 use crate::edge::clock::Clock;
+use crate::edge::pin_store::PinStore;
 
 /// The peers' byte streams.
 pub struct Io<CI, CO, SI, SO> {
@@ -34,6 +35,8 @@ pub struct Hooks<E> {
     /// whatever it left unanswered is failed.
     pub server_exited: E,
     pub clock: Clock,
+    /// Where the session's pins are written (`None`: nowhere, as with pinning off).
+    pub pins: Option<PinStore>,
 }
 
 /// How long a server that exited has to let its last lines through.
@@ -77,6 +80,7 @@ where
         recorded: recorded_tx,
         start,
         clock: hooks.clock,
+        pins: hooks.pins,
     };
     let mut client_closed = hooks.client_closed;
     let server_exited = hooks.server_exited;
@@ -158,6 +162,7 @@ struct Owner {
     recorded: mpsc::UnboundedSender<(Ticket, Result<(), String>)>,
     start: Instant,
     clock: Clock,
+    pins: Option<PinStore>,
 }
 
 impl Owner {
@@ -168,6 +173,7 @@ impl Owner {
     /// Carries out the session's actions, in order. Lines that came from a reader carry
     /// its pacing, so it reads on once they are written. Never waits on a peer.
     async fn apply(&mut self, pace: Option<Pace>) {
+        let mut pins = Vec::new();
         for action in std::mem::take(&mut self.out) {
             match action {
                 Action::ToServer(line) => self.send_server(line, pace.clone()),
@@ -189,7 +195,26 @@ impl Owner {
                 Action::Withdraw(ticket) => {
                     let _ = self.prompts.send(Prompt::Withdraw(ticket));
                 }
+                Action::Pin(update) => pins.push(update),
             }
+        }
+        self.write_pins(pins).await;
+    }
+
+    /// Writes the pins one event learned, in one locked write, off the runtime's thread
+    /// (after the lines of that event are on their way).
+    async fn write_pins(&self, updates: Vec<crate::core::pins::Update>) {
+        let Some(store) = self.pins.clone() else {
+            return;
+        };
+        if updates.is_empty() {
+            return;
+        }
+        let at = crate::core::audit::time::rfc3339_micros(self.clock.now_micros());
+        match tokio::task::spawn_blocking(move || store.apply_all(&updates, &at)).await {
+            Ok(Err(e)) => tracing::warn!("cannot write pins: {e}"),
+            Err(e) => tracing::warn!("cannot write pins: {e}"),
+            Ok(Ok(())) => {}
         }
     }
 

@@ -62,10 +62,11 @@ pub(super) async fn read_server(output: impl AsyncRead + Unpin, tx: mpsc::Sender
     loop {
         let line = match lines.next().await {
             Ok(Line::Message(bytes)) => {
-                let line = examine(Bytes::from(bytes), outbound::read, |len| outbound::ServerLine::TooLong { len, id: None }).await;
+                let line =
+                    examine(Bytes::from(bytes), outbound::read, |len| outbound::ServerLine::TooLong { len, id: None })
+                        .await;
                 if let outbound::ServerLine::Dropped { why, bytes, .. } = &line {
-                    let shown =
-                        crate::core::audit::redact::redact_excerpt(&bytes[..bytes.len().min(300)]);
+                    let shown = crate::core::audit::redact::redact_excerpt(&bytes[..bytes.len().min(300)]);
                     tracing::warn!("dropped a line from the server, {why}: {}", shown.escape_debug());
                 }
                 line
@@ -91,7 +92,11 @@ pub(super) async fn read_server(output: impl AsyncRead + Unpin, tx: mpsc::Sender
 
 /// Examines a line: inline when small, on a blocking thread when large (`lost` stands in
 /// when that thread is gone: the runtime is shutting down).
-async fn examine<I: AsRef<[u8]> + Send + 'static, T: Send + 'static>(line: I, read: fn(I) -> T, lost: fn(usize) -> T) -> T {
+async fn examine<I: AsRef<[u8]> + Send + 'static, T: Send + 'static>(
+    line: I,
+    read: fn(I) -> T,
+    lost: fn(usize) -> T,
+) -> T {
     let len = line.as_ref().len();
     if len < EXAMINE_APART {
         return read(line);

@@ -48,8 +48,14 @@ impl Wrap {
     }
 
     /// Share a runtime directory (where the approver console listens) with other runs.
+    /// It is also the state directory (pins): made private, as countersign requires.
     pub fn runtime(mut self, dir: impl Into<PathBuf>) -> Wrap {
-        self.runtime = Some(dir.into());
+        let dir = dir.into();
+        if dir.exists() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        self.runtime = Some(dir);
         self
     }
 

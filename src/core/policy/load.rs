@@ -27,6 +27,13 @@ struct RawPolicy {
     defaults: Option<RawDefaults>,
     #[serde(default)]
     rules: Vec<Spanned<RawRule>>,
+    pinning: Option<RawPinning>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPinning {
+    mode: Option<crate::core::pins::Mode>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +90,9 @@ pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
             }
         }
         policy.confirm = d.confirm.unwrap_or_default();
+    }
+    if let Some(mode) = raw.pinning.and_then(|p| p.mode) {
+        policy.pinning = mode;
     }
     let mut ids = std::collections::HashSet::new();
     for spanned in raw.rules {
@@ -227,11 +237,20 @@ mod tests {
     #[test]
     fn confirm_is_read_from_defaults_and_ask_rules() {
         let p = from_toml("[defaults]\nconfirm = \"digest\"\n").unwrap();
-        assert_eq!(p.evaluate("s", "t", Class::Destructive, crate::core::json::Raw::new("{}")).confirm, Confirm::Digest);
+        assert_eq!(
+            p.evaluate("s", "t", Class::Destructive, crate::core::json::Raw::new("{}")).confirm,
+            Confirm::Digest
+        );
         let text = "[[rules]]\nid = \"r\"\ntool = \"pay\"\naction = \"ask\"\nconfirm = \"digest\"\n";
         let p = from_toml(text).unwrap();
-        assert_eq!(p.evaluate("s", "pay", Class::Destructive, crate::core::json::Raw::new("{}")).confirm, Confirm::Digest);
-        assert_eq!(p.evaluate("s", "other", Class::Destructive, crate::core::json::Raw::new("{}")).confirm, Confirm::Key);
+        assert_eq!(
+            p.evaluate("s", "pay", Class::Destructive, crate::core::json::Raw::new("{}")).confirm,
+            Confirm::Digest
+        );
+        assert_eq!(
+            p.evaluate("s", "other", Class::Destructive, crate::core::json::Raw::new("{}")).confirm,
+            Confirm::Key
+        );
         let e = err("[[rules]]\nid = \"r\"\ntool = \"pay\"\naction = \"deny\"\nconfirm = \"digest\"\n");
         assert!(e.message.contains("only to rules whose action is \"ask\""), "{e}");
         assert_eq!(e.line, 5);

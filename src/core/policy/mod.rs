@@ -68,6 +68,8 @@ pub struct Policy {
     /// `[defaults] confirm`: how ask verdicts without a rule's own `confirm` are approved.
     confirm: Confirm,
     pub rules: Vec<Rule>,
+    /// `[pinning] mode` (PRODUCT.md section 7a).
+    pub pinning: crate::core::pins::Mode,
 }
 
 impl Default for Policy {
@@ -77,6 +79,7 @@ impl Default for Policy {
             defaults: [Action::Allow, Action::Allow, Action::Ask, Action::Ask],
             confirm: Confirm::Key,
             rules: Vec::new(),
+            pinning: crate::core::pins::Mode::Ask,
         }
     }
 }

@@ -86,6 +86,23 @@ impl Session {
         let waited = held.waited_ms(now.mono);
         let decision = |reason, by| Decision::new(reason, class, rule.clone(), by, waited, None);
         let tool = held.call.name.clone();
+        // A tool changed since it was pinned is asked about whatever its class and the
+        // rules say; only a rule's deny stands (PRODUCT.md section 7a).
+        if verdict.action != Rule::Deny {
+            if let Some((old, new)) = self.pin_changed(&tool) {
+                let detail = Some(format!("pinned {}, listed now {}", old.digest, new.digest));
+                if self.settings.headless {
+                    let d = Decision::new(Reason::ToolChanged, class, None, By::Headless, waited, detail);
+                    return self.deny_held(ticket, d, now, out);
+                }
+                if let Some(held) = self.requests.held_mut(ticket) {
+                    held.rule = None;
+                    held.stage = Stage::Queued;
+                }
+                self.queue.push_back(ticket);
+                return self.pump(now, out);
+            }
+        }
         let lease = self.lease_for(&tool, now);
         match verdict.action {
             Rule::Allow => self.approve(ticket, decision(Reason::AllowedByPolicy, By::Policy), now, out),
@@ -150,6 +167,10 @@ impl Session {
         shown.confirm = held.confirm;
         shown.arguments = held.call.arguments_json().to_owned();
         shown.digest = held.call.digest.clone();
+        if let Some(changed) = self.change_shown(&held.call.name) {
+            shown.why = "the server changed this tool since it was pinned: check what changed".to_owned();
+            shown.changed = Some(changed);
+        }
         shown
     }
 

@@ -15,6 +15,7 @@ mod decide;
 pub mod inbound;
 mod listing;
 pub mod outbound;
+mod pinning;
 mod records;
 mod requests;
 mod server;
@@ -28,6 +29,7 @@ use crate::core::audit::Event;
 use crate::core::classify::Registry;
 use crate::core::gate::By;
 use crate::core::json::Value;
+use crate::core::pins::Definition;
 use crate::core::policy::Policy;
 use crate::core::prompt::Held;
 use crate::core::protocol::{error_response, Id, Revision};
@@ -63,6 +65,8 @@ pub enum Action {
     Ask(Ticket, Box<Ask>),
     /// The call is no longer waiting: take it off the operator's screen.
     Withdraw(Ticket),
+    /// Write to the pin store of this label (PRODUCT.md section 7a).
+    Pin(crate::core::pins::Update),
 }
 
 /// A held call as the operator sees it, and until when they may answer.
@@ -104,6 +108,9 @@ pub struct Settings {
     pub policy: Policy,
     pub headless: bool,
     pub approval_timeout: Duration,
+    /// The label's pins as stored when the session started (empty with `[pinning]
+    /// mode = "off"`).
+    pub pins: crate::core::pins::Pins,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +167,8 @@ pub struct Session {
     counts: Counts,
     /// The server is gone: new requests are failed at once.
     server_gone: bool,
+    /// Tools whose listed definition differs from their pin: (pinned, listed).
+    changed: HashMap<String, (Definition, Definition)>,
 }
 
 impl Session {
@@ -182,6 +191,7 @@ impl Session {
             next_internal: 0,
             counts: Counts::default(),
             server_gone: false,
+            changed: HashMap::new(),
         }
     }
 

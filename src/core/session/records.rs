@@ -60,11 +60,20 @@ pub fn rejected(from: &str, why: &str, bytes: &[u8]) -> Event {
     Event::new("rejected", json!({"from": from, "reason": why, "excerpt": excerpt}))
 }
 
-/// Tools learned (new or changed definitions).
-pub fn tools(changed: &[Tool]) -> Event {
+/// Tools learned (new or changed definitions), each with what its pin says (`notes`, by
+/// position: `pin` = `new` / `same` / `changed`, and for `changed` the pinned digest and
+/// the listed one).
+pub fn tools(changed: &[Tool], notes: &[Option<serde_json::Value>]) -> Event {
     let tools: Vec<_> = changed
         .iter()
-        .map(|t| json!({"name": t.name, "title": t.title, "class": t.class.as_str(), "digest": t.digest}))
+        .enumerate()
+        .map(|(i, t)| {
+            let mut tool = json!({"name": t.name, "title": t.title, "class": t.class.as_str(), "digest": t.digest});
+            if let (Some(Some(serde_json::Value::Object(note))), Some(map)) = (notes.get(i), tool.as_object_mut()) {
+                map.extend(note.clone());
+            }
+            tool
+        })
         .collect();
     Event::new("tools", json!({ "tools": tools }))
 }

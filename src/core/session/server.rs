@@ -81,8 +81,14 @@ impl Session {
                     // Not a request we know of: the client may still (JSON-RPC says so).
                     return out.push(Action::ToClient(bytes));
                 };
+                let mut bytes = bytes;
                 match what {
-                    InFlight::ListTools { first_page } => self.learn_listing(result.as_deref(), first_page, out),
+                    InFlight::ListTools { first_page } => {
+                        self.learn_listing(result.as_deref(), first_page, out);
+                        if let Some(line) = self.hide_changed(&bytes) {
+                            bytes = Bytes::from(line);
+                        }
+                    }
                     InFlight::Initialize => self.learn_initialize(result.as_deref()),
                     InFlight::Call { tool, digest, class, since } => {
                         let ms = now.mono.saturating_sub(since).as_millis() as u64;
@@ -112,7 +118,8 @@ impl Session {
         let (tools, cursor) = read_page(&result);
         let changed = self.registry.learn(tools, first_page, cursor.is_none());
         if !changed.is_empty() {
-            out.push(Action::Record(records::tools(&changed)));
+            let notes = self.check_pins(&changed, out);
+            out.push(Action::Record(records::tools(&changed, &notes)));
         }
     }
 
@@ -163,7 +170,8 @@ impl Session {
             Some(tools) => {
                 let changed = self.registry.replace(tools);
                 if !changed.is_empty() {
-                    out.push(Action::Record(records::tools(&changed)));
+                    let notes = self.check_pins(&changed, out);
+                    out.push(Action::Record(records::tools(&changed, &notes)));
                 }
                 self.resume_listed(now, out);
             }

@@ -14,12 +14,17 @@ use crate::core::policy::Policy;
 const TIMEOUT: Duration = Duration::from_secs(50);
 
 fn settings(headless: bool) -> Settings {
+    // Pinning is off here: these tests change tools within a session on purpose; pinning
+    // has its own tests (session/pinning.rs).
+    let mut policy = Policy::default();
+    policy.pinning = crate::core::pins::Mode::Off;
     Settings {
         session: "s1".into(),
         label: "bank".into(),
-        policy: Policy::default(),
+        policy,
         headless,
         approval_timeout: TIMEOUT,
+        pins: Default::default(),
     }
 }
 

@@ -1,0 +1,15 @@
+//! The part of the prompt that shows how a changed tool differs from its pin (PRODUCT.md
+//! section 7a). The lines come pre-rendered and inert ([`crate::core::pins::render_change`]).
+
+use super::prompt::Held;
+
+/// Puts the change, when there is one, before the arguments (the last header line).
+pub fn insert(held: &Held, lines: &mut Vec<String>) {
+    let Some(changed) = held.changed.as_deref() else {
+        return;
+    };
+    let at = lines.len().saturating_sub(1);
+    let mut block = vec!["  CHANGED   this tool's definition differs from its pin:".to_owned()];
+    block.extend(changed.lines().map(|l| format!("    {l}")));
+    lines.splice(at..at, block);
+}
