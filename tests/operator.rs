@@ -90,6 +90,10 @@ impl Direct {
 /// `sh -c SCRIPT` where `$CS` is the countersign binary, in its own session with a new
 /// pseudo-terminal as controlling terminal.
 fn shell_on_pty(script: &str, home: &Path) -> (Command, Pty) {
+    // `<state>` must be private: countersign refuses one open to others (a new temp dir
+    // gets the umask's 0755).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700)).unwrap();
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(script)

@@ -118,7 +118,7 @@ impl Run {
         self.server.write_all(format!("{message}\n").as_bytes()).await.unwrap();
     }
 
-    async fn from_relay(&mut self) -> Value {
+    async fn at_client(&mut self) -> Value {
         let line = self.from_relay.next_line().await;
         serde_json::from_str(&line.unwrap().unwrap()).unwrap()
     }
@@ -134,14 +134,14 @@ impl Run {
         self.send(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})).await;
         assert_eq!(self.at_server().await["method"], "initialize");
         self.reply(json!({"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"s","version":"1"}}})).await;
-        self.from_relay().await;
+        self.at_client().await;
         self.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
         self.at_server().await;
         self.send(json!({"jsonrpc":"2.0","id":"l","method":"tools/list"})).await;
         self.at_server().await;
         let tools = json!([{"name":"refund","annotations":{"destructiveHint":true}},{"name":"balance","annotations":{"readOnlyHint":true}}]);
         self.reply(json!({"jsonrpc":"2.0","id":"l","result":{"tools":tools}})).await;
-        self.from_relay().await;
+        self.at_client().await;
     }
 
     async fn call(&mut self, id: u64, tool: &str) {
@@ -182,7 +182,7 @@ async fn an_approved_call_runs_and_its_answer_comes_back() {
     answer.send(operator()).unwrap();
     assert_eq!(r.at_server().await["id"], 1);
     r.reply(json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}})).await;
-    assert_eq!(r.from_relay().await["id"], 1);
+    assert_eq!(r.at_client().await["id"], 1);
     assert_eq!(r.end().await.allowed, 1);
 }
 
@@ -223,7 +223,7 @@ async fn the_deadline_denies_as_a_timeout_without_anyone_waiting_in_real_time() 
     r.call(1, "refund").await;
     let (_ask, answer) = r.question().await;
     let started = tokio::time::Instant::now();
-    let denial = r.from_relay().await;
+    let denial = r.at_client().await;
     assert!(text(&denial).contains("reason=approval_timeout"), "{denial}");
     assert!(started.elapsed() >= Duration::from_secs(50));
     assert!(answer.is_closed(), "the question was withdrawn");
@@ -239,11 +239,11 @@ async fn a_lease_lapses_after_fifteen_minutes() {
     answer.send(Asked::Approved { by: By::Operator { user: "ann".into(), console: true }, lease: true }).unwrap();
     assert_eq!(r.at_server().await["id"], 1);
     r.reply(json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}})).await;
-    r.from_relay().await;
+    r.at_client().await;
     r.call(2, "refund").await;
     assert_eq!(r.at_server().await["id"], 2, "the lease allows it without asking");
     r.reply(json!({"jsonrpc":"2.0","id":2,"result":{"content":[]}})).await;
-    r.from_relay().await;
+    r.at_client().await;
     tokio::time::sleep(Duration::from_secs(15 * 60 + 1)).await;
     r.call(3, "refund").await;
     let (ask, _answer) = r.question().await;
@@ -260,7 +260,7 @@ async fn the_server_dying_fails_what_it_will_never_answer() {
     r.call(2, "refund").await;
     let (_ask, mut answer) = r.question().await;
     r.server.shutdown().await.unwrap();
-    let mut errors = vec![r.from_relay().await, r.from_relay().await];
+    let mut errors = [r.at_client().await, r.at_client().await];
     errors.sort_by_key(|e| e["id"].as_u64());
     assert_eq!(errors.iter().map(|e| e["error"]["code"].clone()).collect::<Vec<_>>(), vec![json!(-32603); 2]);
     tokio::time::timeout(Duration::from_secs(5), answer.closed()).await.expect("the held call is withdrawn");
@@ -279,7 +279,7 @@ async fn a_waiting_client_gets_progress_every_five_seconds() {
     let (_ask, answer) = r.question().await;
     let started = tokio::time::Instant::now();
     for n in 1..=3 {
-        let note = r.from_relay().await;
+        let note = r.at_client().await;
         assert_eq!(
             (note["method"].clone(), note["params"]["progress"].clone()),
             (json!("notifications/progress"), json!(n))
@@ -287,6 +287,6 @@ async fn a_waiting_client_gets_progress_every_five_seconds() {
     }
     assert!(started.elapsed() >= Duration::from_secs(15));
     answer.send(Asked::Denied { by: By::Operator { user: "ann".into(), console: true }, reason: None }).unwrap();
-    assert!(text(&r.from_relay().await).contains("denied_by_operator"));
+    assert!(text(&r.at_client().await).contains("denied_by_operator"));
     r.end().await;
 }

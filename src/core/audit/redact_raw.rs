@@ -30,7 +30,11 @@ fn redact_at(value: Raw<'_>, depth: usize) -> Json {
         return Json::String("[cut: nested too deep]".into());
     }
     match value.kind() {
-        Some(Kind::String) if secret_value(value) => Json::String(REDACTED.into()),
+        // As the tree redactor does: only the secret part goes (a URL keeps its host).
+        Some(Kind::String) if secret_value(value) => match value.as_str() {
+            Some(s) if s.len() <= 1 << 20 => Json::String(super::redact::cut(&super::secrets::redact_secrets(&s))),
+            _ => Json::String(REDACTED.into()),
+        },
         Some(Kind::String) => Json::String(cut_raw(value)),
         Some(Kind::Array) => {
             let mut items = value.elements();

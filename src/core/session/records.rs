@@ -31,24 +31,25 @@ pub fn call_decision(call: &Call, d: &Decision) -> Event {
     decision(&call.id, &call.name, Args::Call(call.arguments.clone()), Some(&call.digest), call.task, d)
 }
 
+/// How a forwarded call came back.
+pub struct Outcome {
+    /// A tool result saying `isError: true`, or a JSON-RPC error.
+    pub is_error: bool,
+    /// A JSON-RPC error.
+    pub error: bool,
+    pub ms: u64,
+    pub bytes: usize,
+}
+
 /// The `result` record of a call the server answered.
-pub fn result(
-    id: &Id,
-    tool: &str,
-    digest: &str,
-    class: Class,
-    is_error: bool,
-    error: bool,
-    ms: u64,
-    bytes: usize,
-) -> Event {
+pub fn result(id: &Id, tool: &str, digest: &str, class: Class, o: Outcome) -> Event {
     Event::build("result")
-        .num("bytes", bytes as u64)
+        .num("bytes", o.bytes as u64)
         .str("class", class.as_str())
         .str("digest", digest)
-        .num("duration_ms", ms)
-        .bool("is_error", is_error)
-        .bool("jsonrpc_error", error)
+        .num("duration_ms", o.ms)
+        .bool("is_error", o.is_error)
+        .bool("jsonrpc_error", o.error)
         .display("request_id", id)
         .str("tool", tool)
         .done()

@@ -77,8 +77,8 @@ impl HeldCall {
             Stage::Queued => Some(self.deadline),
             _ => None,
         };
-        let progress = self.progress.filter(|_| self.stage != Stage::Listing || true).map(|(at, _)| at);
-        deadline.into_iter().chain(progress.filter(|_| !matches!(self.stage, Stage::Recording(_)))).min()
+        let progress = self.progress.map(|(at, _)| at).filter(|_| !matches!(self.stage, Stage::Recording(_)));
+        deadline.into_iter().chain(progress).min()
     }
 
     pub fn progress_due(&self, now: Duration) -> bool {

@@ -92,16 +92,8 @@ impl Session {
                     InFlight::Initialize => self.learn_initialize(result.as_deref()),
                     InFlight::Call { tool, digest, class, since } => {
                         let ms = now.mono.saturating_sub(since).as_millis() as u64;
-                        out.push(Action::Record(records::result(
-                            &id,
-                            &tool,
-                            &digest,
-                            class,
-                            is_error,
-                            error,
-                            ms,
-                            bytes.len(),
-                        )));
+                        let outcome = records::Outcome { is_error, error, ms, bytes: bytes.len() };
+                        out.push(Action::Record(records::result(&id, &tool, &digest, class, outcome)));
                     }
                     InFlight::Other => {}
                 }
