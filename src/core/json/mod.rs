@@ -52,5 +52,21 @@ impl fmt::Display for Ambiguity {
     }
 }
 
+/// The character a one-letter escape (`\n`, `\"`, …) stands for (RFC 8259 section 7);
+/// `None` for `u` and anything that is not an escape.
+fn simple_escape(c: u8) -> Option<char> {
+    Some(match c {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        _ => return None,
+    })
+}
+
 /// Maximum nesting depth accepted; deeper input is refused rather than risking the stack.
 pub const MAX_DEPTH: usize = 256;

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::scan::parse;
-use super::{JsonError, Refusal, Value};
+use super::{simple_escape, JsonError, Refusal, Value};
 
 /// The text of one JSON value (surrounding whitespace trimmed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -435,16 +435,9 @@ impl<'a> Unescape<'a> {
             self.rest = "";
             return Some(None);
         };
-        let ch = match c {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
+        let ch = match (c, simple_escape(c)) {
+            (_, Some(ch)) => ch,
+            (b'u', None) => {
                 let Some(unit) = hex4(self.rest.get(2..6)) else {
                     self.rest = "";
                     return Some(None);

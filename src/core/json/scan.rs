@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::keys::{duplicate_key, find_duplicate, key_hash};
 use super::special::find_special;
-use super::{number_round_trips, Ambiguity, JsonError, Map, Value, MAX_DEPTH};
+use super::{number_round_trips, simple_escape, Ambiguity, JsonError, Map, Value, MAX_DEPTH};
 
 /// The top-level members of a JSON-RPC message, as raw JSON text (validated, not decoded).
 /// A key that appears twice keeps its first value and sets `ambiguity`.
@@ -416,16 +416,9 @@ impl<'a> Scanner<'a> {
             return self.err("unterminated escape");
         };
         self.pos += 1;
-        let ch = match c {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
+        let ch = match (c, simple_escape(c)) {
+            (_, Some(ch)) => ch,
+            (b'u', None) => {
                 let unit = self.hex4()?;
                 match unit {
                     0xD800..=0xDBFF => {
