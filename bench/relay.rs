@@ -24,6 +24,7 @@
 //! relay, and otherwise the client that drives and measures. The fake server is canned: it
 //! finds the method, the id and whether the tool is `big` with plain byte searches, and
 //! writes precomputed answers, so its own time does not hide the relay's.
+#![allow(clippy::unwrap_used, unsafe_code)]
 
 #[path = "relay/bare.rs"]
 mod bare;

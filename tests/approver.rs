@@ -1,5 +1,6 @@
 //! The approver console in a real pseudo-terminal, answering calls held by two wrapped
 //! servers that have no terminal of their own.
+#![allow(clippy::unwrap_used, unsafe_code)]
 
 mod support;
 

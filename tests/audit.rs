@@ -1,4 +1,5 @@
 //! The audit log through the real binary: write-ahead, failure, sharing, days, verify, tail.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

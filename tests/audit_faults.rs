@@ -2,6 +2,7 @@
 //! section 7). The failure is injected at the edge with the test hook
 //! `COUNTERSIGN_TEST_AUDIT_FAULT=<file>`: while the file exists, every write to a day
 //! file puts half its bytes on disk and fails with ENOSPC, as a full disk does.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

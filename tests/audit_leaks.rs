@@ -3,6 +3,7 @@
 //! `crate::core::audit::redact::redact_argv` in `Relay::session_start` and
 //! `crate::core::audit::redact::redact_excerpt` in `Relay::reject`; until that is wired
 //! they are ignored (run with `cargo test --test audit_leaks -- --ignored`).
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

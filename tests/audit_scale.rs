@@ -1,6 +1,7 @@
 //! `audit verify` streams: on a large log its peak memory stays a few MiB. Alone in its
 //! own test binary, so that the children's peak (`getrusage(RUSAGE_CHILDREN)`) is only
 //! that of the verifier.
+#![allow(clippy::unwrap_used, unsafe_code)]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! Seals made by countersign, checked by independent implementations: the
 //! `minisign-verify` crate always, the `minisign` command when it is installed.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

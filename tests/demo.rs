@@ -1,4 +1,5 @@
 //! `countersign demo`, the README's first command, headless (no terminal in tests).
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The gate through the real binary: classes, policy, self-listing, re-learning,
 //! cancellation while held.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! fails when they drift. Regenerate with:
 //!   countersign generate bash > completions/countersign.bash   (zsh: _countersign, fish: countersign.fish)
 //!   countersign generate man > man/countersign.1
+#![allow(clippy::unwrap_used)]
 
 use countersign::cli::Generated;
 use countersign::cmd::generated;

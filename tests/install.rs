@@ -3,6 +3,7 @@
 //! (`tests/install/`): wrapped as the product brief says, idempotent, given back byte for
 //! byte, and safe with broken, read-only and edited files. The last test starts an
 //! installed entry exactly as a client would, with the official Python SDK client.
+#![allow(clippy::unwrap_used)]
 
 #[path = "install/home.rs"]
 mod home;

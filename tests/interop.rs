@@ -1,6 +1,7 @@
 //! Interop with parts the project did not write: the official Python SDK client (`mcp`
 //! from PyPI), the official TypeScript SDK client and reference servers from npm, all
 //! pinned and installed into `.cache/` on first run. The same scripted session runs with and without countersign in between.
+#![allow(clippy::unwrap_used)]
 
 #[path = "support/peers.rs"]
 mod peers;

@@ -9,6 +9,7 @@
 //! Messages are 64 MiB by default (CI time); `COUNTERSIGN_MEMORY_MIB=100` runs the
 //! product's 100 MiB. Every case runs in a fresh process, one after another (the peak,
 //! `VmHWM`, is per process, and parallel cases would distort the timings).
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! client in a real pseudo-terminal, a terminal a full-screen program holds, keys typed
 //! too early, a server writing escape sequences to stderr while a prompt is up, and the
 //! command line's help and hints.
+#![allow(clippy::unwrap_used, unsafe_code)]
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! Tool pinning (PRODUCT.md section 7a) through the real binary, in front of a real server
 //! on the official Python SDK whose tools change between sessions and in the middle of one
 //! (tests/interop/changing_server.py).
+#![allow(clippy::unwrap_used)]
 
 #[path = "support/peers.rs"]
 mod peers;

@@ -1,4 +1,5 @@
 //! The operator prompt in a real pseudo-terminal, through the real binary.
+#![allow(clippy::unwrap_used, unsafe_code)]
 
 mod support;
 

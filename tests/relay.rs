@@ -1,4 +1,5 @@
 //! The relay through the real binary: framing, strictness, batches, lifecycle, exit codes.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! Whole sessions in-process: `relay::run_with` over in-memory pipes, with a scripted
 //! operator and paused time, so leases lapse, deadlines pass and races land in the
 //! order a test chooses, without sleeping.
+#![allow(clippy::unwrap_used)]
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! Where the wrapper finds its settings when no flag names them (PRODUCT.md section 2):
 //! environment variables, the XDG default locations, the default server label.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -54,7 +54,7 @@ struct View {
     recent: std::collections::VecDeque<String>,
 }
 
-pub fn run() -> Result<i32, Error> {
+pub(super) fn run() -> Result<i32, Error> {
     super::block_on(console())?
 }
 

@@ -6,7 +6,7 @@ use crate::edge::audit_log::seal::{keygen, KEY_FILE};
 use crate::edge::runtime_dir::state_dir;
 use crate::Error;
 
-pub fn run() -> Result<i32, Error> {
+pub(super) fn run() -> Result<i32, Error> {
     let state = state_dir().map_err(|e| Error::io("using the state directory", e))?;
     let (pub_path, pub_text) = match keygen(&state) {
         Ok(made) => made,

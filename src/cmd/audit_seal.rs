@@ -11,7 +11,7 @@ use crate::edge::clock::Clock;
 use crate::edge::runtime_dir::state_dir;
 use crate::Error;
 
-pub fn run(dir: Option<PathBuf>) -> Result<i32, Error> {
+pub(super) fn run(dir: Option<PathBuf>) -> Result<i32, Error> {
     let dir = match dir {
         Some(d) => d,
         None => super::default_audit_dir()?,

@@ -16,7 +16,7 @@ use crate::core::sanitize::{inert_cut, is_unsafe};
 use crate::edge::audit_log::day_files;
 use crate::Error;
 
-pub struct Options {
+pub(super) struct Options {
     pub dir: Option<PathBuf>,
     pub follow: bool,
     pub tool: Option<String>,
@@ -25,7 +25,7 @@ pub struct Options {
     pub lines: usize,
 }
 
-pub fn run(opts: Options) -> Result<i32, Error> {
+pub(super) fn run(opts: Options) -> Result<i32, Error> {
     let dir = match &opts.dir {
         Some(d) => d.clone(),
         None => super::default_audit_dir()?,

@@ -13,11 +13,11 @@ use crate::edge::audit_log::seal::{check_day, day_facts, parse_public_key};
 use crate::edge::audit_log::{day_files, read_head};
 use crate::Error;
 
-pub fn run(dir: Option<PathBuf>) -> Result<i32, Error> {
+pub(super) fn run(dir: Option<PathBuf>) -> Result<i32, Error> {
     run_with(dir, None)
 }
 
-pub fn run_with(dir: Option<PathBuf>, key: Option<String>) -> Result<i32, Error> {
+pub(super) fn run_with(dir: Option<PathBuf>, key: Option<String>) -> Result<i32, Error> {
     let dir = match dir {
         Some(d) => d,
         None => super::default_audit_dir()?,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::Error;
 
-pub fn run(headless: bool, audit_dir: Option<PathBuf>) -> Result<i32, Error> {
+pub(super) fn run(headless: bool, audit_dir: Option<PathBuf>) -> Result<i32, Error> {
     let exe = std::env::current_exe().map_err(|e| Error::io("finding the countersign binary", e))?;
     let audit = audit_dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("countersign-demo-{}", &crate::edge::clock::random_id()[..8]))

@@ -18,7 +18,10 @@
 //!
 //! Tool `ask_client` sends the client a `sampling/createMessage` request with id 1 (the id
 //! a client request may use at the same time) and answers with what the client replied.
-
+// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
+#![allow(unsafe_code)]
+// The demo server is a test fixture: a broken pipe to its client ends it.
+#![allow(clippy::unwrap_used)]
 #![allow(clippy::print_stdout)]
 
 use std::io::{BufRead, BufWriter, Write};
@@ -55,7 +58,7 @@ fn tools(changed: bool) -> Vec<Value> {
     ]
 }
 
-pub fn run(args: Vec<String>) -> i32 {
+pub(super) fn run(args: Vec<String>) -> i32 {
     let mut o = Opts::default();
     let mut args = args.into_iter();
     while let Some(a) = args.next() {

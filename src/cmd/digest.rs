@@ -7,7 +7,7 @@ use crate::core::digest::call_digest;
 use crate::core::json::{self, Value};
 use crate::Error;
 
-pub fn run(file: Option<&Path>) -> Result<i32, Error> {
+pub(super) fn run(file: Option<&Path>) -> Result<i32, Error> {
     let mut bytes = Vec::new();
     match file {
         Some(path) => bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?,
@@ -22,7 +22,7 @@ pub fn run(file: Option<&Path>) -> Result<i32, Error> {
 
 /// Accepts `{"name","arguments"}`, `tools/call` params (which may carry more members), or
 /// a whole `tools/call` request.
-pub fn digest_of_input(bytes: &[u8]) -> Result<String, String> {
+pub(super) fn digest_of_input(bytes: &[u8]) -> Result<String, String> {
     let text = bytes.trim_ascii();
     let value = json::parse(text).map_err(|e| format!("not usable JSON: {e}"))?;
     let params = match value.get("method") {

@@ -7,7 +7,7 @@ use clap_complete::Shell;
 use crate::cli::{command, Generated};
 use crate::Error;
 
-pub fn run(what: Generated) -> Result<i32, Error> {
+pub(super) fn run(what: Generated) -> Result<i32, Error> {
     let bytes = render(what);
     std::io::stdout().write_all(&bytes).map_err(|e| Error::io("writing stdout", e))?;
     Ok(0)

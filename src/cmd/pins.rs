@@ -13,7 +13,7 @@ use crate::edge::clock::{random_id, Clock};
 use crate::edge::pin_store::{self, PinStore};
 use crate::Error;
 
-pub enum Action {
+pub(super) enum Action {
     List { server: Option<String> },
     Accept { label: String, tools: Vec<String> },
     Forget { label: String },
@@ -23,7 +23,7 @@ fn err(e: pin_store::PinError) -> Error {
     Error::Usage(e.to_string())
 }
 
-pub fn run(action: Action) -> Result<i32, Error> {
+pub(super) fn run(action: Action) -> Result<i32, Error> {
     match action {
         Action::List { server } => list(server),
         Action::Accept { label, tools } => accept(&label, &tools),

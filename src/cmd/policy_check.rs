@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::Error;
 
-pub fn run(file: Option<PathBuf>) -> Result<i32, Error> {
+pub(super) fn run(file: Option<PathBuf>) -> Result<i32, Error> {
     let (policy, source) = super::load_policy(file)?;
     let mut out = std::io::stdout().lock();
     let heading = match &source {

@@ -23,7 +23,7 @@ pub fn default_audit_dir() -> Result<PathBuf, Error> {
 }
 
 /// `$XDG_CONFIG_HOME/countersign/policy.toml`, when it exists.
-pub fn default_policy_file() -> Option<PathBuf> {
+pub(super) fn default_policy_file() -> Option<PathBuf> {
     xdg("XDG_CONFIG_HOME", ".config").map(|d| d.join("countersign/policy.toml")).filter(|p| p.exists())
 }
 

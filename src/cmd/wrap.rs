@@ -9,7 +9,7 @@ use crate::core::pins::{Mode, Pins};
 use crate::edge::pin_store::PinStore;
 use crate::Error;
 
-pub fn run(args: WrapArgs) -> Result<i32, Error> {
+pub(super) fn run(args: WrapArgs) -> Result<i32, Error> {
     let config = config(args)?;
     let pins = pins(&config)?;
     super::block_on(crate::relay::run(config, pins))?.map_err(Error::from)

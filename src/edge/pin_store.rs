@@ -6,6 +6,8 @@
 //! A pin file that cannot be read, is not this user's, is open to others, or does not
 //! parse is an error naming the file: the session refuses to start rather than trust or
 //! overwrite it (`countersign pins forget LABEL` starts over).
+// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
+#![allow(unsafe_code)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -156,6 +158,7 @@ impl PinStore {
             Err(source) => return Err(PinError::Io { path: self.file.clone(), source }),
         };
         let meta = file.metadata().map_err(self.io(&self.file))?;
+        // SAFETY: geteuid cannot fail and touches no memory.
         let me = unsafe { libc::geteuid() };
         if meta.uid() != me {
             let why = format!("belongs to uid {}, not to this user (uid {me})", meta.uid());

@@ -9,6 +9,8 @@
 //!
 //! Directories are created 0700. One that another user owns, or that is open to others,
 //! is refused with an error naming it: never used, never silently skipped.
+// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
+#![allow(unsafe_code)]
 
 use std::fs;
 use std::io;

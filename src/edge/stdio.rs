@@ -3,6 +3,8 @@
 //! are driven directly by the event loop; `tokio::io::stdin()`/`stdout()` would send
 //! every read and write through the blocking thread pool, which costs more than the rest
 //! of a round trip. Anything else (a terminal, a file) keeps tokio's portable path.
+// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
+#![allow(unsafe_code)]
 
 use std::fs::File;
 use std::os::fd::FromRawFd;

@@ -5,7 +5,7 @@ use syn::{Attribute, ImplItem, Item, Meta, TraitItem};
 
 /// Whether `attrs` switch the item off outside tests: `#[cfg(test)]` or
 /// `#[cfg(all(.., test, ..))]`. `not(test)` and `any(test, ..)` stay on.
-pub fn test_only(attrs: &[Attribute]) -> bool {
+pub(crate) fn test_only(attrs: &[Attribute]) -> bool {
     attrs.iter().any(|a| match &a.meta {
         Meta::List(list) if list.path.is_ident("cfg") => cfg_needs_test(list.tokens.clone()),
         _ => false,
@@ -34,7 +34,7 @@ fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
     parts
 }
 
-pub fn item_attrs(item: &Item) -> &[Attribute] {
+pub(crate) fn item_attrs(item: &Item) -> &[Attribute] {
     match item {
         Item::Const(i) => &i.attrs,
         Item::Enum(i) => &i.attrs,
@@ -55,7 +55,7 @@ pub fn item_attrs(item: &Item) -> &[Attribute] {
     }
 }
 
-pub fn impl_item_attrs(item: &ImplItem) -> &[Attribute] {
+pub(crate) fn impl_item_attrs(item: &ImplItem) -> &[Attribute] {
     match item {
         ImplItem::Const(i) => &i.attrs,
         ImplItem::Fn(i) => &i.attrs,
@@ -65,7 +65,7 @@ pub fn impl_item_attrs(item: &ImplItem) -> &[Attribute] {
     }
 }
 
-pub fn trait_item_attrs(item: &TraitItem) -> &[Attribute] {
+pub(crate) fn trait_item_attrs(item: &TraitItem) -> &[Attribute] {
     match item {
         TraitItem::Const(i) => &i.attrs,
         TraitItem::Fn(i) => &i.attrs,

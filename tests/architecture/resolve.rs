@@ -18,7 +18,7 @@ use crate::cfg::{impl_item_attrs, item_attrs, test_only, trait_item_attrs};
 
 /// One path reached from one module.
 #[derive(Debug, Clone)]
-pub struct Reach {
+pub(crate) struct Reach {
     /// The file that holds it.
     pub file: PathBuf,
     /// The module whose code holds it, from `crate` (`crate::core::digest`).
@@ -33,7 +33,7 @@ pub struct Reach {
 }
 
 impl Reach {
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         let mut s = self.path.join("::");
         if self.glob {
             s.push_str("::*");
@@ -48,7 +48,7 @@ impl Reach {
 
 /// What reading a module tree found.
 #[derive(Debug, Default)]
-pub struct Tree {
+pub(crate) struct Tree {
     pub reaches: Vec<Reach>,
     /// Every file read.
     pub files: BTreeSet<PathBuf>,
@@ -58,7 +58,7 @@ pub struct Tree {
 
 /// Reads the module in `file` (named `module`, e.g. `["crate", "core"]`) and every module
 /// it declares, inline or in files of their own.
-pub fn read_tree(file: &Path, module: &[&str]) -> Result<Tree, String> {
+pub(crate) fn read_tree(file: &Path, module: &[&str]) -> Result<Tree, String> {
     let mut tree = Tree::default();
     let module: Vec<String> = module.iter().map(|s| s.to_string()).collect();
     read_file(file, module, &mut tree)?;
@@ -67,7 +67,7 @@ pub fn read_tree(file: &Path, module: &[&str]) -> Result<Tree, String> {
 
 /// Reads one source text as the module `module`; out-of-line `mod x;` declarations are
 /// not followed. For testing the checker itself.
-pub fn read_source(source: &str, module: &[&str]) -> Result<Vec<Reach>, String> {
+pub(crate) fn read_source(source: &str, module: &[&str]) -> Result<Vec<Reach>, String> {
     let parsed = syn::parse_file(source).map_err(|e| format!("does not parse: {e}"))?;
     let mut tree = Tree::default();
     let module: Vec<String> = module.iter().map(|s| s.to_string()).collect();

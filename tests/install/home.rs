@@ -11,14 +11,14 @@ use serde_json::{json, Map, Value};
 use super::{peers, support};
 
 /// A home directory and a project directory, and the binary run in them.
-pub struct Home {
+pub(crate) struct Home {
     _dir: tempfile::TempDir,
     pub home: PathBuf,
     pub cwd: PathBuf,
 }
 
 impl Home {
-    pub fn new() -> Home {
+    pub(crate) fn new() -> Home {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         let cwd = dir.path().join("project");
@@ -28,7 +28,7 @@ impl Home {
     }
 
     /// `~/x` is under HOME, `./x` under the project directory.
-    pub fn path(&self, at: &str) -> PathBuf {
+    pub(crate) fn path(&self, at: &str) -> PathBuf {
         match (at.strip_prefix("~/"), at.strip_prefix("./")) {
             (Some(rel), _) => self.home.join(rel),
             (_, Some(rel)) => self.cwd.join(rel),
@@ -37,7 +37,7 @@ impl Home {
     }
 
     /// Puts fixture `name` at `at` with mode 0600; returns its path and bytes.
-    pub fn put(&self, at: &str, name: &str) -> (PathBuf, Vec<u8>) {
+    pub(crate) fn put(&self, at: &str, name: &str) -> (PathBuf, Vec<u8>) {
         let bytes = fixture(name);
         let path = self.path(at);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -46,7 +46,7 @@ impl Home {
         (path, bytes)
     }
 
-    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+    pub(crate) fn run(&self, args: &[&str]) -> (i32, String, String) {
         let out = Command::new(support::bin())
             .args(args)
             .current_dir(&self.cwd)
@@ -64,16 +64,16 @@ impl Home {
     }
 }
 
-pub fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(peers::root().join("tests/install").join(name)).unwrap()
 }
 
-pub fn bin() -> String {
+pub(crate) fn bin() -> String {
     support::bin().canonicalize().unwrap().display().to_string()
 }
 
 /// A JSON, JSONC or TOML file as a `serde_json::Value`.
-pub fn value_of(path: &Path) -> Value {
+pub(crate) fn value_of(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
     if path.to_string_lossy().trim_end_matches(".countersign.bak").ends_with(".toml") {
         return from_toml(toml::Value::Table(text.parse::<toml::Table>().unwrap()));
@@ -109,7 +109,7 @@ fn from_jsonc(v: jsonc_parser::JsonValue<'_>) -> Value {
 
 /// `installed` with each wrapped entry under `maps` (JSON pointers to server maps) put
 /// back as it was, checking the wrapping on the way: the result must equal the original.
-pub fn unwrapped(mut installed: Value, maps: &[&str], keys: &[&str]) -> Value {
+pub(crate) fn unwrapped(mut installed: Value, maps: &[&str], keys: &[&str]) -> Value {
     for map in maps {
         let Some(Value::Object(servers)) = installed.pointer_mut(map) else { continue };
         for (key, entry) in servers.iter_mut().filter(|(k, _)| keys.contains(&k.as_str())) {
@@ -125,7 +125,7 @@ pub fn unwrapped(mut installed: Value, maps: &[&str], keys: &[&str]) -> Value {
 }
 
 /// Drops an empty `args` from entries that had none, for comparing with the original.
-pub fn without_empty_args(mut v: Value, maps: &[&str], originals: &Value) -> Value {
+pub(crate) fn without_empty_args(mut v: Value, maps: &[&str], originals: &Value) -> Value {
     for map in maps {
         let Some(Value::Object(servers)) = v.pointer_mut(map) else { continue };
         for (key, entry) in servers.iter_mut() {
@@ -138,6 +138,6 @@ pub fn without_empty_args(mut v: Value, maps: &[&str], originals: &Value) -> Val
     v
 }
 
-pub fn mode_of(path: &Path) -> u32 {
+pub(crate) fn mode_of(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }

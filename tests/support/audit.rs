@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::Value;
 
 /// Every record of every `*.jsonl` file in `dir`, files in name order.
-pub fn audit_records(dir: &Path) -> Vec<Value> {
+pub(crate) fn audit_records(dir: &Path) -> Vec<Value> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .map(|d| {
             d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "jsonl")).collect()

@@ -3,7 +3,8 @@
 //! One file per helper: [`Wrap`] builds a run, [`Session`] drives it, [`Pty`] is a real
 //! terminal, `audit` reads the log, `process` runs one-shot commands. Add a new helper as
 //! a file of its own here and re-export it below.
-#![allow(dead_code, unused_imports)]
+// Test helpers: unwrap is how a helper fails its test; pre_exec and ioctls need unsafe.
+#![allow(dead_code, unused_imports, unsafe_code, clippy::unwrap_used)]
 
 mod audit;
 mod process;
@@ -14,19 +15,19 @@ mod wrap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use audit::audit_records;
-pub use process::{rss_kib, run};
-pub use pty::Pty;
-pub use session::{text, Session};
-pub use wrap::Wrap;
+pub(crate) use audit::audit_records;
+pub(crate) use process::{rss_kib, run};
+pub(crate) use pty::Pty;
+pub(crate) use session::{text, Session};
+pub(crate) use wrap::Wrap;
 
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_countersign"))
 }
 
 /// The built-in demo server (`countersign demo-server`) as a command line.
-pub fn fake_server() -> Vec<String> {
+pub(crate) fn fake_server() -> Vec<String> {
     vec![bin().display().to_string(), "demo-server".into()]
 }

@@ -10,17 +10,17 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-pub struct Peers {
+pub(crate) struct Peers {
     pub python: PathBuf,
     pub node_modules: PathBuf,
 }
 
-pub fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Installs the pinned peers once per test run and once per cache.
-pub fn peers() -> &'static Peers {
+pub(crate) fn peers() -> &'static Peers {
     static PEERS: OnceLock<Peers> = OnceLock::new();
     PEERS.get_or_init(|| {
         let cache = root().join(".cache");
@@ -54,14 +54,14 @@ fn sh(cmd: &mut Command) {
 }
 
 /// The entry point of a reference server from npm.
-pub fn node_server_entry(package: &str) -> PathBuf {
+pub(crate) fn node_server_entry(package: &str) -> PathBuf {
     peers().node_modules.join(format!("@modelcontextprotocol/{package}/dist/index.js"))
 }
 
 /// Runs `tests/interop/client.py` (the official Python SDK client) in `mode` against
 /// `server` with `steps`, with `env` as its whole environment (the SDK passes only a few
 /// variables on to the server); returns one JSON value per step.
-pub fn drive_python(mode: &str, server: &[String], steps: &Value, env: &[(&str, &Path)]) -> Vec<Value> {
+pub(crate) fn drive_python(mode: &str, server: &[String], steps: &Value, env: &[(&str, &Path)]) -> Vec<Value> {
     let mut client = Command::new(&peers().python);
     client.arg(root().join("tests/interop/client.py")).arg(mode).arg("--").args(server);
     client.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use super::bin;
 
 /// Runs `countersign ARGS` to completion.
-pub fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+pub(crate) fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
     let mut child = Command::new(bin())
         .args(args)
         .stdin(Stdio::piped())
@@ -24,7 +24,7 @@ pub fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
 }
 
 /// Resident memory of a process, in KiB.
-pub fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::WAIT;
 
 /// The master side of a pseudo-terminal whose slave is a child's controlling terminal.
-pub struct Pty {
+pub(crate) struct Pty {
     master: std::fs::File,
     slave: Option<std::os::fd::OwnedFd>,
     screen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
@@ -15,7 +15,7 @@ pub struct Pty {
 
 impl Pty {
     /// Opens a pty and makes `cmd` start a new session with it as controlling terminal.
-    pub fn attach(cmd: &mut Command) -> Pty {
+    pub(crate) fn attach(cmd: &mut Command) -> Pty {
         use std::os::fd::{FromRawFd, OwnedFd};
         use std::os::unix::process::CommandExt;
         let (mut master, mut slave) = (0, 0);
@@ -37,12 +37,13 @@ impl Pty {
         }
         // SAFETY: the descriptors are ours and open.
         let master = unsafe { std::fs::File::from_raw_fd(master) };
+        // SAFETY: as above: the slave descriptor is ours, open, and owned only here.
         let slave = Some(unsafe { OwnedFd::from_raw_fd(slave) });
         Pty { master, slave, screen: Default::default() }
     }
 
     /// Like [`Pty::attach`], and the terminal is also `cmd`'s stdin, stdout and stderr.
-    pub fn attach_stdio(cmd: &mut Command) -> Pty {
+    pub(crate) fn attach_stdio(cmd: &mut Command) -> Pty {
         let pty = Pty::attach(cmd);
         let slave = pty.slave.as_ref().unwrap();
         cmd.stdin(slave.try_clone().unwrap()).stdout(slave.try_clone().unwrap()).stderr(slave.try_clone().unwrap());
@@ -50,7 +51,7 @@ impl Pty {
     }
 
     /// After spawning: close our copy of the slave, start collecting what is drawn.
-    pub fn spawned(mut self) -> Pty {
+    pub(crate) fn spawned(mut self) -> Pty {
         self.slave.take();
         let mut reader = self.master.try_clone().unwrap();
         let screen = self.screen.clone();
@@ -69,16 +70,16 @@ impl Pty {
     }
 
     /// Everything drawn so far, as text.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
     }
 
-    pub fn raw(&self) -> Vec<u8> {
+    pub(crate) fn raw(&self) -> Vec<u8> {
         self.screen.lock().unwrap().clone()
     }
 
     /// Waits until `needle` has been drawn `count` times; returns the screen text.
-    pub fn wait_for(&self, needle: &str, count: usize) -> String {
+    pub(crate) fn wait_for(&self, needle: &str, count: usize) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             let text = self.text();
@@ -91,15 +92,16 @@ impl Pty {
     }
 
     /// Is the terminal back in its usual cooked mode (echo and line editing on)?
-    pub fn is_cooked(&self) -> bool {
+    pub(crate) fn is_cooked(&self) -> bool {
         use std::os::fd::AsRawFd;
         // SAFETY: termios is plain data filled by tcgetattr on our open master.
         let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: `t` is a valid termios for tcgetattr to fill.
         assert_eq!(unsafe { libc::tcgetattr(self.master.as_raw_fd(), &mut t) }, 0);
         t.c_lflag & libc::ECHO != 0 && t.c_lflag & libc::ICANON != 0
     }
 
-    pub fn press(&mut self, key: u8) {
+    pub(crate) fn press(&mut self, key: u8) {
         self.master.write_all(&[key]).unwrap();
     }
 }

@@ -32,7 +32,7 @@ pub(super) fn reader(stream: impl std::io::Read + Send + 'static) -> Receiver<Ve
     rx
 }
 
-pub struct Session {
+pub(crate) struct Session {
     pub child: Child,
     stdin: Option<Box<dyn Write + Send>>,
     lines: Receiver<Vec<u8>>,
@@ -53,24 +53,24 @@ impl Session {
         Session { child, stdin, lines, stderr, wrap, tty }
     }
 
-    pub fn send_raw(&mut self, bytes: &[u8]) {
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin open");
         stdin.write_all(bytes).unwrap();
         stdin.write_all(b"\n").unwrap();
         stdin.flush().unwrap();
     }
 
-    pub fn send(&mut self, msg: Value) {
+    pub(crate) fn send(&mut self, msg: Value) {
         self.send_raw(msg.to_string().as_bytes());
     }
 
-    pub fn request(&mut self, id: i64, method: &str, params: Value) -> Value {
+    pub(crate) fn request(&mut self, id: i64, method: &str, params: Value) -> Value {
         self.send(json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
         self.answer(id)
     }
 
     /// The legacy handshake at `revision`.
-    pub fn initialize(&mut self, revision: &str) -> Value {
+    pub(crate) fn initialize(&mut self, revision: &str) -> Value {
         let r = self.request(
             0,
             "initialize",
@@ -80,23 +80,23 @@ impl Session {
         r
     }
 
-    pub fn call(&mut self, id: i64, tool: &str, args: Value) -> Value {
+    pub(crate) fn call(&mut self, id: i64, tool: &str, args: Value) -> Value {
         self.request(id, "tools/call", json!({"name": tool, "arguments": args}))
     }
 
     /// The next line on stdout, raw.
-    pub fn next_raw(&mut self) -> Vec<u8> {
+    pub(crate) fn next_raw(&mut self) -> Vec<u8> {
         self.lines.recv_timeout(WAIT).expect("countersign wrote nothing in time")
     }
 
-    pub fn next(&mut self) -> Value {
+    pub(crate) fn next(&mut self) -> Value {
         let raw = self.next_raw();
         serde_json::from_slice(&raw)
             .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {}", String::from_utf8_lossy(&raw)))
     }
 
     /// Reads until the answer for `id`, skipping notifications.
-    pub fn answer(&mut self, id: i64) -> Value {
+    pub(crate) fn answer(&mut self, id: i64) -> Value {
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
             let v = self.next();
@@ -108,7 +108,7 @@ impl Session {
     }
 
     /// The next `n` lines are -32603 errors (the server will never answer); their ids, sorted.
-    pub fn server_gone_errors(&mut self, n: usize) -> Vec<i64> {
+    pub(crate) fn server_gone_errors(&mut self, n: usize) -> Vec<i64> {
         let mut ids: Vec<i64> = (0..n)
             .map(|_| {
                 let v = self.next();
@@ -121,26 +121,26 @@ impl Session {
     }
 
     /// Nothing arrives on stdout for `d`.
-    pub fn silent_for(&mut self, d: Duration) -> bool {
+    pub(crate) fn silent_for(&mut self, d: Duration) -> bool {
         matches!(self.lines.recv_timeout(d), Err(RecvTimeoutError::Timeout))
     }
 
     /// The client's end of countersign's stdin, for a writer thread.
-    pub fn take_stdin(&mut self) -> Box<dyn Write + Send> {
+    pub(crate) fn take_stdin(&mut self) -> Box<dyn Write + Send> {
         self.stdin.take().expect("stdin open")
     }
 
-    pub fn close_stdin(&mut self) {
+    pub(crate) fn close_stdin(&mut self) {
         self.stdin.take();
     }
 
-    pub fn wait(&mut self) -> ExitStatus {
+    pub(crate) fn wait(&mut self) -> ExitStatus {
         self.close_stdin();
         self.wait_open()
     }
 
     /// Waits for the exit without closing stdin (the exit must come from elsewhere).
-    pub fn wait_open(&mut self) -> ExitStatus {
+    pub(crate) fn wait_open(&mut self) -> ExitStatus {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -151,7 +151,7 @@ impl Session {
         }
     }
 
-    pub fn stderr_text(&mut self) -> String {
+    pub(crate) fn stderr_text(&mut self) -> String {
         let mut out = String::new();
         while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(200)) {
             out.push_str(&String::from_utf8_lossy(&l));
@@ -160,7 +160,7 @@ impl Session {
         out
     }
 
-    pub fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own child.
         unsafe {
             libc::kill(self.child.id() as i32, sig);
@@ -168,16 +168,16 @@ impl Session {
     }
 
     /// Lines the fake server received (with `--log server.log`).
-    pub fn server_log(&self) -> String {
+    pub(crate) fn server_log(&self) -> String {
         std::fs::read_to_string(self.wrap.path("server.log")).unwrap_or_default()
     }
 
-    pub fn audit_records(&self) -> Vec<Value> {
+    pub(crate) fn audit_records(&self) -> Vec<Value> {
         audit_records(&self.wrap.audit_dir())
     }
 }
 
 /// The text of a tool result.
-pub fn text(answer: &Value) -> String {
+pub(crate) fn text(answer: &Value) -> String {
     answer["result"]["content"][0]["text"].as_str().unwrap_or_default().to_owned()
 }

@@ -10,7 +10,7 @@ use super::session::{reader, Session};
 use super::{bin, fake_server, Pty};
 
 /// A builder for one wrapped run (the `just` test-builder habit).
-pub struct Wrap {
+pub(crate) struct Wrap {
     args: Vec<String>,
     server: Vec<String>,
     env: Vec<(String, String)>,
@@ -24,7 +24,7 @@ pub struct Wrap {
 
 impl Wrap {
     /// countersign in front of the fake server, headless, auditing into a temp dir.
-    pub fn fake() -> Wrap {
+    pub(crate) fn fake() -> Wrap {
         let dir = tempfile::tempdir().unwrap();
         Wrap {
             args: vec!["--headless".into()],
@@ -41,7 +41,7 @@ impl Wrap {
 
     /// Not headless, but without a terminal (a new session with no controlling
     /// terminal, as under Claude Desktop): only an approver console can answer.
-    pub fn asking(mut self) -> Wrap {
+    pub(crate) fn asking(mut self) -> Wrap {
         self.args.retain(|a| a != "--headless");
         self.detached = true;
         self
@@ -49,7 +49,7 @@ impl Wrap {
 
     /// Share a runtime directory (where the approver console listens) with other runs.
     /// It is also the state directory (pins): made private, as countersign requires.
-    pub fn runtime(mut self, dir: impl Into<PathBuf>) -> Wrap {
+    pub(crate) fn runtime(mut self, dir: impl Into<PathBuf>) -> Wrap {
         let dir = dir.into();
         if dir.exists() {
             use std::os::unix::fs::PermissionsExt;
@@ -61,7 +61,7 @@ impl Wrap {
 
     /// Not headless, and with a real pseudo-terminal as the controlling terminal (its
     /// own session), so `/dev/tty` in countersign is that terminal.
-    pub fn with_tty(mut self) -> Wrap {
+    pub(crate) fn with_tty(mut self) -> Wrap {
         self.args.retain(|a| a != "--headless");
         self.tty = true;
         self
@@ -69,64 +69,64 @@ impl Wrap {
 
     /// The demo server records every line it receives in `server.log` (see
     /// [`Session::server_log`]).
-    pub fn logged(self) -> Wrap {
+    pub(crate) fn logged(self) -> Wrap {
         self.server_arg("--log").server_path("server.log")
     }
 
     /// stdin and stdout are socket pairs, as Node.js clients (libuv) spawn servers, rather
     /// than pipes.
-    pub fn over_sockets(mut self) -> Wrap {
+    pub(crate) fn over_sockets(mut self) -> Wrap {
         self.sockets = true;
         self
     }
 
     /// Audit somewhere else than the run's own directory.
-    pub fn audit_in(mut self, dir: impl Into<PathBuf>) -> Wrap {
+    pub(crate) fn audit_in(mut self, dir: impl Into<PathBuf>) -> Wrap {
         self.audit = dir.into();
         self
     }
 
-    pub fn command(server: &[&str]) -> Wrap {
+    pub(crate) fn command(server: &[&str]) -> Wrap {
         let mut w = Wrap::fake();
         w.server = server.iter().map(|s| s.to_string()).collect();
         w
     }
 
-    pub fn arg(mut self, a: &str) -> Wrap {
+    pub(crate) fn arg(mut self, a: &str) -> Wrap {
         self.args.push(a.into());
         self
     }
 
     /// An argument naming a path inside the run's temp dir.
-    pub fn arg_path(mut self, rel: &str) -> Wrap {
+    pub(crate) fn arg_path(mut self, rel: &str) -> Wrap {
         self.args.push(self.dir.path().join(rel).display().to_string());
         self
     }
 
-    pub fn server_arg(mut self, a: &str) -> Wrap {
+    pub(crate) fn server_arg(mut self, a: &str) -> Wrap {
         self.server.push(a.into());
         self
     }
 
-    pub fn server_path(mut self, rel: &str) -> Wrap {
+    pub(crate) fn server_path(mut self, rel: &str) -> Wrap {
         self.server.push(self.dir.path().join(rel).display().to_string());
         self
     }
 
-    pub fn env(mut self, k: &str, v: &str) -> Wrap {
+    pub(crate) fn env(mut self, k: &str, v: &str) -> Wrap {
         self.env.push((k.into(), v.into()));
         self
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
-    pub fn audit_dir(&self) -> PathBuf {
+    pub(crate) fn audit_dir(&self) -> PathBuf {
         self.audit.clone()
     }
 
-    pub fn start(self) -> Session {
+    pub(crate) fn start(self) -> Session {
         let mut cmd = Command::new(bin());
         cmd.args(&self.args)
             .arg("--audit-dir")

@@ -7,7 +7,7 @@ use crate::cli::ClientName;
 
 /// A file's format and where its server maps are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
+pub(super) enum Layout {
     Json(&'static [Location]),
     Toml(&'static str),
 }
@@ -16,13 +16,13 @@ const MCP_SERVERS: &[Location] = &[&["mcpServers"]];
 const CLAUDE_CODE_USER: &[Location] = &[&["mcpServers"], &["projects", "*", "mcpServers"]];
 const VSCODE: &[Location] = &[&["servers"]];
 /// `--config FILE` in JSON: every place a known client keeps servers.
-pub const ANY_JSON: &[Location] =
+pub(super) const ANY_JSON: &[Location] =
     &[&["mcpServers"], &["projects", "*", "mcpServers"], &["servers"], &["mcp", "servers"]];
-pub const CODEX_TABLE: &str = "mcp_servers";
+pub(super) const CODEX_TABLE: &str = "mcp_servers";
 
 /// One file to edit.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(super) struct Target {
     /// Who reads it, for the report; `None` for `--config FILE`.
     pub client: Option<ClientName>,
     pub path: PathBuf,
@@ -32,7 +32,7 @@ pub struct Target {
 /// What decides the paths: the home directory, the working directory, the platform and
 /// the few variables the clients themselves honour.
 #[derive(Debug, Clone)]
-pub struct Places {
+pub(super) struct Places {
     pub home: PathBuf,
     pub cwd: PathBuf,
     pub macos: bool,
@@ -53,7 +53,7 @@ impl Places {
     }
 }
 
-pub const ALL: [ClientName; 7] = [
+pub(super) const ALL: [ClientName; 7] = [
     ClientName::ClaudeDesktop,
     ClientName::ClaudeCode,
     ClientName::Cursor,
@@ -64,7 +64,7 @@ pub const ALL: [ClientName; 7] = [
 ];
 
 /// The files `client` reads, user-wide first, then the working directory's.
-pub fn files(client: ClientName, places: &Places) -> Vec<Target> {
+pub(super) fn files(client: ClientName, places: &Places) -> Vec<Target> {
     let home = &places.home;
     let cwd = &places.cwd;
     let json = |path: PathBuf, locations| Target { client: Some(client), path, layout: Layout::Json(locations) };
@@ -99,7 +99,7 @@ pub fn files(client: ClientName, places: &Places) -> Vec<Target> {
 }
 
 /// The display name of a client.
-pub fn title(client: ClientName) -> &'static str {
+pub(super) fn title(client: ClientName) -> &'static str {
     match client {
         ClientName::ClaudeDesktop => "Claude Desktop",
         ClientName::ClaudeCode => "Claude Code",
@@ -113,7 +113,7 @@ pub fn title(client: ClientName) -> &'static str {
 
 /// The layout of a file named directly: TOML by its name (`.toml`) or, failing a JSON
 /// parse, by its content; JSON otherwise.
-pub fn layout_of(path: &Path, text: &str) -> Layout {
+pub(super) fn layout_of(path: &Path, text: &str) -> Layout {
     let toml_name = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
     let json_name = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json") || e.eq_ignore_ascii_case("jsonc"));
     if toml_name {

@@ -8,7 +8,7 @@ use super::{json_doc, toml_doc, ParseFailure};
 
 /// What happened to one file.
 #[derive(Debug, Default)]
-pub struct Edited {
+pub(super) struct Edited {
     pub text: String,
     /// The entries changed, as labels.
     pub changed: Vec<String>,
@@ -16,7 +16,7 @@ pub struct Edited {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum EditError {
+pub(super) enum EditError {
     #[error("line {}: {}", .0.line, .0.message)]
     Parse(ParseFailure),
     #[error("the edit of `{0}` did not check out; the file is left untouched (please report this)")]
@@ -31,7 +31,7 @@ fn entries(text: &str, layout: Layout) -> Result<Vec<Entry>, ParseFailure> {
 }
 
 /// The label an entry is reported under: its key, and where it sits when that matters.
-pub fn label(entry: &Entry) -> String {
+pub(super) fn label(entry: &Entry) -> String {
     match &entry.scope {
         Some(scope) => format!("{} (in {scope})", entry.key),
         None => entry.key.clone(),
@@ -50,7 +50,13 @@ fn runs(entry: &Entry) -> Option<(String, Vec<String>)> {
 
 /// Installs or uninstalls countersign in the entries of `text` whose key is in `servers`
 /// (every entry when it is empty).
-pub fn edit(text: &str, layout: Layout, mode: Mode, servers: &[String], binary: &str) -> Result<Edited, EditError> {
+pub(super) fn edit(
+    text: &str,
+    layout: Layout,
+    mode: Mode,
+    servers: &[String],
+    binary: &str,
+) -> Result<Edited, EditError> {
     // A byte-order mark (some Windows editors write one) stays, outside what is parsed.
     if let Some(body) = text.strip_prefix('\u{feff}') {
         let mut out = edit(body, layout, mode, servers, binary)?;

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 /// A string value in the file: where its literal is and what it decodes to.
 #[derive(Debug, Clone)]
-pub struct Str {
+pub(super) struct Str {
     /// The literal, quotes included.
     pub range: Range<usize>,
     pub value: String,
@@ -14,7 +14,7 @@ pub struct Str {
 
 /// The `args` member of an entry.
 #[derive(Debug, Clone)]
-pub struct Args {
+pub(super) struct Args {
     /// Where the member's key starts.
     pub key_start: usize,
     /// The array literal, brackets included.
@@ -25,7 +25,7 @@ pub struct Args {
 
 /// How a new `args` member is written next to `command`, per format.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Style {
+pub(super) enum Style {
     /// JSON/JSONC: `"args": [...], ` before the `command` member.
     Json,
     /// A TOML inline table: `args = [...], ` before the `command` key.
@@ -36,7 +36,7 @@ pub enum Style {
 
 /// What a locator found for one entry.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(super) struct Entry {
     /// Where the entry sits when a file has several server maps (`project /path`).
     pub scope: Option<String>,
     pub key: String,
@@ -53,14 +53,14 @@ pub struct Entry {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     Install,
     Uninstall,
 }
 
 /// Why an entry was left alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Skip {
+pub(super) enum Skip {
     Remote(String),
     AlreadyWrapped,
     Disabled,
@@ -88,21 +88,21 @@ impl std::fmt::Display for Skip {
 
 /// Replace `range` of the text with `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Splice {
+pub(super) struct Splice {
     pub range: Range<usize>,
     pub text: String,
 }
 
 /// The literal syntax of the file's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Syntax {
+pub(super) enum Syntax {
     Json,
     Toml,
 }
 
 impl Syntax {
     /// `s` as a string literal of this format.
-    pub fn quote(self, s: &str) -> String {
+    pub(super) fn quote(self, s: &str) -> String {
         match self {
             Syntax::Json => serde_json::Value::String(s.to_owned()).to_string(),
             Syntax::Toml => {
@@ -128,14 +128,14 @@ impl Syntax {
 
 /// Is `command` a countersign binary (by its file name, so a moved or reinstalled
 /// binary still counts)?
-pub fn is_countersign(command: &str) -> bool {
+pub(super) fn is_countersign(command: &str) -> bool {
     let name = command.rsplit(['/', '\\']).next().unwrap_or(command);
     name == "countersign" || name.eq_ignore_ascii_case("countersign.exe")
 }
 
 /// The splices that install or uninstall countersign in `entry`, or why it is left alone.
 /// `binary` is the absolute path of the running countersign.
-pub fn plan(text: &str, syntax: Syntax, entry: &Entry, mode: Mode, binary: &str) -> Result<Vec<Splice>, Skip> {
+pub(super) fn plan(text: &str, syntax: Syntax, entry: &Entry, mode: Mode, binary: &str) -> Result<Vec<Splice>, Skip> {
     match mode {
         Mode::Install => plan_install(text, syntax, entry, binary),
         Mode::Uninstall => plan_uninstall(text, entry),
@@ -262,7 +262,7 @@ fn newline(text: &str) -> &'static str {
 }
 
 /// `text` with `splices` applied (they must not overlap).
-pub fn apply(text: &str, mut splices: Vec<Splice>) -> String {
+pub(super) fn apply(text: &str, mut splices: Vec<Splice>) -> String {
     splices.sort_by_key(|s| std::cmp::Reverse(s.range.start));
     let mut out = text.to_owned();
     for s in splices {

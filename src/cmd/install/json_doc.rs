@@ -10,10 +10,10 @@ use super::ParseFailure;
 
 /// Where server maps live, as paths of member names; `*` is every member (its name
 /// becomes the entry's scope).
-pub type Location = &'static [&'static str];
+pub(super) type Location = &'static [&'static str];
 
 /// The entries of every server map at `locations` in `text`.
-pub fn entries(text: &str, locations: &[Location]) -> Result<Vec<Entry>, ParseFailure> {
+pub(super) fn entries(text: &str, locations: &[Location]) -> Result<Vec<Entry>, ParseFailure> {
     let parsed = parse_to_ast(text, &CollectOptions::default(), &jsonc())
         .map_err(|e| ParseFailure { line: e.line_display(), message: e.kind().to_string() })?;
     let root = match parsed.value {
@@ -129,7 +129,7 @@ fn entry(key: &str, server: &Object<'_>, scope: Option<&str>) -> Entry {
 
 /// Why an entry is a remote server: a URL member (`url`; Windsurf's `serverUrl`, Gemini's
 /// `httpUrl`) or a transport type other than stdio.
-pub fn remote_reason(string: &dyn Fn(&str) -> Option<String>, has: &dyn Fn(&str) -> bool) -> Option<String> {
+pub(super) fn remote_reason(string: &dyn Fn(&str) -> Option<String>, has: &dyn Fn(&str) -> bool) -> Option<String> {
     if let Some(member) = ["url", "serverUrl", "httpUrl"].into_iter().find(|m| has(m)) {
         return Some(format!("has `{member}`"));
     }

@@ -22,23 +22,23 @@ use crate::cli::ClientName;
 use crate::core::sanitize::inert;
 use crate::Error;
 use clients::{Layout, Places, Target};
-pub use entry::Mode;
+pub(super) use entry::Mode;
 use report::FileReport;
 
 /// Exit status when a file could not be read, parsed or written, or a `--server` name
 /// was found nowhere (the other files are still done).
-pub const EXIT_FILE_ERROR: i32 = 1;
+pub(super) const EXIT_FILE_ERROR: i32 = 1;
 
 /// A file that does not parse: the line and what is wrong.
 #[derive(Debug, Clone)]
-pub struct ParseFailure {
+pub(super) struct ParseFailure {
     pub line: usize,
     pub message: String,
 }
 
 /// What the command line asked for.
 #[derive(Debug)]
-pub struct Options {
+pub(super) struct Options {
     pub mode: Mode,
     pub clients: Vec<ClientName>,
     pub config: Option<PathBuf>,
@@ -46,7 +46,7 @@ pub struct Options {
     pub dry_run: bool,
 }
 
-pub fn run(options: Options) -> Result<i32, Error> {
+pub(super) fn run(options: Options) -> Result<i32, Error> {
     let binary = binary_path()?;
     let binary = binary
         .to_str()

@@ -9,7 +9,7 @@ use crate::core::sanitize::inert;
 
 /// The outcome for one file.
 #[derive(Debug)]
-pub struct FileReport {
+pub(super) struct FileReport {
     pub path: PathBuf,
     /// The client's display name, when the file was found for a client.
     pub client: Option<&'static str>,
@@ -30,7 +30,7 @@ fn shown(path: &Path) -> String {
 }
 
 /// The text for one file.
-pub fn render(report: &FileReport, mode: Mode, dry_run: bool) -> String {
+pub(super) fn render(report: &FileReport, mode: Mode, dry_run: bool) -> String {
     let mut out = String::new();
     let client = report.client.map(|c| format!(" ({c})")).unwrap_or_default();
     let _ = writeln!(out, "{}{client}", shown(&report.path));

@@ -2,6 +2,8 @@
 //! directory, written whole, flushed to disk, then renamed over the original, with the
 //! original's mode (and owner, when running as root). The first change to a file keeps a
 //! copy of it as `<file>.countersign.bak`, never overwritten afterwards.
+// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
+#![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -9,7 +11,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
-pub enum WriteError {
+pub(super) enum WriteError {
     #[error("it is read-only (mode {0:o}); make it writable to let countersign change it")]
     ReadOnly(u32),
     #[error("it changed while countersign was reading it; run the command again")]
@@ -24,7 +26,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WriteError {
 }
 
 /// The backup's path for `path`.
-pub fn backup_path(path: &Path) -> PathBuf {
+pub(super) fn backup_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(".countersign.bak");
     path.with_file_name(name)
@@ -32,7 +34,7 @@ pub fn backup_path(path: &Path) -> PathBuf {
 
 /// Refuses what must not be edited, before anything is written: a file without any write
 /// permission (root could write it anyway; the user said it is not to change).
-pub fn check_writable(path: &Path) -> Result<(), WriteError> {
+pub(super) fn check_writable(path: &Path) -> Result<(), WriteError> {
     let mode = std::fs::metadata(path).map_err(io("reading its metadata"))?.permissions().mode();
     if mode & 0o222 == 0 {
         return Err(WriteError::ReadOnly(mode & 0o7777));
@@ -43,7 +45,7 @@ pub fn check_writable(path: &Path) -> Result<(), WriteError> {
 /// Replaces the file at `path`, whose content was `original`, with `new`. A symbolic link
 /// is followed: the file it points to is replaced, the link stays. Returns the backup's
 /// path when this call made it.
-pub fn replace(path: &Path, original: &[u8], new: &[u8]) -> Result<Option<PathBuf>, WriteError> {
+pub(super) fn replace(path: &Path, original: &[u8], new: &[u8]) -> Result<Option<PathBuf>, WriteError> {
     let real = std::fs::canonicalize(path).map_err(io("resolving its path"))?;
     check_writable(&real)?;
     let meta = std::fs::metadata(&real).map_err(io("reading its metadata"))?;

@@ -9,7 +9,7 @@ use super::json_doc::remote_reason;
 use super::ParseFailure;
 
 /// The entries of the `table` server map (`mcp_servers`) in `text`.
-pub fn entries(text: &str, table: &str) -> Result<Vec<Entry>, ParseFailure> {
+pub(super) fn entries(text: &str, table: &str) -> Result<Vec<Entry>, ParseFailure> {
     let doc = ImDocument::parse(text).map_err(|e| ParseFailure {
         line: e.span().map_or(1, |s| line_of(text, s.start)),
         message: e.message().trim_end().to_owned(),
@@ -89,7 +89,7 @@ fn entry(text: &str, key: &str, server: &dyn TableLike, mut style: Style) -> Ent
 }
 
 /// The 1-based line of byte `at`.
-pub fn line_of(text: &str, at: usize) -> usize {
+pub(super) fn line_of(text: &str, at: usize) -> usize {
     text.as_bytes()[..at.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
 

@@ -23,17 +23,17 @@ struct Batch {
 
 /// Open batches. A batch is open from its line until its last answer.
 #[derive(Debug, Default)]
-pub struct Batches {
+pub(super) struct Batches {
     open: HashMap<u64, Batch>,
     next: u64,
 }
 
 /// Most batches open at once; a client past it gets an error for the next batch.
-pub const MAX_OPEN: usize = 256;
+pub(super) const MAX_OPEN: usize = 256;
 
 impl Batches {
     /// Opens a batch; `None` when too many are open.
-    pub fn open(&mut self) -> Option<u64> {
+    pub(super) fn open(&mut self) -> Option<u64> {
         if self.open.len() >= MAX_OPEN {
             return None;
         }
@@ -43,7 +43,7 @@ impl Batches {
     }
 
     /// A request of the batch will be answered: the batch waits for it.
-    pub fn expect(&mut self, to: To) {
+    pub(super) fn expect(&mut self, to: To) {
         if let To::Batch(n) = to {
             if let Some(b) = self.open.get_mut(&n) {
                 b.waiting += 1;
@@ -52,14 +52,14 @@ impl Batches {
     }
 
     /// Every element was examined; returns the array when nothing is left to wait for.
-    pub fn seal(&mut self, batch: u64) -> Option<Bytes> {
+    pub(super) fn seal(&mut self, batch: u64) -> Option<Bytes> {
         self.open.get_mut(&batch)?.sealed = true;
         self.ready(batch)
     }
 
     /// Adds an answer (or `None`: a request that will get none, a withdrawn call);
     /// returns the array once every answer is in.
-    pub fn answer(&mut self, batch: u64, answer: Option<Bytes>) -> Option<Bytes> {
+    pub(super) fn answer(&mut self, batch: u64, answer: Option<Bytes>) -> Option<Bytes> {
         let b = self.open.get_mut(&batch)?;
         b.waiting = b.waiting.saturating_sub(1);
         b.answers.extend(answer);

@@ -10,14 +10,14 @@ use crate::core::classify::Tool;
 use crate::core::protocol::Id;
 
 /// How long the server has to answer one page.
-pub const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most pages followed.
-pub const MAX_PAGES: usize = 100;
+pub(super) const MAX_PAGES: usize = 100;
 /// How long a failed listing is remembered.
-pub const REMEMBER_FAILURE: Duration = Duration::from_secs(30);
+pub(super) const REMEMBER_FAILURE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default)]
-pub struct Listing {
+pub(super) struct Listing {
     /// The page being asked for: its request id and until when the server has to answer.
     page: Option<(Id, Duration)>,
     tools: Vec<Tool>,
@@ -26,17 +26,17 @@ pub struct Listing {
 }
 
 impl Listing {
-    pub fn running(&self) -> bool {
+    pub(super) fn running(&self) -> bool {
         self.page.is_some()
     }
 
     /// A recent listing failed: do not try again yet.
-    pub fn failed_recently(&self, now: Duration) -> bool {
+    pub(super) fn failed_recently(&self, now: Duration) -> bool {
         self.failed_until.is_some_and(|until| now < until)
     }
 
     /// Asks for a page (the first when `cursor` is `None`).
-    pub fn ask(&mut self, id: Id, cursor: Option<&str>, now: Duration) {
+    pub(super) fn ask(&mut self, id: Id, cursor: Option<&str>, now: Duration) {
         if cursor.is_none() {
             self.tools.clear();
             self.pages = 0;
@@ -45,13 +45,13 @@ impl Listing {
         self.page = Some((id, now + PAGE_TIMEOUT));
     }
 
-    pub fn is_page(&self, id: &Id) -> bool {
+    pub(super) fn is_page(&self, id: &Id) -> bool {
         self.page.as_ref().is_some_and(|(p, _)| p == id)
     }
 
     /// A page came: `Some(tools)` when the listing is complete, `None` when the next page
     /// must be asked for (or the pages ran out: see [`Listing::too_long`]).
-    pub fn page(&mut self, tools: Vec<Tool>, next: bool) -> Option<Vec<Tool>> {
+    pub(super) fn page(&mut self, tools: Vec<Tool>, next: bool) -> Option<Vec<Tool>> {
         self.page = None;
         self.tools.extend(tools);
         if next {
@@ -61,26 +61,26 @@ impl Listing {
         Some(std::mem::take(&mut self.tools))
     }
 
-    pub fn too_long(&self) -> bool {
+    pub(super) fn too_long(&self) -> bool {
         self.pages >= MAX_PAGES
     }
 
-    pub fn fail(&mut self, now: Duration) {
+    pub(super) fn fail(&mut self, now: Duration) {
         self.page = None;
         self.tools.clear();
         self.failed_until = Some(now + REMEMBER_FAILURE);
     }
 
-    pub fn abandon(&mut self) {
+    pub(super) fn abandon(&mut self) {
         self.page = None;
         self.tools.clear();
     }
 
-    pub fn deadline(&self) -> Option<Duration> {
+    pub(super) fn deadline(&self) -> Option<Duration> {
         self.page.as_ref().map(|(_, until)| *until)
     }
 
-    pub fn expired(&self, now: Duration) -> bool {
+    pub(super) fn expired(&self, now: Duration) -> bool {
         self.deadline().is_some_and(|until| now >= until)
     }
 }

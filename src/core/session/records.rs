@@ -10,7 +10,7 @@ use crate::core::protocol::Id;
 
 /// The `decision` record of one call. The arguments are redacted when the record is
 /// written, on the audit thread.
-pub fn decision(id: &Id, tool: &str, args: Args, digest: Option<&str>, task: bool, d: &Decision) -> Event {
+pub(super) fn decision(id: &Id, tool: &str, args: Args, digest: Option<&str>, task: bool, d: &Decision) -> Event {
     Event::build("decision")
         .args(args)
         .display("by", &d.by)
@@ -27,12 +27,12 @@ pub fn decision(id: &Id, tool: &str, args: Args, digest: Option<&str>, task: boo
         .done()
 }
 
-pub fn call_decision(call: &Call, d: &Decision) -> Event {
+pub(super) fn call_decision(call: &Call, d: &Decision) -> Event {
     decision(&call.id, &call.name, Args::Call(call.arguments.clone()), Some(&call.digest), call.task, d)
 }
 
 /// How a forwarded call came back.
-pub struct Outcome {
+pub(super) struct Outcome {
     /// A tool result saying `isError: true`, or a JSON-RPC error.
     pub is_error: bool,
     /// A JSON-RPC error.
@@ -42,7 +42,7 @@ pub struct Outcome {
 }
 
 /// The `result` record of a call the server answered.
-pub fn result(id: &Id, tool: &str, digest: &str, class: Class, o: Outcome) -> Event {
+pub(super) fn result(id: &Id, tool: &str, digest: &str, class: Class, o: Outcome) -> Event {
     Event::build("result")
         .num("bytes", o.bytes as u64)
         .str("class", class.as_str())
@@ -56,7 +56,7 @@ pub fn result(id: &Id, tool: &str, digest: &str, class: Class, o: Outcome) -> Ev
 }
 
 /// Malformed or ambiguous input, with a short excerpt.
-pub fn rejected(from: &str, why: &str, bytes: &[u8]) -> Event {
+pub(super) fn rejected(from: &str, why: &str, bytes: &[u8]) -> Event {
     let excerpt = redact_excerpt(bytes);
     Event::new("rejected", json!({"from": from, "reason": why, "excerpt": excerpt}))
 }
@@ -64,7 +64,7 @@ pub fn rejected(from: &str, why: &str, bytes: &[u8]) -> Event {
 /// Tools learned (new or changed definitions), each with what its pin says (`notes`, by
 /// position: `pin` = `new` / `same` / `changed`, and for `changed` the pinned digest and
 /// the listed one).
-pub fn tools(changed: &[Tool], notes: &[Option<serde_json::Value>]) -> Event {
+pub(super) fn tools(changed: &[Tool], notes: &[Option<serde_json::Value>]) -> Event {
     let tools: Vec<_> = changed
         .iter()
         .enumerate()
@@ -80,6 +80,6 @@ pub fn tools(changed: &[Tool], notes: &[Option<serde_json::Value>]) -> Event {
 }
 
 /// The client's self-reported identity and revision.
-pub fn client(info: serde_json::Value, protocol: Option<&str>) -> Event {
+pub(super) fn client(info: serde_json::Value, protocol: Option<&str>) -> Event {
     Event::new("client", json!({"client": info, "protocol": protocol}))
 }

@@ -16,7 +16,7 @@ use crate::core::protocol::Id;
 
 /// Where a held call is.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Stage {
+pub(super) enum Stage {
     /// Waiting for countersign's own `tools/list` to learn its class.
     Listing,
     /// Needs a human; waiting for its turn (the front of the queue is being asked).
@@ -28,7 +28,7 @@ pub enum Stage {
 
 /// A `tools/call` that has not been forwarded or answered yet.
 #[derive(Debug)]
-pub struct HeldCall {
+pub(super) struct HeldCall {
     pub ticket: Ticket,
     pub id: Id,
     pub to: To,
@@ -48,7 +48,15 @@ pub struct HeldCall {
 }
 
 impl HeldCall {
-    pub fn new(ticket: Ticket, id: Id, to: To, bytes: Bytes, call: Call, now: Duration, timeout: Duration) -> HeldCall {
+    pub(super) fn new(
+        ticket: Ticket,
+        id: Id,
+        to: To,
+        bytes: Bytes,
+        call: Call,
+        now: Duration,
+        timeout: Duration,
+    ) -> HeldCall {
         let progress = call.progress_token.is_some().then_some((now + PROGRESS_EVERY, 1));
         HeldCall {
             ticket,
@@ -66,12 +74,12 @@ impl HeldCall {
         }
     }
 
-    pub fn waited_ms(&self, now: Duration) -> u64 {
+    pub(super) fn waited_ms(&self, now: Duration) -> u64 {
         now.saturating_sub(self.since).as_millis() as u64
     }
 
     /// When this call next needs the clock.
-    pub fn wakeup(&self, asking: bool) -> Option<Duration> {
+    pub(super) fn wakeup(&self, asking: bool) -> Option<Duration> {
         let deadline = match self.stage {
             Stage::Queued if asking => Some(self.deadline + ASK_OVERRUN),
             Stage::Queued => Some(self.deadline),
@@ -81,12 +89,12 @@ impl HeldCall {
         deadline.into_iter().chain(progress).min()
     }
 
-    pub fn progress_due(&self, now: Duration) -> bool {
+    pub(super) fn progress_due(&self, now: Duration) -> bool {
         !matches!(self.stage, Stage::Recording(_)) && self.progress.is_some_and(|(at, _)| at <= now)
     }
 
     /// The next `notifications/progress` line, when the client gave a token.
-    pub fn next_progress(&mut self) -> Option<Bytes> {
+    pub(super) fn next_progress(&mut self) -> Option<Bytes> {
         let token = self.call.progress_token.as_deref()?;
         let (at, n) = self.progress?;
         self.progress = Some((at + PROGRESS_EVERY, n + 1));
@@ -97,14 +105,14 @@ impl HeldCall {
 
     /// Waiting for the operator past its deadline (with some slack for the one being
     /// asked: its edge times it out itself).
-    pub fn timed_out(&self, now: Duration, asking: bool) -> bool {
+    pub(super) fn timed_out(&self, now: Duration, asking: bool) -> bool {
         self.stage == Stage::Queued && now >= self.deadline + if asking { ASK_OVERRUN } else { Duration::ZERO }
     }
 }
 
 /// A request forwarded to the server.
 #[derive(Debug)]
-pub enum InFlight {
+pub(super) enum InFlight {
     Call { tool: String, digest: String, class: Class, since: Duration },
     ListTools { first_page: bool },
     Initialize,
@@ -124,7 +132,7 @@ struct Entry {
 }
 
 #[derive(Debug, Default)]
-pub struct Requests {
+pub(super) struct Requests {
     by_id: HashMap<Id, Entry>,
     /// Held calls by ticket -> id.
     tickets: HashMap<Ticket, Id>,
@@ -132,24 +140,24 @@ pub struct Requests {
 }
 
 impl Requests {
-    pub fn contains(&self, id: &Id) -> bool {
+    pub(super) fn contains(&self, id: &Id) -> bool {
         self.by_id.contains_key(id)
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.by_id.len()
     }
 
-    pub fn held_count(&self) -> usize {
+    pub(super) fn held_count(&self) -> usize {
         self.tickets.len()
     }
 
-    pub fn held_bytes(&self) -> usize {
+    pub(super) fn held_bytes(&self) -> usize {
         self.held_bytes
     }
 
     /// A call is held from now on.
-    pub fn hold(&mut self, held: HeldCall) {
+    pub(super) fn hold(&mut self, held: HeldCall) {
         self.held_bytes += held.bytes.len();
         self.tickets.insert(held.ticket, held.id.clone());
         let to = held.to;
@@ -157,25 +165,25 @@ impl Requests {
     }
 
     /// A request is forwarded: it waits for the server's answer.
-    pub fn in_flight(&mut self, id: Id, to: To, what: InFlight) {
+    pub(super) fn in_flight(&mut self, id: Id, to: To, what: InFlight) {
         self.by_id.insert(id, Entry { to, slot: Slot::InFlight(what) });
     }
 
-    pub fn held_ticket(&self, id: &Id) -> Option<Ticket> {
+    pub(super) fn held_ticket(&self, id: &Id) -> Option<Ticket> {
         match &self.by_id.get(id)?.slot {
             Slot::Held(h) => Some(h.ticket),
             Slot::InFlight(_) => None,
         }
     }
 
-    pub fn held(&self, ticket: Ticket) -> Option<&HeldCall> {
+    pub(super) fn held(&self, ticket: Ticket) -> Option<&HeldCall> {
         match &self.by_id.get(self.tickets.get(&ticket)?)?.slot {
             Slot::Held(h) => Some(h),
             Slot::InFlight(_) => None,
         }
     }
 
-    pub fn held_mut(&mut self, ticket: Ticket) -> Option<&mut HeldCall> {
+    pub(super) fn held_mut(&mut self, ticket: Ticket) -> Option<&mut HeldCall> {
         let id = self.tickets.get(&ticket)?;
         match &mut self.by_id.get_mut(id)?.slot {
             Slot::Held(h) => Some(h),
@@ -183,7 +191,7 @@ impl Requests {
         }
     }
 
-    pub fn held_calls(&self) -> impl Iterator<Item = &HeldCall> {
+    pub(super) fn held_calls(&self) -> impl Iterator<Item = &HeldCall> {
         self.by_id.values().filter_map(|e| match &e.slot {
             Slot::Held(h) => Some(&**h),
             Slot::InFlight(_) => None,
@@ -191,14 +199,14 @@ impl Requests {
     }
 
     /// Held tickets, oldest first.
-    pub fn held_tickets(&self) -> Vec<Ticket> {
+    pub(super) fn held_tickets(&self) -> Vec<Ticket> {
         let mut tickets: Vec<Ticket> = self.tickets.keys().copied().collect();
         tickets.sort_unstable();
         tickets
     }
 
     /// Removes a held call (withdrawn, decided, failed).
-    pub fn remove_held(&mut self, ticket: Ticket) -> Option<HeldCall> {
+    pub(super) fn remove_held(&mut self, ticket: Ticket) -> Option<HeldCall> {
         let id = self.tickets.remove(&ticket)?;
         match self.by_id.remove(&id) {
             Some(Entry { slot: Slot::Held(h), .. }) => {
@@ -215,7 +223,7 @@ impl Requests {
     }
 
     /// The server answered `id`: the request leaves.
-    pub fn answered(&mut self, id: &Id) -> Option<(To, InFlight)> {
+    pub(super) fn answered(&mut self, id: &Id) -> Option<(To, InFlight)> {
         match self.by_id.remove(id) {
             Some(Entry { to, slot: Slot::InFlight(what) }) => Some((to, what)),
             Some(held) => {
@@ -227,7 +235,7 @@ impl Requests {
         }
     }
 
-    pub fn drain_in_flight(&mut self) -> Vec<(Id, To)> {
+    pub(super) fn drain_in_flight(&mut self) -> Vec<(Id, To)> {
         let ids: Vec<Id> =
             self.by_id.iter().filter(|(_, e)| matches!(e.slot, Slot::InFlight(_))).map(|(id, _)| id.clone()).collect();
         ids.into_iter().filter_map(|id| self.by_id.remove(&id).map(|e| (id, e.to))).collect()

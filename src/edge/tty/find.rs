@@ -12,6 +12,8 @@
 //! here): `sysctl(CTL_KERN, KERN_PROC, KERN_PROC_PID, pid)` gives `kinfo_proc` with
 //! `kp_eproc.e_tdev` and `kp_eproc.e_ppid`, and `devname(e_tdev, S_IFCHR)` the path; see
 //! docs/operator.md.
+// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
+#![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -19,7 +21,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The operator's terminal, opened for reading and writing, and its path.
-pub fn open() -> io::Result<(File, PathBuf)> {
+pub(super) fn open() -> io::Result<(File, PathBuf)> {
     let own = Path::new("/dev/tty");
     match open_path(own) {
         Ok(file) => return Ok((file, own.to_path_buf())),

@@ -5,6 +5,8 @@
 //! across processes ([`turn`]). What the operator sees is what they approve: pending
 //! input is flushed when the prompt is drawn, keys in the first [`GRACE`] after it are
 //! ignored, and the server's stderr is held back while it is up ([`showing`]).
+// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
+#![allow(unsafe_code)]
 
 mod find;
 mod raw;

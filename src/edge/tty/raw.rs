@@ -1,5 +1,7 @@
 //! Terminal modes: whether a full-screen program holds the terminal (non-canonical
 //! input), and raw input for single key presses, restored on every way out.
+// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
+#![allow(unsafe_code)]
 
 use std::fs::File;
 use std::io;
@@ -8,6 +10,7 @@ use std::os::fd::AsRawFd;
 fn attributes(fd: i32) -> io::Result<libc::termios> {
     // SAFETY: termios is plain data; tcgetattr fills it for a valid descriptor.
     let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: `t` is a valid termios for tcgetattr to fill.
     if unsafe { libc::tcgetattr(fd, &mut t) } != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -16,12 +19,12 @@ fn attributes(fd: i32) -> io::Result<libc::termios> {
 
 /// Is the terminal in canonical (line) mode, as a shell or a plain script leaves it?
 /// Full-screen programs (Claude Code, Codex, Gemini CLI, editors) turn `ICANON` off.
-pub fn is_canonical(tty: &File) -> io::Result<bool> {
+pub(super) fn is_canonical(tty: &File) -> io::Result<bool> {
     Ok(attributes(tty.as_raw_fd())?.c_lflag & libc::ICANON != 0)
 }
 
 /// Drops input typed before now (keys pressed before a prompt never answer it).
-pub fn flush_input(tty: &File) -> io::Result<()> {
+pub(super) fn flush_input(tty: &File) -> io::Result<()> {
     // SAFETY: tcflush on a descriptor we own.
     if unsafe { libc::tcflush(tty.as_raw_fd(), libc::TCIFLUSH) } != 0 {
         return Err(io::Error::last_os_error());
@@ -45,13 +48,13 @@ pub fn restore() {
 }
 
 /// Raw input (no echo, no line editing, no signals from keys) until dropped.
-pub struct RawMode {
+pub(super) struct RawMode {
     fd: i32,
     saved: libc::termios,
 }
 
 impl RawMode {
-    pub fn enter(tty: &File) -> io::Result<RawMode> {
+    pub(super) fn enter(tty: &File) -> io::Result<RawMode> {
         let fd = tty.as_raw_fd();
         let saved = attributes(fd)?;
         let mut raw = saved;

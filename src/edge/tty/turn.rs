@@ -3,6 +3,8 @@
 //! `flock(2)` (no polling of the lock); the caller waits on a channel and gives up at the
 //! deadline or when its call is withdrawn. A helper whose caller gave up drops the lock
 //! the moment it gets it.
+// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
+#![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -16,10 +18,10 @@ use std::time::{Duration, Instant};
 const CHECK: Duration = Duration::from_millis(50);
 
 /// The turn; released when dropped (closing the descriptor drops the lock).
-pub struct Turn(#[allow(dead_code)] File);
+pub(super) struct Turn(#[allow(dead_code)] File);
 
 /// Waits for the turn. `None` when the deadline passed or the call was withdrawn first.
-pub fn wait(deadline: Instant, withdrawn: &AtomicBool) -> io::Result<Option<Turn>> {
+pub(super) fn wait(deadline: Instant, withdrawn: &AtomicBool) -> io::Result<Option<Turn>> {
     let path = crate::edge::runtime_dir::runtime_dir()?.join("tty.lock");
     // A fresh open file description per wait: flock locks belong to it.
     let file = OpenOptions::new()
