@@ -628,7 +628,13 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        // Regressions live beside this file (src/core/digest.proptest-regressions), not in a
+        // folder at the top of the project.
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"))),
+            ..ProptestConfig::default()
+        })]
 
         /// The digest read from the text is the digest of the tree, on any JSON.
         #[test]
