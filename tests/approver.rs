@@ -137,7 +137,9 @@ fn the_operator_picks_the_call_and_a_denial_carries_a_reason() {
     b.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{}}}));
     let screen = pty.wait_for("2 held call(s)", 1);
     assert!(screen.contains("│line one") && screen.contains("│line two"), "real line breaks:\n{screen}");
-    // Down picks the second (newer) call; the first keeps waiting.
+    // Down picks the second (newer) call; the first keeps waiting. Keys in the grace
+    // period after a call arrives are ignored, so wait it out first.
+    std::thread::sleep(Duration::from_millis(400));
     pty.press(0x1b);
     pty.press(b'[');
     pty.press(b'B');
