@@ -69,6 +69,9 @@ const EDGE_SEAMS: &[(&str, &str)] = &[
     ("child", "stdio"),
     // Pins live in the state directory, which only runtime_dir finds and checks.
     ("pin_store", "runtime_dir"),
+    // The approval book lives in the state directory, which only runtime_dir finds and
+    // checks (and it names the user whose files it accepts).
+    ("approvals", "runtime_dir"),
 ];
 
 /// What the edges may not reach: the parts that wire them together.

@@ -1,5 +1,6 @@
 //! The edges: each wraps one OS resource.
 
+pub mod approvals;
 pub mod approver;
 pub mod audit_log;
 pub mod child;
