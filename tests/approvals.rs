@@ -348,3 +348,38 @@ fn racing_processes_decide_one_pending_approval_once() {
     assert_eq!(codes.iter().filter(|c| **c == 1).count(), 5, "{codes:?}");
     assert_eq!(actions(home.path()), [pair("denied", "7k3m9q")]);
 }
+
+#[test]
+fn the_console_shows_the_book_approves_a_pending_approval_and_revokes_a_lease() {
+    let home = home();
+    seed(home.path(), vec![pending(home.path(), "7k3m9q", D1, "key")], vec![lease(home.path(), "aaaaaa", "charge")]);
+    let mut cmd = command(home.path(), &["approver"]);
+    let mut pty = Pty::attach_stdio(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    pty = pty.spawned();
+    let screen = pty.wait_for("[y] approve once  [n] deny  [v] view all", 1);
+    assert!(screen.contains("pending 7k3m9q") && screen.contains("lease aaaaaa"), "{screen}");
+    assert!(screen.contains("\"api_key\": \"[REDACTED]\"") && screen.contains(D1), "{screen}");
+    // Inside the grace after the entry is shown: ignored.
+    pty.press(b'y');
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(book(home.path())["receipts"].as_array().unwrap().is_empty(), "a key inside the grace approved");
+    after_grace();
+    pty.press(b'y');
+    pty.wait_for("approved 7k3m9q", 1);
+    let b = book(home.path());
+    assert_eq!(b["receipts"][0]["id"], "7k3m9q");
+    assert_eq!(b["receipts"][0]["by"], "operator:alice@console");
+    // The lease is selected now.
+    pty.wait_for("[r] revoke this lease", 1);
+    after_grace();
+    pty.press(b'r');
+    pty.wait_for("revoked lease aaaaaa", 1);
+    assert!(book(home.path())["leases"].as_array().unwrap().is_empty());
+    pty.press(b'q');
+    assert!(child.wait().unwrap().success());
+    let records = approval_records(home.path());
+    let seen: Vec<(&str, &str)> =
+        records.iter().map(|r| (r["action"].as_str().unwrap(), r["by"].as_str().unwrap())).collect();
+    assert_eq!(seen, [("approved", "operator:alice@console"), ("lease_revoked", "operator:alice@console")]);
+}

@@ -7,6 +7,7 @@
 //! lapsed or already decided, or the operator did not approve; 125 when countersign cannot
 //! run (no terminal for `approve`, an unusable book or audit log).
 
+pub(in crate::cmd) mod console;
 mod list;
 mod record;
 
