@@ -383,3 +383,64 @@ fn the_console_shows_the_book_approves_a_pending_approval_and_revokes_a_lease() 
         records.iter().map(|r| (r["action"].as_str().unwrap(), r["by"].as_str().unwrap())).collect();
     assert_eq!(seen, [("approved", "operator:alice@console"), ("lease_revoked", "operator:alice@console")]);
 }
+
+#[test]
+fn a_call_arriving_at_the_console_is_shown_before_the_book_unless_an_entry_was_picked() {
+    let home = home();
+    seed(
+        home.path(),
+        vec![pending(home.path(), "7k3m9q", D1, "key"), pending(home.path(), "8m4n0r", D2, "key")],
+        vec![],
+    );
+    let mut cmd = command(home.path(), &["approver"]);
+    let mut pty = Pty::attach_stdio(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    pty = pty.spawned();
+    pty.wait_for("pending approval 7k3m9q: asked", 1);
+    let run = |label: &str| {
+        let mut s = support::Wrap::fake().asking().runtime(home.path()).arg("--name").arg(label).start();
+        s.initialize("2025-11-25");
+        s.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/x"}}}));
+        s
+    };
+    // Nobody picked the pending approval on screen: the held call is shown, y answers it.
+    let mut a = run("alpha");
+    pty.wait_for("1 held call(s)", 1);
+    pty.wait_for("[a] allow this tool", 1);
+    after_grace();
+    pty.press(b'y');
+    assert!(support::text(&a.answer(1)).starts_with("deleted"));
+    assert!(book(home.path())["receipts"].as_array().unwrap().is_empty(), "no pending approval was approved");
+    pty.wait_for("0 held call(s)", 1);
+    // Picked (down to the second entry): it stays selected when a call arrives, and the
+    // keys answer what is on screen.
+    after_grace();
+    pty.press_all(b"\x1b[B");
+    pty.wait_for("pending approval 8m4n0r: asked", 1);
+    let mark = pty.raw().len();
+    let mut b = run("beta");
+    let deadline = std::time::Instant::now() + support::WAIT;
+    while !String::from_utf8_lossy(&pty.raw()[mark..]).contains("1 held call(s)") {
+        assert!(std::time::Instant::now() < deadline, "the call never reached the console");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    after_grace();
+    let screen = pty.text();
+    let last = &screen[screen.rfind("1 held call(s)").unwrap()..];
+    assert!(last.contains("pending approval 8m4n0r: asked") && !last.contains("[a] allow"), "{last}");
+    pty.press(b'n');
+    pty.wait_for("reason (Enter sends", 1);
+    pty.press(b'\r');
+    pty.wait_for("denied 8m4n0r", 1);
+    assert_eq!(actions(home.path()), [pair("denied", "8m4n0r")]);
+    // Back to the held call, first again.
+    after_grace();
+    pty.press(b'n');
+    pty.wait_for("reason for the model", 1);
+    pty.press(b'\r');
+    assert!(support::text(&b.answer(1)).contains("denied_by_operator"));
+    pty.press(b'q');
+    assert!(child.wait().unwrap().success());
+    a.wait();
+    b.wait();
+}

@@ -71,6 +71,8 @@ struct View {
     recent: std::collections::VecDeque<String>,
     /// The keys of the selected pending approval (its id): a digest code is typed for it.
     book_keys: Option<(String, Keys)>,
+    /// The operator chose the selection (up/down) rather than taking the default.
+    picked: bool,
 }
 
 pub(super) fn run() -> Result<i32, Error> {
@@ -99,6 +101,16 @@ async fn console() -> Result<i32, Error> {
                 let deadline = Instant::now() + Duration::from_millis(hold.ms_left);
                 let keys = Keys::new(&hold.held);
                 calls.push(Pending { held: hold.held, keys, stream, deadline });
+                // The book's entries come after the held calls. An entry the operator
+                // picked stays selected (it moved down one row); otherwise the held call,
+                // which has a client waiting, is shown (with a fresh grace period).
+                if view.selected + 1 >= calls.len() && book.len() > 0 {
+                    if view.picked {
+                        view.selected += 1;
+                    } else {
+                        select(&mut view, 0, calls.len() + book.len());
+                    }
+                }
                 announce(calls.len(), true);
             }
             input = keys.recv() => match input {
@@ -153,7 +165,9 @@ async fn console() -> Result<i32, Error> {
                         None => selected.and_then(|d| calls.iter().position(|c| c.deadline == d)),
                     };
                     if at != Some(view.selected) {
+                        let picked = view.picked && at.is_some();
                         select(&mut view, at.unwrap_or(0), calls.len() + book.len());
+                        view.picked = picked;
                     }
                     if calls.len() != before {
                         announce(calls.len(), false);
@@ -199,10 +213,12 @@ fn on_key(code: KeyCode, calls: &mut [Pending], book: &BookPane, view: &mut View
     match code {
         KeyCode::Up if view.selected > 0 => {
             select(view, view.selected - 1, n);
+            view.picked = true;
             restart_codes(calls);
         }
         KeyCode::Down if view.selected + 1 < n => {
             select(view, view.selected + 1, n);
+            view.picked = true;
             restart_codes(calls);
         }
         KeyCode::PageUp => view.scroll = view.scroll.saturating_sub(10),
@@ -272,6 +288,7 @@ fn select(view: &mut View, i: usize, n: usize) {
     view.reason = None;
     view.note = None;
     view.book_keys = None;
+    view.picked = false;
 }
 
 /// Forgets half-typed digest codes: a code is typed for the call on screen, whole.

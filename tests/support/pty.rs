@@ -104,4 +104,10 @@ impl Pty {
     pub(crate) fn press(&mut self, key: u8) {
         self.master.write_all(&[key]).unwrap();
     }
+
+    /// Sends `keys` in one write, so that an escape sequence (`\x1b[B`, Down) arrives whole
+    /// and is never read as a lone Escape under load.
+    pub(crate) fn press_all(&mut self, keys: &[u8]) {
+        self.master.write_all(keys).unwrap();
+    }
 }

@@ -142,6 +142,6 @@ mod tests {
         assert_eq!(cut("a\u{1b}[2Jb", 100), "a\\u001b[2Jb");
         assert_eq!(cut("abcdef", 3), "abc…");
         assert_eq!(short_digest(&format!("sha256:{}", "a".repeat(64))), format!("sha256:{}…", "a".repeat(12)));
-        assert_eq!(table(&[vec!["a".into(), "b".into()], vec!["ccc".into(), "d".into()]]), "  a   b\n  ccc d\n");
+        assert_eq!(table(&[vec!["a".into(), "b".into()], vec!["ccc".into(), "d".into()]]), "  a    b\n  ccc  d\n");
     }
 }
