@@ -218,6 +218,21 @@ fn n_in_the_terminal_denies() {
 }
 
 #[test]
+fn ctrl_c_leaves_approve_without_deciding() {
+    let home = home();
+    seed(home.path(), vec![pending(home.path(), "7k3m9q", D1, "key")], vec![]);
+    let (child, mut pty) = approve_in_pty(home.path(), "7k3m9q");
+    pty.wait_for("[y] approve once", 1);
+    pty.press(0x03);
+    let (code, out, err) = finish(child);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("nothing decided: 7k3m9q is still pending"), "{out}");
+    assert!(pty.is_cooked());
+    assert_eq!(book(home.path())["pending"][0]["id"], "7k3m9q");
+    assert!(approval_records(home.path()).is_empty());
+}
+
+#[test]
 fn digest_confirmation_takes_the_code_and_a_wrong_code_approves_nothing() {
     let home = home();
     seed(home.path(), vec![pending(home.path(), "7k3m9q", D1, "digest")], vec![]);

@@ -167,6 +167,10 @@ impl Approvals {
                 Ok(1)
             }
             Confirmed::Timeout => refused(BookError::Lapsed { id }),
+            Confirmed::Cancel => {
+                say(&format!("nothing decided: {id} is still pending\n"))?;
+                Ok(1)
+            }
         }
     }
 

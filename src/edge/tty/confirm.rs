@@ -1,7 +1,8 @@
 //! `countersign approve`'s question (PRODUCT.md section 6a): the pending call shown as the
 //! prompt shows it, on the command's own terminal (`/dev/tty`, never stdin), answered with
 //! the prompt's keys: `y` (or the digest's code under `confirm = "digest"`) approves, `n`
-//! denies, `v` views the whole payload. No lease is offered here. As at the prompt,
+//! denies, `v` views the whole payload, Ctrl-C or Escape leave without deciding. No lease
+//! is offered here. As at the prompt,
 //! pending input is flushed when the call is drawn and keys in the first [`GRACE`] are
 //! ignored, so nothing typed before the operator saw the call can answer it.
 
@@ -21,6 +22,8 @@ pub enum Confirmed {
     Deny,
     /// The deadline (the pending approval's lapse) passed first.
     Timeout,
+    /// Ctrl-C or Escape: the operator left without deciding.
+    Cancel,
 }
 
 /// This process's own controlling terminal, or why there is none.
@@ -75,6 +78,12 @@ pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
         let mut byte = [0u8; 1];
         if tty.read(&mut byte)? == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the terminal closed"));
+        }
+        // Ctrl-C and Escape leave without deciding (at a prompt they deny: a held call
+        // must be answered; a pending approval can wait).
+        if byte[0] == 0x03 || byte[0] == 0x1b {
+            tty.write_all(b"\r\x1b[2K  cancelled: nothing decided\r\n")?;
+            return Ok(Confirmed::Cancel);
         }
         if drawn.elapsed() < GRACE || !byte[0].is_ascii() {
             continue;
