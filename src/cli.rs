@@ -85,7 +85,7 @@ pub enum Command {
     Pending,
     /// Show a pending approval as the prompt does and answer it on this terminal: y approves the next identical call, once
     #[command(
-        after_help = "Exit status: 0 when it approved; 1 when it did not (denied, lapsed, unknown or already decided id); 125 when there is no terminal to ask on or the approval book cannot be used."
+        after_help = "Exit status: 0 when it approved; 1 when it did not (denied, cancelled with Ctrl-C or Esc, lapsed, unknown or already decided id); 125 when there is no terminal to ask on or the approval book cannot be used."
     )]
     Approve {
         /// The id `countersign pending` shows
