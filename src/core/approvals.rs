@@ -348,13 +348,17 @@ impl Book {
             || self.closed.iter().any(|c| c.id == id)
     }
 
+    /// A new id from `id`. A source that keeps repeating itself is given up on after a
+    /// while and the first free id in order is taken (the book holds far fewer ids than
+    /// there are), so this always ends.
     fn fresh_id(&self, id: &mut impl FnMut() -> String) -> String {
-        loop {
+        for _ in 0..64 {
             let candidate = id();
             if !self.taken(&candidate) {
                 return candidate;
             }
         }
+        (0u32..).map(|n| short_id(n.to_le_bytes())).find(|c| !self.taken(c)).unwrap_or_default()
     }
 
     /// Files a pending approval for a call nobody answered. When a live one for the same

@@ -108,6 +108,9 @@ fn ids_are_never_handed_out_twice() {
     let mut seq = vec![first.clone(), first.clone(), "zzzzzz".to_owned()].into_iter();
     let (id, _, _) = book.ask(new("refund", D2), move || seq.next().unwrap(), T0).unwrap();
     assert_eq!(id, "zzzzzz");
+    // A source stuck on one id does not hang the book.
+    let (id, _, _) = book.ask(new("refund", &format!("sha256:{:064x}", 3)), || "zzzzzz".to_owned(), T0).unwrap();
+    assert!(id != "zzzzzz" && id != first && parse_id(&id) == Some(id.clone()), "{id}");
 }
 
 #[test]
