@@ -430,7 +430,7 @@ fn a_call_arriving_at_the_console_is_shown_before_the_book_unless_an_entry_was_p
     // Picked (down to the second entry): it stays selected when a call arrives, and the
     // keys answer what is on screen.
     after_grace();
-    pty.press_all(b"\x1b[B");
+    pty.press_seq(b"\x1b[B");
     pty.wait_for("pending approval 8m4n0r: asked", 1);
     let mark = pty.raw().len();
     let mut b = run("beta");

@@ -105,9 +105,10 @@ impl Pty {
         self.master.write_all(&[key]).unwrap();
     }
 
-    /// Sends `keys` in one write, so that an escape sequence (`\x1b[B`, Down) arrives whole
-    /// and is never read as a lone Escape under load.
-    pub(crate) fn press_all(&mut self, keys: &[u8]) {
+    /// A key that sends several bytes (an arrow: `ESC [ B`), in one write: split across
+    /// writes, a loaded machine can deliver a lone ESC that reads as the Escape key.
+    #[allow(dead_code)]
+    pub(crate) fn press_seq(&mut self, keys: &[u8]) {
         self.master.write_all(keys).unwrap();
     }
 }
