@@ -104,4 +104,11 @@ impl Pty {
     pub(crate) fn press(&mut self, key: u8) {
         self.master.write_all(&[key]).unwrap();
     }
+
+    /// A key that sends several bytes (an arrow: `ESC [ B`), in one write: split across
+    /// writes, a loaded machine can deliver a lone ESC that reads as the Escape key.
+    #[allow(dead_code)]
+    pub(crate) fn press_seq(&mut self, keys: &[u8]) {
+        self.master.write_all(keys).unwrap();
+    }
 }

@@ -210,6 +210,13 @@ mod tests {
             json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"balance","arguments":{}}}),
             &mut out,
         );
+        let consulted = out.iter().find_map(|a| match a {
+            Action::Consult(t, c) => Some((*t, c.leases)),
+            _ => None,
+        });
+        let (ticket, leases) = consulted.expect("the book is read first");
+        assert!(!leases, "no lease covers a changed tool");
+        s.consulted(ticket, None, at(), &mut out);
         let ask = out.iter().find_map(|a| match a {
             Action::Ask(_, ask) => Some(ask.clone()),
             _ => None,
