@@ -16,6 +16,9 @@ _countersign() {
             ",$1")
                 cmd="countersign"
                 ;;
+            countersign,approve)
+                cmd="countersign__subcmd__approve"
+                ;;
             countersign,approver)
                 cmd="countersign__subcmd__approver"
                 ;;
@@ -28,6 +31,9 @@ _countersign() {
             countersign,demo-server)
                 cmd="countersign__subcmd__demo__subcmd__server"
                 ;;
+            countersign,deny)
+                cmd="countersign__subcmd__deny"
+                ;;
             countersign,digest)
                 cmd="countersign__subcmd__digest"
                 ;;
@@ -39,6 +45,12 @@ _countersign() {
                 ;;
             countersign,install)
                 cmd="countersign__subcmd__install"
+                ;;
+            countersign,leases)
+                cmd="countersign__subcmd__leases"
+                ;;
+            countersign,pending)
+                cmd="countersign__subcmd__pending"
                 ;;
             countersign,pins)
                 cmd="countersign__subcmd__pins"
@@ -79,6 +91,9 @@ _countersign() {
             countersign__subcmd__audit__subcmd__help,verify)
                 cmd="countersign__subcmd__audit__subcmd__help__subcmd__verify"
                 ;;
+            countersign__subcmd__help,approve)
+                cmd="countersign__subcmd__help__subcmd__approve"
+                ;;
             countersign__subcmd__help,approver)
                 cmd="countersign__subcmd__help__subcmd__approver"
                 ;;
@@ -91,6 +106,9 @@ _countersign() {
             countersign__subcmd__help,demo-server)
                 cmd="countersign__subcmd__help__subcmd__demo__subcmd__server"
                 ;;
+            countersign__subcmd__help,deny)
+                cmd="countersign__subcmd__help__subcmd__deny"
+                ;;
             countersign__subcmd__help,digest)
                 cmd="countersign__subcmd__help__subcmd__digest"
                 ;;
@@ -102,6 +120,12 @@ _countersign() {
                 ;;
             countersign__subcmd__help,install)
                 cmd="countersign__subcmd__help__subcmd__install"
+                ;;
+            countersign__subcmd__help,leases)
+                cmd="countersign__subcmd__help__subcmd__leases"
+                ;;
+            countersign__subcmd__help,pending)
+                cmd="countersign__subcmd__help__subcmd__pending"
                 ;;
             countersign__subcmd__help,pins)
                 cmd="countersign__subcmd__help__subcmd__pins"
@@ -124,6 +148,9 @@ _countersign() {
             countersign__subcmd__help__subcmd__audit,verify)
                 cmd="countersign__subcmd__help__subcmd__audit__subcmd__verify"
                 ;;
+            countersign__subcmd__help__subcmd__leases,revoke)
+                cmd="countersign__subcmd__help__subcmd__leases__subcmd__revoke"
+                ;;
             countersign__subcmd__help__subcmd__pins,accept)
                 cmd="countersign__subcmd__help__subcmd__pins__subcmd__accept"
                 ;;
@@ -132,6 +159,18 @@ _countersign() {
                 ;;
             countersign__subcmd__help__subcmd__policy,check)
                 cmd="countersign__subcmd__help__subcmd__policy__subcmd__check"
+                ;;
+            countersign__subcmd__leases,help)
+                cmd="countersign__subcmd__leases__subcmd__help"
+                ;;
+            countersign__subcmd__leases,revoke)
+                cmd="countersign__subcmd__leases__subcmd__revoke"
+                ;;
+            countersign__subcmd__leases__subcmd__help,help)
+                cmd="countersign__subcmd__leases__subcmd__help__subcmd__help"
+                ;;
+            countersign__subcmd__leases__subcmd__help,revoke)
+                cmd="countersign__subcmd__leases__subcmd__help__subcmd__revoke"
                 ;;
             countersign__subcmd__pins,accept)
                 cmd="countersign__subcmd__pins__subcmd__accept"
@@ -170,7 +209,7 @@ _countersign() {
 
     case "${cmd}" in
         countersign)
-            opts="-v -h -V --name --policy --audit-dir --audit-retention-days --headless --approval-timeout --verbose --help --version audit digest policy approver demo install uninstall pins generate demo-server help"
+            opts="-v -h -V --name --policy --audit-dir --audit-retention-days --headless --approval-timeout --verbose --help --version audit digest policy approver pending approve deny leases demo install uninstall pins generate demo-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -196,6 +235,20 @@ _countersign() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__approve)
+            opts="-v -h --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -435,6 +488,24 @@ _countersign() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        countersign__subcmd__deny)
+            opts="-v -h --reason --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         countersign__subcmd__digest)
             opts="-v -h --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -464,8 +535,22 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__help)
-            opts="audit digest policy approver demo install uninstall pins generate demo-server help"
+            opts="audit digest policy approver pending approve deny leases demo install uninstall pins generate demo-server help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -589,6 +674,20 @@ _countersign() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        countersign__subcmd__help__subcmd__deny)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         countersign__subcmd__help__subcmd__digest)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -632,6 +731,48 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__help__subcmd__leases)
+            opts="revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__help__subcmd__leases__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__help__subcmd__pending)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -748,6 +889,90 @@ _countersign() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__leases)
+            opts="-v -h --verbose --help revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__leases__subcmd__help)
+            opts="revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__leases__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__leases__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__leases__subcmd__revoke)
+            opts="-v -h --all --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        countersign__subcmd__pending)
+            opts="-v -h --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -81,6 +81,31 @@ pub enum Command {
     Policy(PolicyCommand),
     /// Full-screen console that approves held calls from every countersign of this user
     Approver,
+    /// List the pending approvals (calls nobody could answer) and the approved ones not yet used
+    Pending,
+    /// Show a pending approval as the prompt does and answer it on this terminal: y approves the next identical call, once
+    #[command(
+        after_help = "Exit status: 0 when it approved; 1 when it did not (denied, lapsed, unknown or already decided id); 125 when there is no terminal to ask on or the approval book cannot be used."
+    )]
+    Approve {
+        /// The id `countersign pending` shows
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Deny a pending approval (or withdraw an approved one that is not used yet)
+    Deny {
+        /// The id `countersign pending` shows
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Why, for the audit log
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// List the leases (a tool allowed on a server for 15 minutes); `leases revoke <ID>` or `leases revoke --all` ends them
+    Leases {
+        #[command(subcommand)]
+        command: Option<LeasesCommand>,
+    },
     /// A built-in demo server behind countersign with a scripted client
     Demo {
         /// Show the path where nobody can approve
@@ -154,6 +179,20 @@ pub enum ClientName {
     Gemini,
     /// ~/.codex/config.toml ($CODEX_HOME when set)
     Codex,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LeasesCommand {
+    /// End one lease, or every lease with --all
+    #[command(override_usage = "countersign leases revoke <ID>\n       countersign leases revoke --all")]
+    Revoke {
+        /// The lease's id (`countersign leases` shows it)
+        #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// End every lease
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

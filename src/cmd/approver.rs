@@ -7,6 +7,11 @@
 //! scroll its arguments, `v` shows the whole payload, `q` quits. A call arriving rings the
 //! bell and sets the terminal title. The console never times a call out: it shows the
 //! seconds left and drops the call when its wrapper closes the connection.
+//!
+//! Below the held calls, the approval book (PRODUCT.md section 6a, docs/approvals.md):
+//! the pending approvals, answered with the same keys (`y` or the digest's code approves:
+//! the next identical call runs once; `n` denies), and the leases (`r` revokes the
+//! selected one). The held calls stay first.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -16,6 +21,7 @@ use crossterm::{cursor, execute, queue, style, terminal};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
+use super::approvals::console::{Act, BookPane, Entry};
 use crate::core::prompt::{render, render_full, Answer, Held, Keys, Step, CODE_DIGITS};
 use crate::core::sanitize::{inert, inert_cut};
 use crate::edge::approver::{self, Reply, REASON_MAX};
@@ -36,6 +42,17 @@ enum Input {
     Redraw,
 }
 
+/// How often the approval book is read again.
+const BOOK_REFRESH: Duration = Duration::from_secs(1);
+
+/// What a key asked for.
+enum Did {
+    /// Answer held call `i`.
+    Call(usize, Answer, Option<String>),
+    /// Change the approval book.
+    Book(Act),
+}
+
 /// Everything on screen besides the calls themselves.
 #[derive(Default)]
 struct View {
@@ -52,6 +69,8 @@ struct View {
     /// One line of feedback (a wrong code).
     note: Option<String>,
     recent: std::collections::VecDeque<String>,
+    /// The keys of the selected pending approval (its id): a digest code is typed for it.
+    book_keys: Option<(String, Keys)>,
 }
 
 pub(super) fn run() -> Result<i32, Error> {
@@ -67,12 +86,14 @@ async fn console() -> Result<i32, Error> {
     let _screen = Screen::enter().map_err(|e| Error::io("preparing the terminal", e))?;
     let mut calls: Vec<Pending> = Vec::new();
     let mut view = View::default();
+    let mut book = BookPane::open();
+    let mut book_read = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
-        if !calls.is_empty() && view.shown_at.is_none() {
+        if calls.len() + book.len() > 0 && view.shown_at.is_none() {
             view.shown_at = Some(Instant::now());
         }
-        draw(&calls, &view).map_err(|e| Error::io("drawing", e))?;
+        draw(&calls, &book, &view).map_err(|e| Error::io("drawing", e))?;
         tokio::select! {
             Some((hold, stream)) = arrivals.recv() => {
                 let deadline = Instant::now() + Duration::from_millis(hold.ms_left);
@@ -84,10 +105,16 @@ async fn console() -> Result<i32, Error> {
                 None | Some(Input::Quit) => break,
                 Some(Input::Key(KeyCode::Char('q'))) if view.reason.is_none() => break,
                 Some(Input::Redraw) => {}
-                Some(Input::Key(code)) => {
-                    if let Some((i, answer, reason)) = on_key(code, &mut calls, &mut view) {
+                Some(Input::Key(code)) => match on_key(code, &mut calls, &book, &mut view) {
+                    Some(Did::Book(act)) => {
+                        let said = book.act(act).await;
+                        select(&mut view, 0, calls.len() + book.len());
+                        view.recent.push_front(said);
+                        view.recent.truncate(10);
+                    }
+                    Some(Did::Call(i, answer, reason)) => {
                         let mut call = calls.remove(i);
-                        select(&mut view, 0, calls.len());
+                        select(&mut view, 0, calls.len() + book.len());
                         restart_codes(&mut calls);
                         let reply = Reply { answer, user: user_name(), reason: reason.clone() };
                         let sent = approver::answer(&mut call.stream, &reply).await.is_ok();
@@ -97,11 +124,18 @@ async fn console() -> Result<i32, Error> {
                         }
                         remember(&mut view, &call.held, &what);
                     }
-                }
+                    None => {}
+                },
             },
             _ = tick.tick() => {
                 let selected = calls.get(view.selected).map(|c| c.deadline);
+                let selected_entry = view.selected.checked_sub(calls.len()).and_then(|i| book.id(i)).map(str::to_owned);
                 let before = calls.len();
+                let before_book: Vec<String> = (0..book.len()).filter_map(|i| book.id(i).map(str::to_owned)).collect();
+                if book_read.elapsed() >= BOOK_REFRESH {
+                    book.refresh();
+                    book_read = Instant::now();
+                }
                 let mut kept = Vec::new();
                 for call in calls.drain(..) {
                     if closed(&call.stream) {
@@ -111,13 +145,19 @@ async fn console() -> Result<i32, Error> {
                     }
                 }
                 calls = kept;
-                if calls.len() != before {
-                    // Keep the selection on the same call when it is still there.
-                    let at = selected.and_then(|d| calls.iter().position(|c| c.deadline == d));
+                let after_book: Vec<String> = (0..book.len()).filter_map(|i| book.id(i).map(str::to_owned)).collect();
+                if calls.len() != before || after_book != before_book {
+                    // Keep the selection on the same call or entry when it is still there.
+                    let at = match &selected_entry {
+                        Some(id) => book.position(id).map(|i| i + calls.len()),
+                        None => selected.and_then(|d| calls.iter().position(|c| c.deadline == d)),
+                    };
                     if at != Some(view.selected) {
-                        select(&mut view, at.unwrap_or(0), calls.len());
+                        select(&mut view, at.unwrap_or(0), calls.len() + book.len());
                     }
-                    announce(calls.len(), false);
+                    if calls.len() != before {
+                        announce(calls.len(), false);
+                    }
                 }
             }
         }
@@ -126,18 +166,27 @@ async fn console() -> Result<i32, Error> {
     Ok(0)
 }
 
-/// Applies one key; returns the call answered (its index), the answer and a reason.
-fn on_key(code: KeyCode, calls: &mut [Pending], view: &mut View) -> Option<(usize, Answer, Option<String>)> {
-    let n = calls.len();
+/// Applies one key; returns what it asked for: a held call answered (its index, the
+/// answer and a reason) or a change to the approval book.
+fn on_key(code: KeyCode, calls: &mut [Pending], book: &BookPane, view: &mut View) -> Option<Did> {
+    let held = calls.len();
+    let n = held + book.len();
+    // The selected pending approval's id, when one is selected.
+    let entry = view.selected.checked_sub(held).and_then(|i| book.entry(i));
+    let deny = |reason: Option<String>| match &entry {
+        _ if view.selected < held => Some(Did::Call(view.selected, Answer::Deny, reason)),
+        Some(Entry::Pending(p)) => Some(Did::Book(Act::Deny(p.id.clone(), reason))),
+        _ => None,
+    };
     if let Some(reason) = view.reason.as_mut() {
         match code {
             KeyCode::Enter => {
                 let reason = view.reason.take().filter(|r| !r.trim().is_empty());
-                return (view.selected < n).then_some((view.selected, Answer::Deny, reason));
+                return deny(reason);
             }
             KeyCode::Esc => {
                 view.reason = None;
-                return (view.selected < n).then_some((view.selected, Answer::Deny, None));
+                return deny(None);
             }
             KeyCode::Backspace => {
                 reason.pop();
@@ -160,14 +209,36 @@ fn on_key(code: KeyCode, calls: &mut [Pending], view: &mut View) -> Option<(usiz
         KeyCode::PageDown => view.scroll += 10,
         KeyCode::Home => view.scroll = 0,
         KeyCode::Char(c) => {
-            let call = calls.get_mut(view.selected)?;
             if view.shown_at.is_some_and(|at| at.elapsed() < GRACE) {
                 return None;
             }
+            let keys = match entry {
+                _ if view.selected < held => &mut calls[view.selected].keys,
+                Some(Entry::Lease(l)) => {
+                    return (c == 'r' || c == 'R').then(|| Did::Book(Act::Revoke(l.id.clone())));
+                }
+                Some(Entry::Pending(p)) => {
+                    if view.book_keys.as_ref().is_none_or(|(id, _)| *id != p.id) {
+                        let mut held = p.held.clone();
+                        held.digest = p.digest.clone();
+                        view.book_keys = Some((p.id.clone(), Keys::new(&held)));
+                    }
+                    &mut view.book_keys.as_mut()?.1
+                }
+                None => return None,
+            };
+            let step = keys.press(c);
             view.note = None;
-            match call.keys.press(c) {
+            match step {
                 Step::Answer(Answer::Deny) if c == 'n' || c == 'N' => view.reason = Some(String::new()),
-                Step::Answer(answer) => return Some((view.selected, answer, None)),
+                // No lease from a pending approval: it is one call.
+                Step::Answer(Answer::Lease) if view.selected >= held => {}
+                Step::Answer(Answer::Approve) if view.selected >= held => {
+                    let (id, _) = view.book_keys.take()?;
+                    return Some(Did::Book(Act::Approve(id)));
+                }
+                Step::Answer(answer) if view.selected < held => return Some(Did::Call(view.selected, answer, None)),
+                Step::Answer(_) => {}
                 Step::View => {
                     view.full = !view.full;
                     view.scroll = 0;
@@ -183,6 +254,8 @@ fn on_key(code: KeyCode, calls: &mut [Pending], view: &mut View) -> Option<(usiz
         KeyCode::Backspace => {
             if let Some(call) = calls.get_mut(view.selected) {
                 call.keys.press('\u{7f}');
+            } else if let Some((_, keys)) = view.book_keys.as_mut() {
+                keys.press('\u{7f}');
             }
         }
         _ => {}
@@ -198,6 +271,7 @@ fn select(view: &mut View, i: usize, n: usize) {
     view.scroll = 0;
     view.reason = None;
     view.note = None;
+    view.book_keys = None;
 }
 
 /// Forgets half-typed digest codes: a code is typed for the call on screen, whole.
@@ -257,7 +331,7 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
     chars.chunks(width.max(1)).map(|c| c.iter().collect()).collect()
 }
 
-fn draw(calls: &[Pending], view: &View) -> std::io::Result<()> {
+fn draw(calls: &[Pending], book: &BookPane, view: &View) -> std::io::Result<()> {
     // A terminal that reports no size (some ptys) gets a usual one.
     let (width, height) = match terminal::size() {
         Ok((w, h)) if w > 0 && h > 0 => (w as usize, h as usize),
@@ -265,7 +339,7 @@ fn draw(calls: &[Pending], view: &View) -> std::io::Result<()> {
     };
     let mut top = vec![
         format!(
-            "countersign approver — {} held call(s)   [up/down] pick  [PgUp/PgDn] scroll  [v] view all  [q] quit",
+            "countersign approver — {} held call(s)   [up/down] pick  [PgUp/PgDn] scroll  [v] view all  [r] revoke a lease  [q] quit",
             calls.len()
         ),
         String::new(),
@@ -283,9 +357,24 @@ fn draw(calls: &[Pending], view: &View) -> std::io::Result<()> {
             inert(&p.held.class)
         ));
     }
+    top.push(String::new());
+    top.extend(book.rows(calls.len() + 1, view.selected.checked_sub(calls.len())));
     let mut details = Vec::new();
     let mut bottom = vec![String::new()];
-    if let Some(call) = calls.get(view.selected) {
+    let reason_line = |reason: &str| format!("  reason (Enter sends, Esc sends none): {}_", inert(reason));
+    if let Some(i) = view.selected.checked_sub(calls.len()).filter(|i| *i < book.len()) {
+        top.push(String::new());
+        let keys = view.book_keys.as_ref().filter(|(id, _)| book.id(i) == Some(id)).map(|(_, k)| k);
+        let (lines, keys_line) = book.details(i, view.full, keys);
+        details.extend(lines);
+        bottom.push(match &view.reason {
+            Some(reason) => reason_line(reason),
+            None => keys_line,
+        });
+        if let Some(note) = &view.note {
+            bottom.push(format!("  {note}"));
+        }
+    } else if let Some(call) = calls.get(view.selected) {
         top.push(String::new());
         details.extend(render(&call.held).into_iter().skip(1));
         if view.full {
@@ -299,7 +388,7 @@ fn draw(calls: &[Pending], view: &View) -> std::io::Result<()> {
         if let Some(note) = &view.note {
             bottom.push(format!("  {note}"));
         }
-    } else {
+    } else if book.len() == 0 {
         top.push("  nothing is waiting".into());
     }
     bottom.push(String::new());

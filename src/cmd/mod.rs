@@ -1,5 +1,6 @@
 //! The subcommands, and the wrapper itself.
 
+mod approvals;
 mod approver;
 mod audit_keygen;
 mod audit_seal;
@@ -15,7 +16,7 @@ mod policy_check;
 mod settings;
 mod wrap;
 
-use crate::cli::{AuditCommand, Cli, Command, InstallArgs, PinsCommand, PolicyCommand};
+use crate::cli::{AuditCommand, Cli, Command, InstallArgs, LeasesCommand, PinsCommand, PolicyCommand};
 use crate::Error;
 
 pub use generate::render as generated;
@@ -39,6 +40,14 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::DemoServer { flags }) => Ok(demo_server::run(flags)),
         Some(Command::Demo { headless, audit_dir }) => demo::run(headless, audit_dir),
         Some(Command::Approver) => approver::run(),
+        Some(Command::Pending) => approvals::run(approvals::Action::Pending),
+        Some(Command::Approve { id }) => approvals::run(approvals::Action::Approve { id }),
+        Some(Command::Deny { id, reason }) => approvals::run(approvals::Action::Deny { id, reason }),
+        Some(Command::Leases { command: None }) => approvals::run(approvals::Action::Leases),
+        Some(Command::Leases { command: Some(LeasesCommand::Revoke { id, all: _ }) }) => {
+            // clap makes `--all` and an id exclusive, and one of them required.
+            approvals::run(approvals::Action::Revoke { id })
+        }
         Some(Command::Pins { server, command }) => pins::run(match command {
             None => pins::Action::List { server },
             Some(PinsCommand::Accept { label, tools }) => pins::Action::Accept { label, tools },

@@ -8,6 +8,7 @@
 // libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
 #![allow(unsafe_code)]
 
+mod confirm;
 mod find;
 mod raw;
 mod turn;
@@ -21,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+pub use confirm::{confirm, own_terminal_available, Confirmed};
 pub use find::{parse_stat, split_dev};
 pub use raw::restore;
 

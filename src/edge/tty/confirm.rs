@@ -1,0 +1,117 @@
+//! `countersign approve`'s question (PRODUCT.md section 6a): the pending call shown as the
+//! prompt shows it, on the command's own terminal (`/dev/tty`, never stdin), answered with
+//! the prompt's keys: `y` (or the digest's code under `confirm = "digest"`) approves, `n`
+//! denies, `v` views the whole payload. No lease is offered here. As at the prompt,
+//! pending input is flushed when the call is drawn and keys in the first [`GRACE`] are
+//! ignored, so nothing typed before the operator saw the call can answer it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use super::{push_lines, raw, readable, turn, GRACE};
+use crate::core::prompt::{render, render_full, Answer, Confirm, Held, Keys, Step, CODE_DIGITS};
+
+/// The operator's answer to `countersign approve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    Approve,
+    Deny,
+    /// The deadline (the pending approval's lapse) passed first.
+    Timeout,
+}
+
+/// This process's own controlling terminal, or why there is none.
+fn own_terminal() -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC).open("/dev/tty").map_err(
+        |e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "no terminal to ask on (/dev/tty: {e}): `countersign approve` asks its own terminal, never stdin"
+                ),
+            )
+        },
+    )
+}
+
+/// Can `countersign approve` ask here? (Checked before anything else is done.)
+pub fn own_terminal_available() -> io::Result<()> {
+    own_terminal().map(drop)
+}
+
+/// Shows `held` on this process's terminal and waits for the operator's answer or the
+/// deadline. Errors when there is no terminal (nothing drawn, nothing read).
+pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
+    let mut tty = own_terminal()?;
+    // One prompt at a time on a terminal, with the relays of this user.
+    let Some(_turn) = turn::wait(deadline, &AtomicBool::new(false))? else {
+        return Ok(Confirmed::Timeout);
+    };
+    let _raw = raw::RawMode::enter(&tty)?;
+    raw::flush_input(&tty)?;
+    let mut out = String::from("\r\n");
+    push_lines(&mut out, render(held));
+    tty.write_all(out.as_bytes())?;
+    let drawn = Instant::now();
+    let mut keys = Keys::new(held);
+    let mut shown_secs = u64::MAX;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            tty.write_all(b"\r\x1b[2K  lapsed: nothing approved\r\n")?;
+            return Ok(Confirmed::Timeout);
+        }
+        let secs = left.as_secs_f64().ceil() as u64;
+        if secs != shown_secs {
+            shown_secs = secs;
+            tty.write_all(format!("\r\x1b[2K{}", line(&keys, held.confirm, secs)).as_bytes())?;
+        }
+        if !readable(&tty, Duration::from_millis(100).min(left))? {
+            continue;
+        }
+        let mut byte = [0u8; 1];
+        if tty.read(&mut byte)? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the terminal closed"));
+        }
+        if drawn.elapsed() < GRACE || !byte[0].is_ascii() {
+            continue;
+        }
+        match keys.press(byte[0] as char) {
+            Step::Answer(Answer::Approve) => {
+                tty.write_all(b"\r\x1b[2K  \xe2\x86\x92 approved once\r\n")?;
+                return Ok(Confirmed::Approve);
+            }
+            Step::Answer(Answer::Deny) => {
+                tty.write_all(b"\r\x1b[2K  \xe2\x86\x92 denied\r\n")?;
+                return Ok(Confirmed::Deny);
+            }
+            // No lease from here: `approve` answers one call.
+            Step::Answer(Answer::Lease) | Step::Ignored => {}
+            Step::View => {
+                let mut full = String::from("\r\x1b[2K");
+                push_lines(&mut full, render_full(held));
+                tty.write_all(full.as_bytes())?;
+                shown_secs = u64::MAX;
+            }
+            Step::Wrong(code) => {
+                let said = format!(
+                    "\r\x1b[2K  {code} is not the digest's first {CODE_DIGITS} digits: nothing approved, the call still waits\r\n"
+                );
+                tty.write_all(said.as_bytes())?;
+                shown_secs = u64::MAX;
+            }
+            Step::Typing(_) => shown_secs = u64::MAX,
+        }
+    }
+}
+
+/// The keys line: the prompt's, without the lease (`approve` answers one call).
+fn line(keys: &Keys, confirm: Confirm, secs: u64) -> String {
+    match confirm {
+        Confirm::Key => format!("  [y] approve once  [n] deny  [v] view all   lapses in {secs}s"),
+        Confirm::Digest => keys.line(secs),
+    }
+}
