@@ -82,14 +82,15 @@ fn approve_without_a_terminal_refuses_and_approves_nothing() {
     let home = home();
     let mut s = asking(home.path());
     let id = pending_id(&text(&s.call(1, "delete_file", json!({"path": "/a"}))));
-    let out = Command::new(support::bin())
-        .args(["approve", &id])
-        .env("COUNTERSIGN_HOME", home.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(support::bin());
+    cmd.args(["approve", &id]).env("COUNTERSIGN_HOME", home.path()).stdin(Stdio::null());
+    // A session of its own: no controlling terminal, even when the tests run in one.
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| if libc::setsid() < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+    }
+    let out = cmd.output().unwrap();
     assert_ne!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("terminal"), "{}", String::from_utf8_lossy(&out.stderr));
     let r = s.call(2, "delete_file", json!({"path": "/a"}));
@@ -120,12 +121,14 @@ fn two_processes_race_for_one_receipt_and_exactly_one_call_runs() {
     first.wait();
     assert_eq!(ran(&a, "delete_file") + ran(&b, "delete_file"), 1, "one call reached a server");
     let records: Vec<Value> = [&a, &b].iter().flat_map(|s| s.audit_records()).collect();
-    let allowed: Vec<&Value> = records.iter().filter(|r| r["event"] == "decision" && r["decision"] == "allow").collect();
+    let allowed: Vec<&Value> =
+        records.iter().filter(|r| r["event"] == "decision" && r["decision"] == "allow").collect();
     assert_eq!(allowed.len(), 1, "{allowed:?}");
     assert_eq!(allowed[0]["reason"], "approved_by_receipt");
     assert_eq!(allowed[0]["receipt"], id.as_str());
     assert!(allowed[0]["by"].as_str().unwrap().ends_with("@cli"), "{}", allowed[0]);
-    let consumed: Vec<&Value> = records.iter().filter(|r| r["event"] == "approval" && r["action"] == "consumed").collect();
+    let consumed: Vec<&Value> =
+        records.iter().filter(|r| r["event"] == "approval" && r["action"] == "consumed").collect();
     assert_eq!(consumed.len(), 1, "consumed once: {consumed:?}");
     assert_eq!(consumed[0]["id"], id.as_str());
 }
@@ -135,7 +138,9 @@ fn a_lease_reaches_other_processes_until_it_is_revoked() {
     let home = home();
     let mut granting = Wrap::fake().with_tty().runtime(home.path()).logged().start();
     granting.initialize("2025-11-25");
-    granting.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/a"}}}));
+    granting.send(
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/a"}}}),
+    );
     let pty = granting.tty.as_mut().unwrap();
     pty.wait_for("s left", 1);
     std::thread::sleep(GRACE + Duration::from_millis(100));

@@ -237,6 +237,13 @@ impl Session {
             }
             Asked::TimedOut { detail } => self.timed_out(ticket, detail, now, out),
             Asked::Nobody { why } => self.file(ticket, d(Reason::ApprovalPending, By::Headless, Some(why)), out),
+            Asked::AcceptedPin { by } => {
+                self.accept_pin(&tool, &by, out);
+                if let Some(held) = self.requests.held_mut(ticket) {
+                    held.stage = Stage::Listing;
+                }
+                self.decide(ticket, now, out);
+            }
         }
         self.pump(now, out);
     }

@@ -144,6 +144,11 @@ pub enum Asked {
     Nobody {
         why: String,
     },
+    /// The operator took a changed tool's new definition as its pin; the call is then
+    /// decided as its class and the rules say.
+    AcceptedPin {
+        by: By,
+    },
 }
 
 /// The session's settings: plain values, checked before.
