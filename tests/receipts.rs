@@ -161,6 +161,13 @@ fn a_lease_reaches_other_processes_until_it_is_revoked() {
     let decision = other.audit_records().into_iter().find(|r| r["event"] == "decision").unwrap();
     assert_eq!(decision["reason"], "approved_by_lease");
     assert!(decision["lease"].is_string() && decision["by"].as_str().unwrap().starts_with("lease:"), "{decision}");
+    // The lease's life in the log where it was granted: granted by the operator, revoked.
+    let approvals: Vec<Value> =
+        granting.audit_records().into_iter().filter(|r| r["event"] == "approval").collect();
+    let actions: Vec<&str> = approvals.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["lease_granted", "lease_revoked"], "{approvals:?}");
+    assert_eq!(approvals[0]["id"], decision["lease"]);
+    assert!(approvals[0]["by"].as_str().unwrap().ends_with("@tty") && approvals[0]["expires"].is_string());
 }
 
 /// `countersign ARGS` with `<state>` at `home`: exit code, stdout, stderr.
