@@ -66,13 +66,17 @@ fn the_console_answers_calls_from_two_servers() {
 }
 
 #[test]
-fn without_a_console_or_terminal_nobody_is_asked() {
+fn without_a_console_or_terminal_the_call_is_kept_for_later() {
     let run = tempfile::tempdir().unwrap();
     let mut s = Wrap::fake().asking().runtime(run.path()).start();
     s.initialize("2025-11-25");
     let r = s.call(1, "delete_file", json!({}));
-    assert!(text(&r).contains("reason=denied_headless"), "{r}");
+    let text = text(&r);
+    assert!(text.contains("reason=approval_pending") && text.contains("`countersign approve "), "{r}");
     s.wait();
+    let asked = s.audit_records().into_iter().find(|r| r["event"] == "approval").expect("an approval record");
+    assert_eq!((asked["action"].as_str(), asked["tool"].as_str()), (Some("asked"), Some("delete_file")), "{asked}");
+    assert!(text.contains(&format!("pending approval {}", asked["id"].as_str().unwrap())), "{text}");
 }
 
 /// Ends the console if the test fails before it quits.
@@ -140,9 +144,7 @@ fn the_operator_picks_the_call_and_a_denial_carries_a_reason() {
     // Down picks the second (newer) call; the first keeps waiting. Keys in the grace
     // period after a call arrives are ignored, so wait it out first.
     std::thread::sleep(Duration::from_millis(400));
-    pty.press(0x1b);
-    pty.press(b'[');
-    pty.press(b'B');
+    pty.press_seq(b"\x1b[B");
     press(&mut pty, b'n');
     pty.wait_for("Enter sends", 1);
     for k in b"use staging" {

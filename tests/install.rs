@@ -318,7 +318,7 @@ fn an_installed_entry_gates_the_reference_server_as_a_client_starts_it() {
     assert_eq!(out[1]["is_error"], true, "{}", out[1]);
     let denial = out[1]["text"].as_str().unwrap();
     assert!(denial.starts_with("countersign denied write_file:"), "{denial}");
-    assert!(denial.contains("reason=denied_headless"), "no terminal and no console: {denial}");
+    assert!(denial.contains("reason=approval_pending"), "no terminal and no console: {denial}");
     assert!(!files.join("b.txt").exists(), "the held write ran");
     let audit = home.home.join(".local/state/countersign/audit");
     let records = support::audit_records(&audit);

@@ -4,10 +4,12 @@
 //! command line's help and hints.
 #![allow(clippy::unwrap_used, unsafe_code)]
 
+#[path = "support/peers.rs"]
+mod peers;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
@@ -227,7 +229,7 @@ fn a_runtime_directory_open_to_others_or_foreign_is_refused_by_name() {
 /// countersign has no controlling terminal), run from a shell in a real terminal.
 #[test]
 fn python_sdk_client_in_a_terminal_gets_the_prompt() {
-    let Some(python) = python_sdk() else { return };
+    let python = &peers::peers().python;
     let home = tempfile::tempdir().unwrap();
     let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/client.py");
     let bin = support::bin();
@@ -256,23 +258,4 @@ fn python_sdk_client_in_a_terminal_gets_the_prompt() {
     assert_eq!(lines[1]["text"], "deleted \"/a\"");
     assert_eq!(lines[2]["is_error"], true, "n denies it: {stdout}");
     assert!(lines[2]["text"].as_str().unwrap().contains("denied_by_operator"), "{stdout}");
-}
-
-/// The pinned official Python SDK (tests/interop/requirements.txt) in `.cache/venv`, as
-/// tests/interop.rs installs it. Installs it when missing.
-fn python_sdk() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = root.join(".cache/venv");
-    let requirements = std::fs::read_to_string(root.join("tests/interop/requirements.txt")).unwrap();
-    if std::fs::read_to_string(venv.join(".installed")).ok().as_deref() != Some(&requirements) {
-        let ok = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().is_ok_and(|s| s.success())
-            && Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                .arg(root.join("tests/interop/requirements.txt"))
-                .status()
-                .is_ok_and(|s| s.success());
-        assert!(ok, "cannot install the Python SDK (the interop tests need python3 and pip)");
-        std::fs::write(venv.join(".installed"), &requirements).unwrap();
-    }
-    Some(venv.join("bin/python"))
 }

@@ -239,5 +239,50 @@ fn the_prompt_shows_what_changed() {
     std::thread::sleep(std::time::Duration::from_millis(400));
     s.tty.as_mut().unwrap().press(b'n');
     assert_eq!(reason(&s.answer(3)), "denied_by_operator");
+    // `p` takes the new definition as the pin: the call is then decided by its class
+    // (read-only: it runs without another question), and so is every later one.
+    s.send(
+        json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"b"}}}),
+    );
+    let screen = s.tty.as_ref().unwrap().wait_for("[p] accept the change", 1);
+    assert!(screen.contains("CHANGED"), "{screen}");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    s.tty.as_mut().unwrap().press(b'p');
+    assert_eq!(text(&s.answer(4)), "read b");
+    assert_eq!(text(&s.call(5, "read_file", json!({"path": "c"}))), "read c", "accepted for the rest of the session");
+    let records = end(s);
+    let accepted: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"] == "tools")
+        .flat_map(|r| r["tools"].as_array().unwrap())
+        .filter(|t| t["pin"] == "accepted")
+        .collect();
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    assert_eq!(accepted[0]["name"], "read_file");
+    assert!(accepted[0]["by"].as_str().unwrap().ends_with("@tty"), "{}", accepted[0]);
+    let (_, out, _) = pins_cli(&home, &["--server", "changing_server"]);
+    assert_eq!(out.matches("changed: sha256:").count(), 2, "read_file is pinned as it is now: {out}");
+    let mut s = start(&home, "2", None, None);
+    list(&mut s, 1);
+    assert_eq!(text(&s.call(2, "read_file", json!({"path": "a"}))), "read a", "and in later sessions");
+    end(s);
+}
+
+#[test]
+fn a_changed_tool_nobody_can_be_asked_about_is_kept_as_a_pending_approval() {
+    let (_dir, home) = home();
+    let mut s = start(&home, "1", None, None);
+    list(&mut s, 1);
+    end(s);
+    let mode = home.parent().unwrap().join("mode-asking");
+    std::fs::write(&mode, "2").unwrap();
+    let python = peers::peers().python.display().to_string();
+    let script = peers::root().join("tests/interop/changing_server.py").display().to_string();
+    let mut s = Wrap::command(&[&python, &script, &mode.display().to_string()]).asking().runtime(&home).start();
+    s.initialize("2025-06-18");
+    list(&mut s, 1);
+    let answer = s.call(2, "read_file", json!({"path": "a"}));
+    assert_eq!(reason(&answer), "approval_pending", "{answer}");
+    assert!(text(&answer).contains("`countersign approve "), "{answer}");
     end(s);
 }

@@ -271,6 +271,20 @@ fn the_server_stderr_is_ours() {
     assert!(s.stderr_text().contains("demo server says hello on stderr"));
 }
 
+/// When countersign's stderr is a pipe or a file (clients keep it in their logs), the
+/// server's stderr passes byte for byte: escapes, invalid UTF-8, a last line without an
+/// end. Made inert only for a terminal (tests/operator.rs).
+#[test]
+fn server_stderr_passes_unchanged_to_a_pipe() {
+    let script = r#"printf 'esc \033[2J bad \377 end' >&2; exec "$0" demo-server"#;
+    let bin = support::bin().display().to_string();
+    let mut s = Wrap::command(&["sh", "-c", script, &bin]).start();
+    s.initialize("2025-11-25");
+    s.wait();
+    let err = s.stderr_text();
+    assert!(err.contains("esc \u{1b}[2J bad \u{fffd} end"), "{err:?}");
+}
+
 #[test]
 fn server_requests_and_their_answers_pass_unchanged_even_with_a_clashing_id() {
     let w = Wrap::fake().logged();

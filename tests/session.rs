@@ -3,6 +3,7 @@
 //! order a test chooses, without sleeping.
 #![allow(clippy::unwrap_used)]
 
+use std::os::unix::fs::DirBuilderExt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,9 +12,10 @@ use countersign::core::audit::Origin;
 use countersign::core::gate::By;
 use countersign::core::policy::Policy;
 use countersign::core::session::{Ask, Asked, Settings};
+use countersign::edge::approvals::Store;
 use countersign::edge::audit_log::{AuditLog, AuditSettings};
 use countersign::edge::clock::Clock;
-use countersign::relay::{run_with, Hooks, Io, Operator};
+use countersign::relay::{run_with, Book, Hooks, Io, Operator};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
@@ -42,6 +44,9 @@ struct Run {
     to_server: Lines<BufReader<ReadHalf<DuplexStream>>>,
     questions: mpsc::UnboundedReceiver<(Ask, oneshot::Sender<Asked>)>,
     done: tokio::task::JoinHandle<countersign::core::session::Counts>,
+    /// The user's approval book, as `countersign approve` would change it, and its clock.
+    book: Store,
+    clock: Clock,
     _dir: tempfile::TempDir,
     _watchdog: Watchdog,
 }
@@ -95,8 +100,24 @@ fn start(headless: bool) -> Run {
         pins: Default::default(),
     };
     let io = Io { client_in, client_out, server_in, server_out };
-    let hooks =
-        Hooks { client_closed: None, server_exited: std::future::pending::<()>(), clock: Clock::default(), pins: None };
+    // The user's approval book, on a wall clock that moves with the paused tokio time.
+    let state = dir.path().join("state");
+    std::fs::DirBuilder::new().mode(0o700).create(&state).unwrap();
+    let clock = Clock::following_tokio(1_800_000_000_000_000);
+    let book = Book {
+        store: Ok(Store::in_dir(&state)),
+        label: "bank".into(),
+        audit_dir: dir.path().join("audit").display().to_string(),
+        session: "t".into(),
+        clock,
+    };
+    let hooks = Hooks {
+        client_closed: None,
+        server_exited: std::future::pending::<()>(),
+        clock: Clock::default(),
+        pins: None,
+        book: Some(book),
+    };
     let done = tokio::spawn(run_with(io, settings, audit, Arc::new(Scripted(tx)), hooks));
     Run {
         client,
@@ -105,6 +126,8 @@ fn start(headless: bool) -> Run {
         to_server: BufReader::new(to_server).lines(),
         questions,
         done,
+        book: Store::in_dir(&state),
+        clock,
         _dir: dir,
         _watchdog: Watchdog::start(),
     }
@@ -150,6 +173,26 @@ impl Run {
             json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":{"order":"A1"}}}),
         )
         .await;
+    }
+
+    /// The call `id` is asked about; nobody can answer it: it comes back denied as
+    /// pending, and the pending approval's id is returned.
+    async fn pending(&mut self, id: u64) -> String {
+        let (_ask, answer) = self.question().await;
+        answer.send(Asked::Nobody { why: "no terminal".into() }).unwrap();
+        let denial = self.at_client().await;
+        assert_eq!(denial["id"], id);
+        let text = text(&denial);
+        assert!(text.contains("reason=approval_pending"), "{text}");
+        let at = text.find("pending approval ").unwrap() + "pending approval ".len();
+        text[at..at + 6].to_owned()
+    }
+
+    /// The user approves pending approval `id` (as `countersign approve` does).
+    fn approve(&self, id: &str) -> Result<(), String> {
+        let now = self.clock.now_micros();
+        let (approved, _) = self.book.update(now, |book| book.approve(id, "operator:ann@cli", now)).unwrap();
+        approved.map(|_| ()).map_err(|e| e.to_string())
     }
 
     async fn question(&mut self) -> (Ask, oneshot::Sender<Asked>) {
@@ -249,6 +292,33 @@ async fn a_lease_lapses_after_fifteen_minutes() {
     r.call(3, "refund").await;
     let (ask, _answer) = r.question().await;
     assert_eq!(ask.held.tool, "refund", "asked again once the lease lapsed");
+    r.end().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pending_approval_approved_later_runs_one_call_and_everything_lapses() {
+    let mut r = start(false);
+    r.ready().await;
+    r.call(1, "refund").await;
+    let first = r.pending(1).await;
+    r.approve(&first).unwrap();
+    r.call(2, "refund").await;
+    assert_eq!(r.at_server().await["id"], 2, "the receipt runs the same call without asking");
+    r.reply(json!({"jsonrpc":"2.0","id":2,"result":{"content":[]}})).await;
+    r.at_client().await;
+    // Used up: the same call again is asked, and kept under a new id.
+    r.call(3, "refund").await;
+    let second = r.pending(3).await;
+    assert_ne!(second, first);
+    assert!(r.approve(&first).unwrap_err().contains(&first), "a consumed approval cannot be approved again");
+    // A receipt lapses after 10 minutes.
+    r.approve(&second).unwrap();
+    tokio::time::sleep(Duration::from_secs(10 * 60 + 1)).await;
+    r.call(4, "refund").await;
+    let third = r.pending(4).await;
+    // A pending approval lapses after an hour.
+    tokio::time::sleep(Duration::from_secs(3600 + 1)).await;
+    assert!(r.approve(&third).unwrap_err().contains("lapsed"));
     r.end().await;
 }
 

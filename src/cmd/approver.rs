@@ -237,7 +237,7 @@ fn on_key(code: KeyCode, calls: &mut [Pending], book: &BookPane, view: &mut View
                     if view.book_keys.as_ref().is_none_or(|(id, _)| *id != p.id) {
                         let mut held = p.held.clone();
                         held.digest = p.digest.clone();
-                        view.book_keys = Some((p.id.clone(), Keys::new(&held)));
+                        view.book_keys = Some((p.id.clone(), Keys::new(&held).without_pin()));
                     }
                     &mut view.book_keys.as_mut()?.1
                 }

@@ -15,10 +15,14 @@ pub enum Reason {
     AllowedByPolicy,
     ApprovedByOperator,
     ApprovedByLease,
+    /// A receipt (a pending approval the operator approved later) allowed it, once.
+    ApprovedByReceipt,
     DeniedByRule,
     DeniedByOperator,
     DeniedHeadless,
     ApprovalTimeout,
+    /// Nobody could be asked now: the call is kept as a pending approval (section 6a).
+    ApprovalPending,
     AuditUnavailable,
     AmbiguousPayload,
     /// More calls are held than one process may hold.
@@ -35,10 +39,12 @@ impl Reason {
             Reason::AllowedByPolicy => "allowed_by_policy",
             Reason::ApprovedByOperator => "approved_by_operator",
             Reason::ApprovedByLease => "approved_by_lease",
+            Reason::ApprovedByReceipt => "approved_by_receipt",
             Reason::DeniedByRule => "denied_by_rule",
             Reason::DeniedByOperator => "denied_by_operator",
             Reason::DeniedHeadless => "denied_headless",
             Reason::ApprovalTimeout => "approval_timeout",
+            Reason::ApprovalPending => "approval_pending",
             Reason::AuditUnavailable => "audit_unavailable",
             Reason::AmbiguousPayload => "ambiguous_payload",
             Reason::TooManyHeld => "too_many_held",
@@ -48,7 +54,10 @@ impl Reason {
     }
 
     pub fn allows(self) -> bool {
-        matches!(self, Reason::AllowedByPolicy | Reason::ApprovedByOperator | Reason::ApprovedByLease)
+        matches!(
+            self,
+            Reason::AllowedByPolicy | Reason::ApprovedByOperator | Reason::ApprovedByLease | Reason::ApprovedByReceipt
+        )
     }
 }
 
@@ -152,8 +161,14 @@ impl Call {
 pub enum By {
     Policy,
     Headless,
-    Operator { user: String, console: bool },
+    Operator {
+        user: String,
+        console: bool,
+    },
     Lease(String),
+    /// A receipt allowed the call: who approved it and where, as the receipt says
+    /// (`operator:<user>@cli`).
+    Receipt(String),
 }
 
 impl fmt::Display for By {
@@ -164,6 +179,7 @@ impl fmt::Display for By {
             By::Operator { user, console: false } => write!(f, "operator:{user}@tty"),
             By::Operator { user, console: true } => write!(f, "operator:{user}@console"),
             By::Lease(id) => write!(f, "lease:{id}"),
+            By::Receipt(by) => f.write_str(by),
         }
     }
 }
@@ -179,6 +195,8 @@ pub struct Decision {
     pub waited_ms: u64,
     /// Extra words for the model, e.g. what was ambiguous.
     pub detail: Option<String>,
+    /// The receipt that allowed the call (its id), for the record.
+    pub receipt: Option<String>,
 }
 
 impl Decision {
@@ -190,7 +208,7 @@ impl Decision {
         waited_ms: u64,
         detail: Option<String>,
     ) -> Decision {
-        Decision { reason, class, rule, by, waited_ms, detail }
+        Decision { reason, class, rule, by, waited_ms, detail, receipt: None }
     }
 
     pub fn allows(&self) -> bool {
@@ -210,6 +228,7 @@ pub fn denial_text(tool: &str, decision: &Decision, digest: Option<&str>) -> Str
             format!("this {} tool needs a human's approval and no operator can be asked here", decision.class)
         }
         Reason::ApprovalTimeout => "nobody approved this call in time".to_owned(),
+        Reason::ApprovalPending => "this call needs a human's approval and nobody could be asked now".to_owned(),
         Reason::AuditUnavailable => "the audit log cannot be written, so nothing that changes state may run".to_owned(),
         Reason::AmbiguousPayload => "the request can be read in more than one way".to_owned(),
         Reason::TooManyHeld => "too many calls are already waiting for the operator".to_owned(),
@@ -297,6 +316,7 @@ mod tests {
             by: By::Headless,
             waited_ms: 0,
             detail: None,
+            receipt: None,
         };
         let text = denial_text("refund", &d, Some("sha256:ab"));
         assert!(text.starts_with("countersign denied refund: "), "{text}");

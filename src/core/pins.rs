@@ -101,6 +101,8 @@ pub enum Update {
     Seen { tool: String, definition: Definition },
     /// A tool listed again as pinned: a `seen` definition is no longer what it lists.
     Same { tool: String },
+    /// The operator accepted the tool's listed definition: it is the pin from now on.
+    Accept { tool: String, definition: Definition },
 }
 
 /// Applies `update` to `pins` at `at` (RFC 3339). Returns whether anything changed.
@@ -125,6 +127,10 @@ pub fn apply(pins: &mut Pins, update: &Update, at: &str) -> bool {
             None => apply(pins, &Update::New { tool: tool.clone(), definition: definition.clone() }, at),
         },
         Update::Same { tool } => pins.get_mut(tool).is_some_and(|pin| pin.seen.take().is_some()),
+        Update::Accept { tool, definition } => {
+            let pin = Pin { pinned: definition.clone(), pinned_at: at.to_owned(), seen: None };
+            pins.insert(tool.clone(), pin.clone()) != Some(pin)
+        }
     }
 }
 

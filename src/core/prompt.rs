@@ -82,6 +82,10 @@ pub enum Answer {
     Deny,
     /// Allow this tool on this server for a while.
     Lease,
+    /// Take the changed tool's new definition as its pin (PRODUCT.md section 7a); the
+    /// call is then decided as its class and the rules say.
+    #[serde(rename = "accept_pin")]
+    AcceptPin,
 }
 
 /// What one key press did.
@@ -103,6 +107,8 @@ pub enum Step {
 #[derive(Debug, Clone)]
 pub struct Keys {
     confirm: Confirm,
+    /// The tool changed since it was pinned: `p` accepts the change.
+    changed: bool,
     /// The code to type; empty when the digest has no four hex digits (nothing approves).
     code: String,
     typed: String,
@@ -120,13 +126,20 @@ impl Keys {
         } else {
             String::new()
         };
-        Keys { confirm: held.confirm, code, typed: String::new() }
+        Keys { confirm: held.confirm, changed: held.changed.is_some(), code, typed: String::new() }
+    }
+
+    /// The same keys without `p`: where a change cannot be accepted (a pending approval).
+    pub fn without_pin(mut self) -> Keys {
+        self.changed = false;
+        self
     }
 
     pub fn press(&mut self, key: char) -> Step {
         match key {
             'n' | 'N' | '\u{3}' | '\u{1b}' => return Step::Answer(Answer::Deny),
             'v' | 'V' => return Step::View,
+            'p' | 'P' if self.changed => return Step::Answer(Answer::AcceptPin),
             _ => {}
         }
         match self.confirm {
@@ -159,12 +172,15 @@ impl Keys {
 
     /// The keys line with the seconds left.
     pub fn line(&self, seconds_left: u64) -> String {
+        let pin = if self.changed { "  [p] accept the change" } else { "" };
         match self.confirm {
-            Confirm::Key => keys_line(seconds_left),
+            Confirm::Key => format!(
+                "  [y] approve once  [n] deny  [a] allow this tool for 15 min  [v] view all{pin}   {seconds_left:>3}s left"
+            ),
             Confirm::Digest => {
                 let shown: String = self.typed.chars().chain(std::iter::repeat('_')).take(CODE_DIGITS).collect();
                 format!(
-                    "  type the digest's first {CODE_DIGITS} digits to approve: [{shown}]  [n] deny  [v] view all   {seconds_left:>3}s left"
+                    "  type the digest's first {CODE_DIGITS} digits to approve: [{shown}]  [n] deny  [v] view all{pin}   {seconds_left:>3}s left"
                 )
             }
         }
@@ -203,11 +219,6 @@ fn header(held: &Held) -> Vec<String> {
         format!("  class     {} — {}", inert_cut(&held.class, 20), inert_cut(&held.why, 120)),
         "  arguments".to_owned(),
     ]
-}
-
-/// The keys line with the seconds left (`confirm = "key"`).
-pub fn keys_line(seconds_left: u64) -> String {
-    format!("  [y] approve once  [n] deny  [a] allow this tool for 15 min  [v] view all   {seconds_left:>3}s left")
 }
 
 /// Arguments pretty-printed one member per line, every key and string inert.
@@ -359,6 +370,20 @@ mod tests {
         assert_eq!(k.press('\r'), Step::Ignored);
         assert_eq!(k.press('x'), Step::Ignored);
         assert!(k.line(7).ends_with("  7s left") && k.line(7).contains("[a] allow"));
+        assert_eq!(k.press('p'), Step::Ignored, "nothing to accept: the tool did not change");
+        assert!(!k.line(7).contains("[p]"));
+    }
+
+    #[test]
+    fn p_accepts_a_changed_tool_only_where_a_change_can_be_accepted() {
+        let mut h = held("{}");
+        h.changed = Some("description: …".into());
+        let mut k = Keys::new(&h);
+        assert_eq!(k.press('p'), Step::Answer(Answer::AcceptPin));
+        assert!(k.line(7).contains("[p] accept the change"), "{}", k.line(7));
+        let mut pending = Keys::new(&h).without_pin();
+        assert_eq!(pending.press('p'), Step::Ignored);
+        assert_eq!(serde_json::to_string(&Answer::AcceptPin).unwrap(), r#""accept_pin""#);
     }
 
     #[test]

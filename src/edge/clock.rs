@@ -9,20 +9,31 @@ use crate::core::audit::time::parse_rfc3339;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Clock {
     offset_micros: i64,
+    /// Follows tokio's clock from this instant instead of the system's (in-process tests
+    /// on paused time: advancing tokio's time moves this clock).
+    tokio_from: Option<tokio::time::Instant>,
 }
 
 impl Clock {
     pub fn from_env() -> Clock {
         let start = std::env::var("COUNTERSIGN_TEST_CLOCK").ok().and_then(|t| parse_rfc3339(&t));
         match start {
-            Some(start) => Clock { offset_micros: start - system_micros() },
+            Some(start) => Clock { offset_micros: start - system_micros(), tokio_from: None },
             None => Clock::default(),
         }
     }
 
+    /// A clock at `micros` now that moves with tokio's time (call it in the runtime).
+    pub fn following_tokio(micros: i64) -> Clock {
+        Clock { offset_micros: micros, tokio_from: Some(tokio::time::Instant::now()) }
+    }
+
     /// Microseconds since the Unix epoch, UTC.
     pub fn now_micros(&self) -> i64 {
-        system_micros() + self.offset_micros
+        match self.tokio_from {
+            Some(from) => self.offset_micros + from.elapsed().as_micros() as i64,
+            None => system_micros() + self.offset_micros,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! thing; [`run_with`] takes its I/O, operator, clock and shutdown as arguments, so a
 //! whole session runs in-process in tests, on paused time.
 
+mod book;
 mod operator;
 mod owner;
 mod peers;
@@ -21,6 +22,7 @@ use crate::edge::child::{exit_code, Server, SpawnError};
 use crate::edge::clock::{random_id, Clock};
 use crate::edge::pin_store::PinStore;
 
+pub use book::Book;
 pub use operator::{Human, Operator};
 pub use owner::{run_with, Hooks, Io};
 
@@ -41,6 +43,17 @@ pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, 
     audit.record(session_start(&config, server.pid())).await;
     let signals = tokio::spawn(pass_signals(server.pid()));
 
+    // Headless sessions never ask a human, so they keep nothing for one either.
+    let book = (!config.headless).then(|| Book {
+        store: crate::edge::approvals::Store::open().map_err(|e| {
+            tracing::warn!("{e}; calls nobody can answer now will not be kept for later");
+            e.to_string()
+        }),
+        label: config.name.clone(),
+        audit_dir: config.audit_dir.display().to_string(),
+        session: session.clone(),
+        clock,
+    });
     let settings = Settings {
         session,
         label: config.name.clone(),
@@ -73,6 +86,7 @@ pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, 
         },
         clock,
         pins: pins.map(|(store, _)| store),
+        book,
     };
     let (counts, status) = tokio::join!(run_with(io, settings, audit.clone(), Arc::new(Human), hooks), lifecycle);
     signals.abort();

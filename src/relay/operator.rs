@@ -117,6 +117,7 @@ fn operator_said(answer: Answer, by: By) -> Asked {
         Answer::Approve => Asked::Approved { by, lease: false },
         Answer::Lease => Asked::Approved { by, lease: true },
         Answer::Deny => Asked::Denied { by, reason: None },
+        Answer::AcceptPin => Asked::AcceptedPin { by },
     }
 }
 

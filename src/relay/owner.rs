@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::book::{self, Book, Done, Step};
 use super::operator::{self, Operator, Prompt};
 use super::peers::{self, Outgoing, Pace, Read};
 use crate::core::session::{Action, Counts, Now, Session, Settings, Ticket};
@@ -37,6 +38,8 @@ pub struct Hooks<E> {
     pub clock: Clock,
     /// Where the session's pins are written (`None`: nowhere, as with pinning off).
     pub pins: Option<PinStore>,
+    /// The user's approval book (`None`: none; nothing is kept for later).
+    pub book: Option<Book>,
 }
 
 /// How long a server that exited has to let its last lines through.
@@ -69,6 +72,12 @@ where
     let (answer_tx, mut answers) = mpsc::unbounded_channel();
     let prompter = tokio::spawn(operator::worker(operator, start, prompt_rx, answer_tx));
     let (recorded_tx, mut recorded) = mpsc::unbounded_channel::<(Ticket, Result<(), String>)>();
+    let (done_tx, mut book_done) = mpsc::unbounded_channel();
+    let book_steps = hooks.book.map(|book| {
+        let (steps, rx) = mpsc::unbounded_channel();
+        tokio::spawn(book::worker(book, rx, done_tx.clone()));
+        steps
+    });
 
     let mut owner = Owner {
         session: Session::new(settings),
@@ -81,6 +90,8 @@ where
         start,
         clock: hooks.clock,
         pins: hooks.pins,
+        book: book_steps,
+        book_done: done_tx,
     };
     let mut client_closed = hooks.client_closed;
     let server_exited = hooks.server_exited;
@@ -118,6 +129,19 @@ where
             Some((ticket, written)) = recorded.recv() => {
                 let now = owner.now();
                 owner.session.recorded(ticket, written, now, &mut owner.out);
+                owner.apply(None).await;
+            }
+            Some(done) = book_done.recv() => {
+                let now = owner.now();
+                match done {
+                    Done::Consulted(ticket, grant) => owner.session.consulted(ticket, grant, now, &mut owner.out),
+                    Done::Filed(ticket, filed) => owner.session.filed(ticket, filed, now, &mut owner.out),
+                    Done::Changes(changes) => {
+                        for change in changes {
+                            owner.audit.record(change.event.about(&change.label)).await;
+                        }
+                    }
+                }
                 owner.apply(None).await;
             }
             () = sleep_until(wake) => {
@@ -163,6 +187,10 @@ struct Owner {
     start: Instant,
     clock: Clock,
     pins: Option<PinStore>,
+    /// Steps for the book's worker (`None`: no book).
+    book: Option<mpsc::UnboundedSender<Step>>,
+    /// Where the book's answers come back (also used to answer at once without a book).
+    book_done: mpsc::UnboundedSender<Done>,
 }
 
 impl Owner {
@@ -196,6 +224,10 @@ impl Owner {
                     let _ = self.prompts.send(Prompt::Withdraw(ticket));
                 }
                 Action::Pin(update) => pins.push(update),
+                Action::Consult(ticket, consult) => self.book(Step::Consult(ticket, consult)),
+                Action::File(ticket, file) => self.book(Step::File(ticket, file)),
+                Action::GrantLease(lease) => self.book(Step::GrantLease(lease)),
+                Action::Notice(line) => tracing::warn!("{}", crate::core::sanitize::inert(&line)),
             }
         }
         self.write_pins(pins).await;
@@ -216,6 +248,24 @@ impl Owner {
             Err(e) => tracing::warn!("cannot write pins: {e}"),
             Ok(Ok(())) => {}
         }
+    }
+
+    /// Hands a step to the book's worker; without a book, answers it at once: nothing is
+    /// granted and nothing can be kept.
+    fn book(&self, step: Step) {
+        let step = match &self.book {
+            Some(steps) => match steps.send(step) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(step)) => step,
+            },
+            None => step,
+        };
+        let done = match step {
+            Step::Consult(ticket, _) => Done::Consulted(ticket, None),
+            Step::File(ticket, _) => Done::Filed(ticket, Err("no approval book in this session".to_owned())),
+            Step::GrantLease(_) => return,
+        };
+        let _ = self.book_done.send(done);
     }
 
     fn send_server(&self, line: Bytes, pace: Option<Pace>) {

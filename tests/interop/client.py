@@ -4,10 +4,12 @@ usage: client.py MODE -- COMMAND [ARGS...]   (MODE: legacy | 2026-07-28 | auto)
 Reads a JSON list of steps on stdin and prints one JSON object per step:
   {"list": true}                      -> {"tools": {name: annotations}}
   {"call": NAME, "args": {...}}       -> {"is_error": bool, "text": "...", "result_type": ...}
+  {"wait_for": PATH}                  -> {"waited": PATH}, once the file exists (60 s at most)
 """
 
 import asyncio
 import json
+import os
 import sys
 
 from mcp import Client, StdioServerParameters
@@ -25,7 +27,13 @@ async def drive(params, mode, steps) -> None:
     async with Client(params, mode=mode) as client:
         print(json.dumps({"protocol_version": client.protocol_version}), flush=True)
         for step in steps:
-            if step.get("list"):
+            if step.get("wait_for"):
+                for _ in range(600):
+                    if os.path.exists(step["wait_for"]):
+                        break
+                    await asyncio.sleep(0.1)
+                out = {"waited": step["wait_for"]}
+            elif step.get("list"):
                 tools = (await client.list_tools()).tools
                 out = {
                     "tools": {

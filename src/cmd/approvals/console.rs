@@ -151,7 +151,7 @@ impl BookPane {
                 let secs = u64::try_from((p.lapses - self.now) / 1_000_000).unwrap_or(0);
                 let line = match (held.confirm, keys) {
                     (Confirm::Digest, Some(keys)) => keys.line(secs),
-                    (Confirm::Digest, None) => Keys::new(&held).line(secs),
+                    (Confirm::Digest, None) => Keys::new(&held).without_pin().line(secs),
                     (Confirm::Key, _) => "  [y] approve once  [n] deny  [v] view all".to_owned(),
                 };
                 (lines, line)

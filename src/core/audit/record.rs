@@ -45,6 +45,9 @@ pub struct Event {
     /// A call's arguments, redacted when the record is rendered (on the audit thread, off
     /// the relay's path). Written first, as `args`, the smallest key of a `decision`.
     args: Option<Args>,
+    /// The server label the record is about, when it is not the writer's own (an
+    /// approval of another server's call, changed by this process).
+    server: Option<String>,
 }
 
 /// The `args` of a `decision` record.
@@ -71,12 +74,18 @@ impl Event {
                 members.push_str(&value.to_string());
             }
         }
-        Event { name, members, args: None }
+        Event { name, members, args: None, server: None }
+    }
+
+    /// The same event, about the server `label` whoever writes it.
+    pub fn about(mut self, label: &str) -> Event {
+        self.server = Some(label.to_owned());
+        self
     }
 
     /// An event built member by member (for the ones written per call).
     pub fn build(name: &'static str) -> Members {
-        Members { event: Event { name, members: String::with_capacity(256), args: None }, last: "" }
+        Members { event: Event { name, members: String::with_capacity(256), args: None, server: None }, last: "" }
     }
 }
 
@@ -156,9 +165,12 @@ pub struct Origin {
 pub fn render(head: &ChainHead, origin: &Origin, micros: i64, event: &Event) -> String {
     let mut line = String::with_capacity(256 + event.members.len());
     let _ = write!(line, r#"{{"v":{SCHEMA},"ts":"{}","seq":{}"#, rfc3339_micros(micros), head.seq + 1);
-    for (key, value) in
-        [("event", event.name), ("session", &origin.session), ("server", &origin.server), ("prev", &head.hash)]
-    {
+    for (key, value) in [
+        ("event", event.name),
+        ("session", &origin.session),
+        ("server", event.server.as_deref().unwrap_or(&origin.server)),
+        ("prev", &head.hash),
+    ] {
         line.push_str(",\"");
         line.push_str(key);
         line.push_str("\":");
@@ -214,6 +226,8 @@ mod tests {
         let v2: Json = serde_json::from_str(&line2).unwrap();
         assert_eq!(v2["prev"], line_hash(line.as_bytes()));
         assert_eq!(v2["seq"], 2);
+        let about = render(&next, &origin, 0, &e.clone().about("files"));
+        assert_eq!(serde_json::from_str::<Json>(&about).unwrap()["server"], "files", "an event about another server");
     }
 
     #[test]

@@ -9,17 +9,20 @@
 
 use bytes::Bytes;
 
-use super::limits::{DENIED_TASK_TTL, LEASE, MAX_DENIED_TASKS, MAX_HELD, MAX_HELD_BYTES};
+use std::time::Duration;
+
+use super::limits::{CARRY, DENIED_TASK_TTL, MAX_CARRIED, MAX_DENIED_TASKS, MAX_HELD, MAX_HELD_BYTES};
 use super::records;
 use super::requests::{HeldCall, InFlight, Stage};
-use super::{Action, Ask, Asked, Now, Session, Ticket, To};
+use super::{Action, Ask, Asked, Consult, File, Grant, Lease, Now, Session, Ticket, To};
 use crate::core::audit::{Args, Event};
 use crate::core::classify::Class;
 use crate::core::gate::{denial_response, denial_text, By, Call, CallError, Decision, Reason};
+use crate::core::json::{self, Value};
 use crate::core::policy::Action as Rule;
 use crate::core::prompt::Held;
 use crate::core::protocol::{code, error_response, Id};
-use crate::core::sanitize::inert;
+use crate::core::sanitize::{inert, inert_cut};
 use crate::core::task::{DeniedTask, PREFIX};
 
 impl Session {
@@ -74,7 +77,7 @@ impl Session {
         self.decide(ticket, now, out);
     }
 
-    /// Policy, then leases, then the operator.
+    /// Policy, then what the approval book holds, then the operator.
     pub(super) fn decide(&mut self, ticket: Ticket, now: Now, out: &mut Vec<Action>) {
         let Some(held) = self.requests.held(ticket) else {
             return;
@@ -82,46 +85,68 @@ impl Session {
         let class = held.class;
         let verdict =
             self.settings.policy.evaluate(&self.settings.label, &held.call.name, class, held.call.raw_arguments());
-        let (rule, confirm) = (Some(verdict.rule), verdict.confirm);
         let waited = held.waited_ms(now.mono);
-        let decision = |reason, by| Decision::new(reason, class, rule.clone(), by, waited, None);
         let tool = held.call.name.clone();
         // A tool changed since it was pinned is asked about whatever its class and the
         // rules say; only a rule's deny stands (PRODUCT.md section 7a).
-        if verdict.action != Rule::Deny {
-            if let Some((old, new)) = self.pin_changed(&tool) {
-                let detail = Some(format!("pinned {}, listed now {}", old.digest, new.digest));
-                if self.settings.headless {
-                    let d = Decision::new(Reason::ToolChanged, class, None, By::Headless, waited, detail);
-                    return self.deny_held(ticket, d, now, out);
-                }
-                if let Some(held) = self.requests.held_mut(ticket) {
-                    held.rule = None;
-                    held.stage = Stage::Queued;
-                }
-                self.queue.push_back(ticket);
-                return self.pump(now, out);
+        let changed = match self.pin_changed(&tool) {
+            Some((old, new)) if verdict.action != Rule::Deny => {
+                Some(format!("pinned {}, listed now {}", old.digest, new.digest))
             }
-        }
-        let lease = self.lease_for(&tool, now);
+            _ => None,
+        };
+        let rule = Some(verdict.rule).filter(|_| changed.is_none());
+        let decision = |reason, by, detail| Decision::new(reason, class, rule.clone(), by, waited, detail);
         match verdict.action {
-            Rule::Allow => self.approve(ticket, decision(Reason::AllowedByPolicy, By::Policy), now, out),
-            Rule::Deny => self.deny_held(ticket, decision(Reason::DeniedByRule, By::Policy), now, out),
-            Rule::Ask if self.settings.headless => {
-                self.deny_held(ticket, decision(Reason::DeniedHeadless, By::Headless), now, out)
+            Rule::Allow if changed.is_none() => {
+                return self.approve(ticket, decision(Reason::AllowedByPolicy, By::Policy, None), now, out)
             }
-            Rule::Ask => match lease {
-                Some(lease) => self.approve(ticket, decision(Reason::ApprovedByLease, By::Lease(lease)), now, out),
-                None => {
-                    if let Some(held) = self.requests.held_mut(ticket) {
-                        held.rule = rule.clone();
-                        held.confirm = confirm;
-                        held.stage = Stage::Queued;
-                    }
-                    self.queue.push_back(ticket);
-                    self.pump(now, out);
-                }
-            },
+            Rule::Deny => return self.deny_held(ticket, decision(Reason::DeniedByRule, By::Policy, None), now, out),
+            _ if self.settings.headless => {
+                let reason = if changed.is_some() { Reason::ToolChanged } else { Reason::DeniedHeadless };
+                return self.deny_held(ticket, decision(reason, By::Headless, changed), now, out);
+            }
+            _ => {}
+        }
+        if let Some(approval) = self.carried_for(ticket, now) {
+            return self.approve(ticket, approval, now, out);
+        }
+        let Some(held) = self.requests.held_mut(ticket) else {
+            return;
+        };
+        held.rule = rule;
+        if changed.is_none() {
+            held.confirm = verdict.confirm;
+        }
+        held.stage = Stage::Consulting;
+        let consult = Consult { tool, digest: held.call.digest.clone(), leases: changed.is_none() };
+        out.push(Action::Consult(ticket, consult));
+    }
+
+    /// The approval book answered for `ticket`: a receipt or a lease allows the call, or
+    /// the operator is asked. An answer for a call withdrawn meanwhile changes nothing.
+    pub fn consulted(&mut self, ticket: Ticket, grant: Option<Grant>, now: Now, out: &mut Vec<Action>) {
+        let Some(held) = self.requests.held_mut(ticket) else {
+            return;
+        };
+        if held.stage != Stage::Consulting {
+            return;
+        }
+        let d = |reason, by| Decision::new(reason, held.class, held.rule.clone(), by, held.waited_ms(now.mono), None);
+        match grant {
+            Some(Grant::Receipt { id, by }) => {
+                let decision = Decision { receipt: Some(id), ..d(Reason::ApprovedByReceipt, By::Receipt(by)) };
+                self.approve(ticket, decision, now, out);
+            }
+            Some(Grant::Lease { id }) => {
+                let decision = d(Reason::ApprovedByLease, By::Lease(id));
+                self.approve(ticket, decision, now, out);
+            }
+            None => {
+                held.stage = Stage::Queued;
+                self.queue.push_back(ticket);
+                self.pump(now, out);
+            }
         }
     }
 
@@ -199,8 +224,9 @@ impl Session {
                 self.approve(ticket, d(Reason::ApprovedByOperator, by, None), now, out)
             }
             Asked::Approved { by, lease: true } => {
+                // The session id is random: the lease id is the user's only one.
                 let id = format!("{}-{}", &self.settings.session[..self.settings.session.len().min(8)], ticket);
-                self.leases.insert(tool, (id.clone(), now.mono + LEASE));
+                out.push(Action::GrantLease(Lease { id: id.clone(), tool, by: by.to_string() }));
                 let detail = Some(format!("lease {id} granted for 15 minutes"));
                 self.approve(ticket, d(Reason::ApprovedByOperator, by, detail), now, out)
             }
@@ -210,11 +236,13 @@ impl Session {
                 self.deny_held(ticket, d(Reason::DeniedByOperator, by, detail), now, out)
             }
             Asked::TimedOut { detail } => self.timed_out(ticket, detail, now, out),
-            Asked::Nobody { why } => {
-                let detail = format!(
-                    "{why}; nobody could be asked. To approve calls like this one, start `countersign approver` in a terminal, then make the call again"
-                );
-                self.deny_held(ticket, d(Reason::DeniedHeadless, By::Headless, Some(detail)), now, out)
+            Asked::Nobody { why } => self.file(ticket, d(Reason::ApprovalPending, By::Headless, Some(why)), out),
+            Asked::AcceptedPin { by } => {
+                self.accept_pin(&tool, &by, out);
+                if let Some(held) = self.requests.held_mut(ticket) {
+                    held.stage = Stage::Listing;
+                }
+                self.decide(ticket, now, out);
             }
         }
         self.pump(now, out);
@@ -232,10 +260,63 @@ impl Session {
             held.waited_ms(now.mono),
             Some(detail),
         );
+        self.file(ticket, d, out);
+    }
+
+    /// Nobody approved the call: it is kept as a pending approval that the user can
+    /// approve later (PRODUCT.md section 6a), then denied by [`Session::filed`].
+    fn file(&mut self, ticket: Ticket, decision: Decision, out: &mut Vec<Action>) {
         if self.asking == Some(ticket) {
             self.asking = None;
             out.push(Action::Withdraw(ticket));
         }
+        self.queue.retain(|t| *t != ticket);
+        let Some(held) = self.requests.held(ticket) else {
+            return;
+        };
+        let mut shown = self.shown(held);
+        shown.arguments = records::redacted_arguments(&held.call);
+        let file = File {
+            held: shown,
+            tool: held.call.name.clone(),
+            digest: held.call.digest.clone(),
+            request_id: held.id.to_string(),
+        };
+        if let Some(held) = self.requests.held_mut(ticket) {
+            held.stage = Stage::Filing(decision);
+        }
+        out.push(Action::File(ticket, Box::new(file)));
+    }
+
+    /// The approval book kept the call as pending approval `id` (or could not): the
+    /// call is denied, with words that tell the user how to approve it.
+    pub fn filed(&mut self, ticket: Ticket, filed: Result<String, String>, now: Now, out: &mut Vec<Action>) {
+        let Some(held) = self.requests.held(ticket) else {
+            return;
+        };
+        let Stage::Filing(mut d) = held.stage.clone() else {
+            return;
+        };
+        let why = d.detail.take().unwrap_or_default();
+        let tool = &held.call.name;
+        d.detail = Some(match filed {
+            Ok(id) => {
+                out.push(Action::Notice(format!(
+                    "{tool} waits for approval as {id} ({why}): run `countersign approve {id}` in a terminal to allow it once"
+                )));
+                let what = inert_cut(&records::redacted_arguments(&held.call), WHAT_CHARS);
+                format!(
+                    "{why}. It is kept as pending approval {id}: {tool} {what}. The user can approve it by running `countersign approve {id}` in a terminal (or in the `countersign approver` console), then ask for the same call again; it lapses in 1 hour"
+                )
+            }
+            Err(e) if d.reason == Reason::ApprovalPending => {
+                d.reason = Reason::DeniedHeadless;
+                format!(
+                    "{why}; nobody could be asked, and the call could not be kept for later ({e}). To approve calls like this one, start `countersign approver` in a terminal, then make the call again"
+                )
+            }
+            Err(e) => format!("{why}; the call could not be kept for later ({e})"),
+        });
         self.deny_held(ticket, d, now, out);
     }
 
@@ -248,7 +329,7 @@ impl Session {
         let event = records::call_decision(&held.call, &decision);
         if decision.class == Class::ReadOnly {
             out.push(Action::Record(event));
-            return self.forward(ticket, now, out);
+            return self.forward(ticket, decision, now, out);
         }
         held.stage = Stage::Recording(decision);
         out.push(Action::RecordDurable(ticket, event));
@@ -261,7 +342,7 @@ impl Session {
             return;
         };
         match written {
-            Ok(()) => self.forward(ticket, now, out),
+            Ok(()) => self.forward(ticket, decision, now, out),
             Err(why) => {
                 let d = Decision { reason: Reason::AuditUnavailable, by: By::Policy, detail: Some(why), ..decision };
                 self.deny_held(ticket, d, now, out);
@@ -269,13 +350,21 @@ impl Session {
         }
     }
 
-    fn forward(&mut self, ticket: Ticket, now: Now, out: &mut Vec<Action>) {
+    fn forward(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
         let Some(held) = self.requests.remove_held(ticket) else {
             return;
         };
         self.counts.allowed += 1;
-        let what =
-            InFlight::Call { tool: held.call.name, digest: held.call.digest, class: held.class, since: now.mono };
+        // Only a human's approval is worth carrying to a retry; the policy allows again.
+        let stateless = self.revision.is_some_and(|r| r.is_stateless());
+        let approval = (stateless && decision.reason != Reason::AllowedByPolicy).then(|| Box::new(decision));
+        let what = InFlight::Call {
+            tool: held.call.name,
+            digest: held.call.digest,
+            class: held.class,
+            since: now.mono,
+            approval,
+        };
         self.requests.in_flight(held.id, held.to, what);
         out.push(Action::ToServer(held.bytes));
     }
@@ -349,16 +438,67 @@ impl Session {
         let event: Event = records::call_decision(&held.call, &d);
         out.push(Action::Record(event));
     }
+}
 
-    /// The lease on `tool`, when one is in force.
-    fn lease_for(&mut self, tool: &str, now: Now) -> Option<String> {
-        match self.leases.get(tool) {
-            Some((id, until)) if now.mono < *until => Some(id.clone()),
-            Some(_) => {
-                self.leases.remove(tool);
-                None
-            }
-            None => None,
+/// How much of a call's arguments a pending approval's denial text shows.
+const WHAT_CHARS: usize = 120;
+
+/// A human approval that a 2026-07-28 retry of its call may carry: the server answered
+/// the call with `input_required` and this `requestState`.
+#[derive(Debug)]
+pub(super) struct Carried {
+    tool: String,
+    digest: String,
+    state: String,
+    approval: Decision,
+    until: Duration,
+}
+
+impl Session {
+    /// The server answered an approved call: when it asks for input (2026-07-28) with a
+    /// `requestState` of its own, the retry that echoes that state may run on the same
+    /// approval, once (PRODUCT.md section 6a).
+    pub(super) fn carry(
+        &mut self,
+        id: &Id,
+        tool: String,
+        digest: String,
+        approval: Decision,
+        result: Option<&[u8]>,
+        now: Now,
+    ) {
+        let Some(Ok(result)) = result.map(json::parse) else {
+            return;
+        };
+        if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
+            return;
         }
+        let Some(state) = result.get("requestState").and_then(Value::as_str) else {
+            return;
+        };
+        if self.carried.len() >= MAX_CARRIED {
+            self.carried.pop_front();
+        }
+        let detail = Some(format!("a retry of call {id}, which the server asked for input and gave its requestState"));
+        let approval = Decision { detail, ..approval };
+        self.carried.push_back(Carried { tool, digest, state: state.to_owned(), approval, until: now.mono + CARRY });
+    }
+
+    /// The approval a 2026-07-28 retry carries: same tool, same digest, and the
+    /// `requestState` the server issued for the call it retries. Used up here.
+    fn carried_for(&mut self, ticket: Ticket, now: Now) -> Option<Decision> {
+        self.carried.retain(|c| c.until > now.mono);
+        if !self.revision.is_some_and(|r| r.is_stateless()) {
+            return None;
+        }
+        let held = self.requests.held(ticket)?;
+        let state = held.call.request_state.as_ref().and_then(|s| json::parse(s.as_str().as_bytes()).ok())?;
+        let state = state.as_str()?;
+        let i = self
+            .carried
+            .iter()
+            .position(|c| c.tool == held.call.name && c.digest == held.call.digest && c.state == state)?;
+        let carried = self.carried.remove(i)?;
+        Some(Decision { waited_ms: held.waited_ms(now.mono), ..carried.approval })
     }
 }

@@ -67,6 +67,54 @@ pub enum Action {
     Withdraw(Ticket),
     /// Write to the pin store of this label (PRODUCT.md section 7a).
     Pin(crate::core::pins::Update),
+    /// Look in the user's approval book (PRODUCT.md section 6a) for a receipt for exactly
+    /// this call (used up when found) or, when `leases`, a lease on its tool; report
+    /// [`Session::consulted`].
+    Consult(Ticket, Consult),
+    /// Keep the call in the approval book as a pending approval; report
+    /// [`Session::filed`] with its id.
+    File(Ticket, Box<File>),
+    /// Put a lease the operator granted into the approval book.
+    GrantLease(Lease),
+    /// One line for countersign's stderr, which clients keep in their logs.
+    Notice(String),
+}
+
+/// What to look for in the approval book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consult {
+    pub tool: String,
+    pub digest: String,
+    /// A lease may allow it (not for a tool changed since it was pinned).
+    pub leases: bool,
+}
+
+/// A call to keep as a pending approval.
+#[derive(Debug, Clone)]
+pub struct File {
+    /// What the prompt showed, with the arguments redacted: what is stored.
+    pub held: Held,
+    pub tool: String,
+    pub digest: String,
+    pub request_id: String,
+}
+
+/// A lease the operator granted with `a`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub id: String,
+    pub tool: String,
+    /// Who granted it (`operator:<user>@tty`).
+    pub by: String,
+}
+
+/// What the approval book allowed a call with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// A receipt for exactly this call, now used up; `by` is who approved it and where.
+    Receipt { id: String, by: String },
+    /// A lease on the tool.
+    Lease { id: String },
 }
 
 /// A held call as the operator sees it, and until when they may answer.
@@ -95,6 +143,11 @@ pub enum Asked {
     /// No operator can be reached at all (no console, no usable terminal).
     Nobody {
         why: String,
+    },
+    /// The operator took a changed tool's new definition as its pin; the call is then
+    /// decided as its class and the rules say.
+    AcceptedPin {
+        by: By,
     },
 }
 
@@ -135,8 +188,10 @@ pub mod limits {
     pub const DENIED_TASK_TTL: Duration = Duration::from_secs(3600);
     /// How often a waiting client with a progress token hears from us.
     pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-    /// How long `a` allows a tool on this server.
-    pub const LEASE: Duration = Duration::from_secs(15 * 60);
+    /// How long a 2026-07-28 retry may carry the approval of the call it retries.
+    pub const CARRY: Duration = Duration::from_secs(10 * 60);
+    /// Approvals waiting for their retry, at most.
+    pub const MAX_CARRIED: usize = 64;
     /// How long the operator's edge may overrun a deadline before the session times the
     /// call out itself.
     pub const ASK_OVERRUN: Duration = Duration::from_secs(2);
@@ -159,8 +214,8 @@ pub struct Session {
     queue: VecDeque<Ticket>,
     asking: Option<Ticket>,
     listing: listing::Listing,
-    /// (tool) -> (lease id, until).
-    leases: HashMap<String, (String, Duration)>,
+    /// Approvals a 2026-07-28 retry may carry, oldest first.
+    carried: VecDeque<decide::Carried>,
     denied_tasks: VecDeque<(String, DeniedTask, Duration)>,
     next_ticket: Ticket,
     next_internal: u64,
@@ -185,7 +240,7 @@ impl Session {
             queue: VecDeque::new(),
             asking: None,
             listing: listing::Listing::default(),
-            leases: HashMap::new(),
+            carried: VecDeque::new(),
             denied_tasks: VecDeque::new(),
             next_ticket: 0,
             next_internal: 0,

@@ -73,6 +73,17 @@ impl Session {
         pins::without_tools(line, &hidden)
     }
 
+    /// The operator accepted the listed definition of `tool` as its pin (at the prompt or
+    /// in the console): stored, recorded, and from now on the tool is what it lists.
+    pub(super) fn accept_pin(&mut self, tool: &str, by: &crate::core::gate::By, out: &mut Vec<Action>) {
+        let Some((old, new)) = self.changed.remove(tool) else {
+            return;
+        };
+        let note = serde_json::json!({"name": tool, "pin": "accepted", "pinned_digest": old.digest, "accepted_digest": new.digest, "by": by.to_string()});
+        out.push(Action::Record(crate::core::audit::Event::new("tools", serde_json::json!({ "tools": [note] }))));
+        out.push(Action::Pin(pins::Update::Accept { tool: tool.to_owned(), definition: new }));
+    }
+
     /// What the operator is shown about a changed tool.
     pub(super) fn change_shown(&self, tool: &str) -> Option<String> {
         self.pin_changed(tool).map(|(old, new)| pins::render_change(old, new))
@@ -210,6 +221,13 @@ mod tests {
             json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"balance","arguments":{}}}),
             &mut out,
         );
+        let consulted = out.iter().find_map(|a| match a {
+            Action::Consult(t, c) => Some((*t, c.leases)),
+            _ => None,
+        });
+        let (ticket, leases) = consulted.expect("the book is read first");
+        assert!(!leases, "no lease covers a changed tool");
+        s.consulted(ticket, None, at(), &mut out);
         let ask = out.iter().find_map(|a| match a {
             Action::Ask(_, ask) => Some(ask.clone()),
             _ => None,

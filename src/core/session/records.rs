@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::core::audit::redact::redact_excerpt;
 use crate::core::audit::{Args, Event};
 use crate::core::classify::{Class, Tool};
-use crate::core::gate::{Call, Decision};
+use crate::core::gate::{By, Call, Decision};
 use crate::core::protocol::Id;
 
 /// The `decision` record of one call. The arguments are redacted when the record is
@@ -18,13 +18,30 @@ pub(super) fn decision(id: &Id, tool: &str, args: Args, digest: Option<&str>, ta
         .str("decision", if d.allows() { "allow" } else { "deny" })
         .opt_str("detail", d.detail.as_deref())
         .opt_str("digest", digest)
+        .opt_str(
+            "lease",
+            match &d.by {
+                By::Lease(id) => Some(id.as_str()),
+                _ => None,
+            },
+        )
         .str("reason", d.reason.as_str())
+        .opt_str("receipt", d.receipt.as_deref())
         .display("request_id", id)
         .opt_str("rule", d.rule.as_deref())
         .bool("task", task)
         .str("tool", tool)
         .num("waited_ms", d.waited_ms)
         .done()
+}
+
+/// A call's arguments as the log shows them: redacted, long values cut (what a pending
+/// approval stores).
+pub(super) fn redacted_arguments(call: &Call) -> String {
+    match &call.arguments {
+        Some(arguments) => crate::core::audit::redact_raw::redact_raw(arguments.raw()).to_string(),
+        None => "{}".to_owned(),
+    }
 }
 
 pub(super) fn call_decision(call: &Call, d: &Decision) -> Event {

@@ -19,8 +19,13 @@ use crate::core::protocol::Id;
 pub(super) enum Stage {
     /// Waiting for countersign's own `tools/list` to learn its class.
     Listing,
+    /// Needs a human: first the approval book is read for a receipt or a lease.
+    Consulting,
     /// Needs a human; waiting for its turn (the front of the queue is being asked).
     Queued,
+    /// Nobody approved it: it is being kept as a pending approval, then denied with this
+    /// decision (which names the pending approval once it has an id).
+    Filing(Decision),
     /// Decided to run: its decision record is being written (write-ahead); it is
     /// forwarded once the record is on disk.
     Recording(Decision),
@@ -113,8 +118,17 @@ impl HeldCall {
 /// A request forwarded to the server.
 #[derive(Debug)]
 pub(super) enum InFlight {
-    Call { tool: String, digest: String, class: Class, since: Duration },
-    ListTools { first_page: bool },
+    Call {
+        tool: String,
+        digest: String,
+        class: Class,
+        since: Duration,
+        /// The human approval it ran with, which a 2026-07-28 retry may carry.
+        approval: Option<Box<Decision>>,
+    },
+    ListTools {
+        first_page: bool,
+    },
     Initialize,
     Other,
 }

@@ -90,10 +90,13 @@ impl Session {
                         }
                     }
                     InFlight::Initialize => self.learn_initialize(result.as_deref()),
-                    InFlight::Call { tool, digest, class, since } => {
+                    InFlight::Call { tool, digest, class, since, approval } => {
                         let ms = now.mono.saturating_sub(since).as_millis() as u64;
                         let outcome = records::Outcome { is_error, error, ms, bytes: bytes.len() };
                         out.push(Action::Record(records::result(&id, &tool, &digest, class, outcome)));
+                        if let Some(approval) = approval {
+                            self.carry(&id, tool, digest, *approval, result.as_deref(), now);
+                        }
                     }
                     InFlight::Other => {}
                 }

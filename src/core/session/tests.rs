@@ -6,7 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value as Json};
 
-use super::limits::{LEASE, MAX_HELD, PROGRESS_EVERY};
+use std::collections::VecDeque;
+
+use super::limits::{MAX_HELD, PROGRESS_EVERY};
 use super::*;
 use crate::core::gate::By;
 use crate::core::policy::Policy;
@@ -36,15 +38,24 @@ fn operator() -> By {
     By::Operator { user: "ann".into(), console: false }
 }
 
-/// A session after the legacy handshake and a listing of three tools.
+/// A session after the legacy handshake and a listing of three tools, with a scripted
+/// approval book: each consultation takes the next grant (none when the script is
+/// empty), each filing the next result (an id when the script is empty).
 struct T {
     s: Session,
     out: Vec<Action>,
+    grants: VecDeque<Option<Grant>>,
+    filings: VecDeque<Result<String, String>>,
 }
 
 impl T {
     fn new(headless: bool) -> T {
-        let mut t = T { s: Session::new(settings(headless)), out: Vec::new() };
+        let mut t = T {
+            s: Session::new(settings(headless)),
+            out: Vec::new(),
+            grants: VecDeque::new(),
+            filings: VecDeque::new(),
+        };
         t.client(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}), 0.0);
         t.server(json!({"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"s","version":"1"}}}), 0.0);
         t.client(json!({"jsonrpc":"2.0","method":"notifications/initialized"}), 0.0);
@@ -67,7 +78,30 @@ impl T {
 
     fn client_text(&mut self, text: &str, secs: f64) -> Vec<Action> {
         self.s.client(inbound::read(text.as_bytes().to_vec()), at(secs), &mut self.out);
-        std::mem::take(&mut self.out)
+        self.settle(secs)
+    }
+
+    /// The actions so far, with the book's answers to them (and what those led to).
+    fn settle(&mut self, secs: f64) -> Vec<Action> {
+        let mut all = Vec::new();
+        while !self.out.is_empty() {
+            let batch = std::mem::take(&mut self.out);
+            for action in &batch {
+                match action {
+                    Action::Consult(t, _) => {
+                        let grant = self.grants.pop_front().flatten();
+                        self.s.consulted(*t, grant, at(secs), &mut self.out);
+                    }
+                    Action::File(t, _) => {
+                        let filed = self.filings.pop_front().unwrap_or_else(|| Ok("k7m2qx".to_owned()));
+                        self.s.filed(*t, filed, at(secs), &mut self.out);
+                    }
+                    _ => {}
+                }
+            }
+            all.extend(batch);
+        }
+        all
     }
 
     fn server(&mut self, message: Json, secs: f64) -> Vec<Action> {
@@ -76,7 +110,7 @@ impl T {
 
     fn server_text(&mut self, text: &str, secs: f64) -> Vec<Action> {
         self.s.server(outbound::read(Bytes::copy_from_slice(text.as_bytes())), at(secs), &mut self.out);
-        std::mem::take(&mut self.out)
+        self.settle(secs)
     }
 
     fn call(&mut self, id: u64, tool: &str, secs: f64) -> Vec<Action> {
@@ -92,18 +126,18 @@ impl T {
 
     fn asked(&mut self, ticket: Ticket, asked: Asked, secs: f64) -> Vec<Action> {
         self.s.asked(ticket, asked, at(secs), &mut self.out);
-        std::mem::take(&mut self.out)
+        self.settle(secs)
     }
 
     fn recorded(&mut self, ticket: Ticket, ok: bool, secs: f64) -> Vec<Action> {
         let written = if ok { Ok(()) } else { Err("disk full".to_owned()) };
         self.s.recorded(ticket, written, at(secs), &mut self.out);
-        std::mem::take(&mut self.out)
+        self.settle(secs)
     }
 
     fn tick(&mut self, secs: f64) -> Vec<Action> {
         self.s.tick(at(secs), &mut self.out);
-        std::mem::take(&mut self.out)
+        self.settle(secs)
     }
 
     /// Calls `tool` and returns the ticket it is asked under.
@@ -118,6 +152,11 @@ fn ask_ticket(actions: &[Action]) -> Option<Ticket> {
         Action::Ask(t, _) => Some(*t),
         _ => None,
     })
+}
+
+/// The call goes to the book and then to the operator: nothing allowed it on the way.
+fn needs_a_human(actions: &[Action]) -> bool {
+    actions.iter().any(|a| matches!(a, Action::Consult(..))) && decisions(actions).is_empty()
 }
 
 fn durable_ticket(actions: &[Action]) -> Option<Ticket> {
@@ -296,25 +335,100 @@ fn the_operators_edge_timing_out_is_a_timeout() {
 }
 
 #[test]
-fn nobody_to_ask_says_how_to_get_asked() {
+fn nobody_to_ask_keeps_the_call_as_a_pending_approval() {
     let mut t = T::new(false);
     let ticket = t.held_at_operator(1, "refund", 1.0);
     let actions = t.asked(ticket, Asked::Nobody { why: "no terminal".into() }, 1.0);
+    let filed = actions.iter().find_map(|a| match a {
+        Action::File(_, f) => Some(f.clone()),
+        _ => None,
+    });
+    let filed = filed.expect("kept as pending");
+    assert_eq!((filed.tool.as_str(), filed.request_id.as_str()), ("refund", "1"));
+    assert_eq!(filed.held.arguments, r#"{"n":1}"#);
     let text = denial_text(&to_client(&actions)[0]);
-    assert!(text.contains("countersign approver"), "{text}");
+    assert!(text.contains("reason=approval_pending"), "{text}");
+    assert!(text.contains("pending approval k7m2qx") && text.contains("`countersign approve k7m2qx`"), "{text}");
+    assert!(actions.iter().any(|a| matches!(a, Action::Notice(n) if n.contains("countersign approve k7m2qx"))));
+    assert_eq!(t.s.held(), 0);
 }
 
 #[test]
-fn a_lease_allows_the_tool_until_it_lapses() {
+fn a_call_that_cannot_be_kept_says_how_to_get_asked() {
+    let mut t = T::new(false);
+    t.filings.push_back(Err("approvals.json: not ours".into()));
+    let ticket = t.held_at_operator(1, "refund", 1.0);
+    let text = denial_text(&to_client(&t.asked(ticket, Asked::Nobody { why: "no terminal".into() }, 1.0))[0]);
+    assert!(text.contains("reason=denied_headless") && text.contains("countersign approver"), "{text}");
+    assert!(text.contains("not ours"), "{text}");
+}
+
+#[test]
+fn a_timed_out_call_is_kept_as_pending_too() {
     let mut t = T::new(false);
     let ticket = t.held_at_operator(1, "refund", 1.0);
-    t.asked(ticket, Asked::Approved { by: operator(), lease: true }, 2.0);
+    let actions = t.asked(ticket, Asked::TimedOut { detail: "no answer within 50 s".into() }, 51.0);
+    let text = denial_text(&to_client(&actions)[0]);
+    assert!(text.contains("reason=approval_timeout") && text.contains("countersign approve k7m2qx"), "{text}");
+}
+
+#[test]
+fn the_book_is_read_before_the_operator_is_asked() {
+    let mut t = T::new(false);
+    t.grants.push_back(Some(Grant::Receipt { id: "k7m2qx".into(), by: "operator:ann@cli".into() }));
+    let actions = t.call(1, "refund", 1.0);
+    assert!(actions.iter().any(|a| matches!(a, Action::Consult(_, c) if c.tool == "refund" && c.leases)));
+    assert!(ask_ticket(&actions).is_none());
+    let d = &decisions(&actions)[0];
+    assert!(d.contains("approved_by_receipt") && d.contains(r#"receipt\":\"k7m2qx"#), "{d}");
+    assert!(d.contains(r#"by\":\"operator:ann@cli"#), "{d}");
+    let ticket = durable_ticket(&actions).unwrap();
+    assert_eq!(to_server(&t.recorded(ticket, true, 1.0)).len(), 1, "runs once its record is on disk");
+    // The receipt was used up by the book: the next identical call is asked.
+    assert!(ask_ticket(&t.call(2, "refund", 2.0)).is_some());
+}
+
+#[test]
+fn a_lease_is_granted_to_the_book_and_allows_what_it_finds() {
+    let mut t = T::new(false);
+    let ticket = t.held_at_operator(1, "refund", 1.0);
+    let actions = t.asked(ticket, Asked::Approved { by: operator(), lease: true }, 2.0);
+    let lease = actions.iter().find_map(|a| match a {
+        Action::GrantLease(l) => Some(l.clone()),
+        _ => None,
+    });
+    let lease = lease.expect("granted");
+    assert!(lease.id.starts_with("s1-") && lease.tool == "refund" && lease.by == "operator:ann@tty", "{lease:?}");
     t.recorded(ticket, true, 2.0);
+    t.grants.push_back(Some(Grant::Lease { id: lease.id.clone() }));
     let actions = t.call(2, "refund", 10.0);
     assert!(ask_ticket(&actions).is_none());
-    assert!(decisions(&actions)[0].contains("approved_by_lease") && decisions(&actions)[0].contains("lease:s1-"));
-    let lapsed = 2.0 + LEASE.as_secs_f64() + 1.0;
-    assert!(ask_ticket(&t.call(3, "refund", lapsed)).is_some(), "asked again after 15 minutes");
+    let d = &decisions(&actions)[0];
+    assert!(d.contains("approved_by_lease") && d.contains(&format!(r#"lease\":\"{}"#, lease.id)), "{d}");
+}
+
+#[test]
+fn a_call_withdrawn_while_the_book_is_read_is_never_forwarded() {
+    let mut t = T::new(false);
+    t.s.client(
+        inbound::read(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund","arguments":{"n":1}}}"#
+                .to_vec(),
+        ),
+        at(1.0),
+        &mut t.out,
+    );
+    let ticket = std::mem::take(&mut t.out)
+        .iter()
+        .find_map(|a| match a {
+            Action::Consult(t, _) => Some(*t),
+            _ => None,
+        })
+        .unwrap();
+    t.cancel(1, 1.1);
+    let mut out = Vec::new();
+    t.s.consulted(ticket, Some(Grant::Lease { id: "l".into() }), at(1.2), &mut out);
+    assert!(out.is_empty(), "{out:?}");
 }
 
 #[test]
@@ -326,6 +440,56 @@ fn an_approval_is_used_once_even_for_a_retry() {
     t.server(json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}}), 2.5);
     let retry = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"refund","arguments":{"n":1},"requestState":"forged"}});
     assert!(ask_ticket(&t.client(retry, 3.0)).is_some(), "an identical call needs a new approval");
+}
+
+/// A 2026-07-28 session with the same three tools.
+fn stateless() -> T {
+    let mut t = T::new(false);
+    t.s.revision = Some(crate::core::protocol::Revision::V2026_07_28);
+    t
+}
+
+#[test]
+fn a_stateless_retry_carries_its_approval_only_with_the_servers_own_state() {
+    let mut t = stateless();
+    let ticket = t.held_at_operator(1, "refund", 1.0);
+    t.asked(ticket, Asked::Approved { by: operator(), lease: false }, 2.0);
+    t.recorded(ticket, true, 2.0);
+    t.server(
+        json!({"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","inputRequests":{"a":{}},"requestState":"st-1"}}),
+        2.5,
+    );
+    let retry = |id: u64, state: &str| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"refund","arguments":{"n":1},"inputResponses":{"a":{}},"requestState":state}});
+    assert!(ask_ticket(&t.client(retry(2, "forged"), 3.0)).is_some(), "a forged state is a new call");
+    let actions = t.client(retry(3, "st-1"), 3.0);
+    assert!(ask_ticket(&actions).is_none(), "the server's own state carries the approval");
+    let d = &decisions(&actions)[0];
+    assert!(d.contains("approved_by_operator") && d.contains("retry of call 1"), "{d}");
+    assert!(needs_a_human(&t.client(retry(4, "st-1"), 4.0)), "carried once");
+}
+
+#[test]
+fn a_carried_approval_needs_the_same_arguments_and_lapses() {
+    let mut t = stateless();
+    let ticket = t.held_at_operator(1, "refund", 1.0);
+    t.asked(ticket, Asked::Approved { by: operator(), lease: false }, 2.0);
+    t.recorded(ticket, true, 2.0);
+    t.server(json!({"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","requestState":"st"}}), 2.5);
+    let other = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"refund","arguments":{"n":2},"requestState":"st"}});
+    assert!(needs_a_human(&t.client(other, 3.0)), "other arguments, another digest");
+    let late = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"refund","arguments":{"n":1},"requestState":"st"}});
+    assert!(needs_a_human(&t.client(late, 2.5 + 601.0)), "lapsed after 10 minutes");
+}
+
+#[test]
+fn an_older_revision_never_carries_an_approval() {
+    let mut t = T::new(false);
+    let ticket = t.held_at_operator(1, "refund", 1.0);
+    t.asked(ticket, Asked::Approved { by: operator(), lease: false }, 2.0);
+    t.recorded(ticket, true, 2.0);
+    t.server(json!({"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","requestState":"st"}}), 2.5);
+    let retry = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"refund","arguments":{"n":1},"requestState":"st"}});
+    assert!(ask_ticket(&t.client(retry, 3.0)).is_some());
 }
 
 #[test]

@@ -59,7 +59,7 @@ pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
     push_lines(&mut out, render(held));
     tty.write_all(out.as_bytes())?;
     let drawn = Instant::now();
-    let mut keys = Keys::new(held);
+    let mut keys = Keys::new(held).without_pin();
     let mut shown_secs = u64::MAX;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -98,7 +98,7 @@ pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
                 return Ok(Confirmed::Deny);
             }
             // No lease from here: `approve` answers one call.
-            Step::Answer(Answer::Lease) | Step::Ignored => {}
+            Step::Answer(Answer::Lease | Answer::AcceptPin) | Step::Ignored => {}
             Step::View => {
                 let mut full = String::from("\r\x1b[2K");
                 push_lines(&mut full, render_full(held));

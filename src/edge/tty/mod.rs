@@ -102,6 +102,7 @@ pub fn ask(held: &Held, deadline: Instant, withdrawn: &AtomicBool) -> io::Result
                     Answer::Approve => "approved once",
                     Answer::Deny => "denied",
                     Answer::Lease => "approved; this tool is allowed on this server for 15 minutes",
+                    Answer::AcceptPin => "the new definition is pinned; the call is decided by its class and rules",
                 };
                 tty.write_all(format!("\r\x1b[2K  → {said}\r\n").as_bytes())?;
                 return Ok(Outcome::Answer(answer));
