@@ -162,8 +162,7 @@ fn a_lease_reaches_other_processes_until_it_is_revoked() {
     assert_eq!(decision["reason"], "approved_by_lease");
     assert!(decision["lease"].is_string() && decision["by"].as_str().unwrap().starts_with("lease:"), "{decision}");
     // The lease's life in the log where it was granted: granted by the operator, revoked.
-    let approvals: Vec<Value> =
-        granting.audit_records().into_iter().filter(|r| r["event"] == "approval").collect();
+    let approvals: Vec<Value> = granting.audit_records().into_iter().filter(|r| r["event"] == "approval").collect();
     let actions: Vec<&str> = approvals.iter().map(|r| r["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["lease_granted", "lease_revoked"], "{approvals:?}");
     assert_eq!(approvals[0]["id"], decision["lease"]);
