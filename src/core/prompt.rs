@@ -197,7 +197,7 @@ pub fn render(held: &Held) -> Vec<String> {
     if total > SHOWN_LINES {
         lines.push(format!("    … {} more lines (v shows all)", total - SHOWN_LINES));
     }
-    lines.push(format!("  digest    {}", held.digest));
+    lines.push(format!("  digest    {}", inert(&held.digest)));
     lines
 }
 
@@ -205,7 +205,7 @@ pub fn render(held: &Held) -> Vec<String> {
 pub fn render_full(held: &Held) -> Vec<String> {
     let mut lines = vec!["  full payload:".to_owned()];
     lines.extend(pretty_arguments(&held.arguments, None).into_iter().map(|l| format!("    {l}")));
-    lines.push(format!("  digest    {}", held.digest));
+    lines.push(format!("  digest    {}", inert(&held.digest)));
     lines
 }
 
@@ -339,6 +339,9 @@ mod tests {
         h.tool = "ref\u{1b}[31mund".into();
         h.client = Some("cl\u{9b}ient".into());
         h.title = Some("t\u{2066}".into());
+        // A console's peer sends the whole view, digest and change block included.
+        h.digest = "sha256:ab\ncd\u{1b}[2J".into();
+        h.changed = Some("description:\n- a\u{1b}]0;x\u{7}".into());
         let lines: Vec<String> = render(&h).into_iter().chain(render_full(&h)).collect();
         for line in &lines {
             assert!(!line.chars().any(crate::core::sanitize::is_unsafe), "{line:?}");

@@ -10,6 +10,7 @@ pub fn insert(held: &Held, lines: &mut Vec<String>) {
     };
     let at = lines.len().saturating_sub(1);
     let mut block = vec!["  CHANGED   this tool's definition differs from its pin:".to_owned()];
-    block.extend(changed.lines().map(|l| format!("    {l}")));
+    // Made inert where it was rendered; again here, since a console peer sends its own.
+    block.extend(changed.lines().map(|l| format!("    {}", super::sanitize::inert(l))));
     lines.splice(at..at, block);
 }

@@ -20,6 +20,8 @@ pub(crate) fn cut(text: &str, max: usize) -> String {
 
 /// `sha256:` and the first 12 hex digits.
 pub(crate) fn short_digest(digest: &str) -> String {
+    // The book is a file: what it says is shown inert like anything untrusted.
+    let digest = crate::core::sanitize::inert(digest);
     let shown: String = digest.chars().take("sha256:".len() + 12).collect();
     if shown.len() < digest.len() {
         format!("{shown}…")
