@@ -72,6 +72,12 @@ const EDGE_SEAMS: &[(&str, &str)] = &[
     // The approval book lives in the state directory, which only runtime_dir finds and
     // checks (and it names the user whose files it accepts).
     ("approvals", "runtime_dir"),
+    // The approval book is a file under a lock: locked_file locks, checks and writes it.
+    ("approvals", "locked_file"),
+    // So is each label's pin file.
+    ("pin_store", "locked_file"),
+    // A locked file is refused unless it belongs to the user runtime_dir names.
+    ("locked_file", "runtime_dir"),
 ];
 
 /// What the edges may not reach: the parts that wire them together.

@@ -203,6 +203,12 @@ struct About<'a> {
     audit_dir: &'a str,
 }
 
+impl<'a> About<'a> {
+    fn new(id: &'a str, label: &'a str, tool: &'a str, digest: Option<&'a str>, audit_dir: &'a str) -> About<'a> {
+        About { id, label, tool, digest, audit_dir }
+    }
+}
+
 fn change(about: About<'_>, action: Action, by: &str, expires: Option<i64>, extra: &[(&str, &str)]) -> Change {
     let mut fields = json!({"id": about.id, "action": action.as_str(), "tool": about.tool, "by": by});
     if let Some(digest) = about.digest {
@@ -225,32 +231,42 @@ fn change(about: About<'_>, action: Action, by: &str, expires: Option<i64>, extr
 
 impl Pending {
     fn about(&self) -> About<'_> {
-        About {
-            id: &self.id,
-            label: &self.label,
-            tool: &self.tool,
-            digest: Some(&self.digest),
-            audit_dir: &self.audit_dir,
-        }
+        About::new(&self.id, &self.label, &self.tool, Some(&self.digest), &self.audit_dir)
     }
 }
 
 impl Receipt {
     fn about(&self) -> About<'_> {
-        About {
-            id: &self.id,
-            label: &self.label,
-            tool: &self.tool,
-            digest: Some(&self.digest),
-            audit_dir: &self.audit_dir,
-        }
+        About::new(&self.id, &self.label, &self.tool, Some(&self.digest), &self.audit_dir)
     }
 }
 
 impl Lease {
     fn about(&self) -> About<'_> {
-        About { id: &self.id, label: &self.label, tool: &self.tool, digest: None, audit_dir: &self.audit_dir }
+        About::new(&self.id, &self.label, &self.tool, None, &self.audit_dir)
     }
+}
+
+/// Removes the entries of `list` that ended (`ends`) by `now`: each becomes a `lapsed`
+/// change and a closed id.
+fn lapse<T>(
+    list: &mut Vec<T>,
+    now: i64,
+    ends: impl Fn(&T) -> i64,
+    about: impl Fn(&T) -> About<'_>,
+    changes: &mut Vec<Change>,
+    closed: &mut Vec<Closed>,
+) {
+    list.retain(|entry| {
+        let at = ends(entry);
+        if now < at {
+            return true;
+        }
+        let about = about(entry);
+        closed.push(Closed { id: about.id.to_owned(), how: "lapsed".into(), at });
+        changes.push(change(about, Action::Lapsed, BY_LAPSE, Some(at), &[]));
+        false
+    });
 }
 
 /// What allowed a call without asking anyone.
@@ -304,30 +320,9 @@ impl Book {
     pub fn prune(&mut self, now: i64) -> Vec<Change> {
         let mut changes = Vec::new();
         let mut closed = Vec::new();
-        self.pending.retain(|p| {
-            let live = now < p.lapses;
-            if !live {
-                changes.push(change(p.about(), Action::Lapsed, BY_LAPSE, Some(p.lapses), &[]));
-                closed.push(Closed { id: p.id.clone(), how: "lapsed".into(), at: p.lapses });
-            }
-            live
-        });
-        self.receipts.retain(|r| {
-            let live = now < r.expires;
-            if !live {
-                changes.push(change(r.about(), Action::Lapsed, BY_LAPSE, Some(r.expires), &[]));
-                closed.push(Closed { id: r.id.clone(), how: "lapsed".into(), at: r.expires });
-            }
-            live
-        });
-        self.leases.retain(|l| {
-            let live = now < l.expires;
-            if !live {
-                changes.push(change(l.about(), Action::Lapsed, BY_LAPSE, Some(l.expires), &[]));
-                closed.push(Closed { id: l.id.clone(), how: "lapsed".into(), at: l.expires });
-            }
-            live
-        });
+        lapse(&mut self.pending, now, |p| p.lapses, Pending::about, &mut changes, &mut closed);
+        lapse(&mut self.receipts, now, |r| r.expires, Receipt::about, &mut changes, &mut closed);
+        lapse(&mut self.leases, now, |l| l.expires, Lease::about, &mut changes, &mut closed);
         self.close(closed, now);
         changes
     }

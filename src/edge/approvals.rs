@@ -6,17 +6,15 @@
 //!
 //! A book that cannot be read, is not this user's, is open to others, does not parse or
 //! was written by a newer format is an error naming the file: nothing is approved from
-//! it and nothing is written over it (a missing file is an empty book).
-// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
-#![allow(unsafe_code)]
+//! it and nothing is written over it (a missing file is an empty book). The locking,
+//! checks and atomic write are [`crate::edge::locked_file`]'s; the format is this file's.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::core::approvals::{short_id, Book, Change, BOOK_VERSION};
+use crate::edge::locked_file::{Lock, LockedFile, LockedFileError};
 
 /// The book's file in `<state>`.
 pub const BOOK_FILE: &str = "approvals.json";
@@ -33,11 +31,19 @@ pub enum ApprovalError {
     Foreign { path: PathBuf, why: String },
 }
 
+impl From<LockedFileError> for ApprovalError {
+    fn from(e: LockedFileError) -> ApprovalError {
+        match e {
+            LockedFileError::Io { path, source } => ApprovalError::Io { path, source },
+            LockedFileError::Foreign { path, why } => ApprovalError::Foreign { path, why },
+        }
+    }
+}
+
 /// The approval book of this user.
 #[derive(Debug, Clone)]
 pub struct Store {
-    file: PathBuf,
-    lock: PathBuf,
+    file: LockedFile,
 }
 
 impl Store {
@@ -50,117 +56,47 @@ impl Store {
 
     /// The book in `dir` (tests; `dir` is trusted to be private).
     pub fn in_dir(dir: &Path) -> Store {
-        Store { file: dir.join(BOOK_FILE), lock: dir.join(LOCK_FILE) }
+        Store { file: LockedFile::new(dir.join(BOOK_FILE), dir.join(LOCK_FILE)) }
     }
 
     pub fn path(&self) -> &Path {
-        &self.file
+        self.file.path()
     }
 
     /// The book as stored (nothing pruned: see [`Book::live`]).
     pub fn read(&self) -> Result<Book, ApprovalError> {
-        let _lock = self.locked()?;
-        self.load()
+        self.load(&self.file.lock()?)
     }
 
     /// Reads the book, prunes what ended by `now`, runs `change` on it and writes it back
     /// (only when something changed), all under the lock. Returns what `change` returned
     /// and the `lapsed` changes of the pruning, to be recorded like any other change.
     pub fn update<T>(&self, now: i64, change: impl FnOnce(&mut Book) -> T) -> Result<(T, Vec<Change>), ApprovalError> {
-        let _lock = self.locked()?;
-        let mut book = self.load()?;
+        let lock = self.file.lock()?;
+        let mut book = self.load(&lock)?;
         let before = book.clone();
         let lapsed = book.prune(now);
         let value = change(&mut book);
         if book != before {
-            self.write(&book)?;
+            let mut text = serde_json::to_string_pretty(&book).expect("the book serializes");
+            text.push('\n');
+            lock.write(&text)?;
         }
         Ok((value, lapsed))
     }
 
-    fn io(&self, path: &Path) -> impl FnOnce(io::Error) -> ApprovalError {
-        let path = path.to_owned();
-        move |source| ApprovalError::Io { path, source }
-    }
-
-    fn locked(&self) -> Result<Lock, ApprovalError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&self.lock)
-            .map_err(self.io(&self.lock))?;
-        loop {
-            // SAFETY: flock on a descriptor we own; it is released when the file is closed.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(Lock(file));
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(ApprovalError::Io { path: self.lock.clone(), source: e });
-            }
-        }
-    }
-
-    fn load(&self) -> Result<Book, ApprovalError> {
-        let file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(&self.file)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Book::default()),
-            Err(source) => return Err(ApprovalError::Io { path: self.file.clone(), source }),
+    fn load(&self, lock: &Lock<'_>) -> Result<Book, ApprovalError> {
+        let Some(text) = lock.read()? else {
+            return Ok(Book::default());
         };
-        let meta = file.metadata().map_err(self.io(&self.file))?;
-        let me = crate::edge::runtime_dir::uid();
-        if meta.uid() != me {
-            let why = format!("belongs to uid {}, not to this user (uid {me})", meta.uid());
-            return Err(ApprovalError::Foreign { path: self.file.clone(), why });
-        }
-        if !meta.is_file() {
-            return Err(ApprovalError::Foreign { path: self.file.clone(), why: "is not a plain file".into() });
-        }
-        if meta.mode() & 0o077 != 0 {
-            let why = format!("is open to other users (mode {:o}); `chmod 600` it if it is yours", meta.mode() & 0o777);
-            return Err(ApprovalError::Foreign { path: self.file.clone(), why });
-        }
-        let mut text = String::new();
-        (&file).read_to_string(&mut text).map_err(self.io(&self.file))?;
-        let corrupt = |why: String| ApprovalError::Corrupt { path: self.file.clone(), why };
+        let corrupt = |why: String| ApprovalError::Corrupt { path: self.path().to_owned(), why };
         let book: Book = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
         if book.v != BOOK_VERSION {
             return Err(corrupt(format!("format v{}, this countersign reads v{BOOK_VERSION}", book.v)));
         }
         Ok(book)
     }
-
-    fn write(&self, book: &Book) -> Result<(), ApprovalError> {
-        let mut text = serde_json::to_string_pretty(book).expect("the book serializes");
-        text.push('\n');
-        let tmp = self.file.with_extension(format!("json.tmp{}", std::process::id()));
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-            .map_err(self.io(&tmp))?;
-        if let Err(e) = f.write_all(text.as_bytes()).and_then(|()| f.sync_all()) {
-            let _ = fs::remove_file(&tmp);
-            return Err(ApprovalError::Io { path: tmp, source: e });
-        }
-        fs::rename(&tmp, &self.file).map_err(self.io(&self.file))?;
-        if let Some(dir) = self.file.parent() {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
-    }
 }
-
-struct Lock(#[allow(dead_code)] File);
 
 /// New short ids from `/dev/urandom` (for [`Book::ask`] and [`Book::grant_lease`]).
 /// Without urandom, the clock and the pid stand in: the book still refuses an id that is
@@ -185,6 +121,7 @@ mod tests {
     use crate::core::approvals::{Grant, NewPending};
     use crate::core::classify::Class;
     use crate::core::prompt::Held;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     const T0: i64 = 1_795_000_000_000_000;

@@ -6,6 +6,7 @@ pub mod audit_log;
 pub mod child;
 pub mod clock;
 pub mod lines;
+pub mod locked_file;
 pub mod logging;
 pub mod pin_store;
 pub mod runtime_dir;

@@ -5,19 +5,17 @@
 //!
 //! A pin file that cannot be read, is not this user's, is open to others, or does not
 //! parse is an error naming the file: the session refuses to start rather than trust or
-//! overwrite it (`countersign pins forget LABEL` starts over).
-// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
-#![allow(unsafe_code)]
+//! overwrite it (`countersign pins forget LABEL` starts over). The locking, checks and
+//! atomic write are [`crate::edge::locked_file`]'s; the format is this file's.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::core::pins::{Pins, Update};
+use crate::edge::locked_file::{Lock, LockedFile, LockedFileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PinError {
@@ -27,6 +25,15 @@ pub enum PinError {
     Corrupt { path: PathBuf, label: String, why: String },
     #[error("pin file {path} {why}: refusing to use it")]
     Foreign { path: PathBuf, why: String },
+}
+
+impl From<LockedFileError> for PinError {
+    fn from(e: LockedFileError) -> PinError {
+        match e {
+            LockedFileError::Io { path, source } => PinError::Io { path, source },
+            LockedFileError::Foreign { path, why } => PinError::Foreign { path, why },
+        }
+    }
 }
 
 /// The file's content.
@@ -41,8 +48,7 @@ struct File_ {
 #[derive(Debug, Clone)]
 pub struct PinStore {
     label: String,
-    file: PathBuf,
-    lock: PathBuf,
+    file: LockedFile,
 }
 
 /// `<state>/pins`, created 0700.
@@ -80,29 +86,30 @@ impl PinStore {
         let stem = file_stem(label);
         PinStore {
             label: label.to_owned(),
-            file: dir.join(format!("{stem}.json")),
-            lock: dir.join(format!("{stem}.lock")),
+            file: LockedFile::new(dir.join(format!("{stem}.json")), dir.join(format!("{stem}.lock"))),
         }
     }
 
     pub fn path(&self) -> &Path {
-        &self.file
+        self.file.path()
     }
 
     /// The stored pins (none when the file does not exist).
     pub fn load(&self) -> Result<Pins, PinError> {
-        let _lock = self.locked()?;
-        self.read()
+        self.read(&self.file.lock()?)
     }
 
     /// Reads, changes and writes back the pins under the lock. `change` returns whether
     /// it changed anything (nothing is written otherwise).
     pub fn update<T>(&self, change: impl FnOnce(&mut Pins) -> (bool, T)) -> Result<T, PinError> {
-        let _lock = self.locked()?;
-        let mut pins = self.read()?;
+        let lock = self.file.lock()?;
+        let mut pins = self.read(&lock)?;
         let (changed, value) = change(&mut pins);
         if changed {
-            self.write(&pins)?;
+            let stored = File_ { label: self.label.clone(), tools: pins };
+            let mut text = serde_json::to_string_pretty(&stored).expect("pins serialize");
+            text.push('\n');
+            lock.write(&text)?;
         }
         Ok(value)
     }
@@ -122,82 +129,19 @@ impl PinStore {
 
     /// Removes the label's pins.
     pub fn forget(&self) -> Result<bool, PinError> {
-        let _lock = self.locked()?;
-        match fs::remove_file(&self.file) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(source) => Err(PinError::Io { path: self.file.clone(), source }),
-        }
+        Ok(self.file.lock()?.remove()?)
     }
 
-    fn io(&self, path: &Path) -> impl FnOnce(io::Error) -> PinError {
-        let path = path.to_owned();
-        move |source| PinError::Io { path, source }
-    }
-
-    fn locked(&self) -> Result<Lock, PinError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&self.lock)
-            .map_err(self.io(&self.lock))?;
-        // SAFETY: flock on a descriptor we own; it is released when the file is closed.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(PinError::Io { path: self.lock.clone(), source: io::Error::last_os_error() });
-        }
-        Ok(Lock(file))
-    }
-
-    fn read(&self) -> Result<Pins, PinError> {
-        let file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(&self.file) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Pins::new()),
-            Err(source) => return Err(PinError::Io { path: self.file.clone(), source }),
+    fn read(&self, lock: &Lock<'_>) -> Result<Pins, PinError> {
+        let Some(text) = lock.read()? else {
+            return Ok(Pins::new());
         };
-        let meta = file.metadata().map_err(self.io(&self.file))?;
-        // SAFETY: geteuid cannot fail and touches no memory.
-        let me = unsafe { libc::geteuid() };
-        if meta.uid() != me {
-            let why = format!("belongs to uid {}, not to this user (uid {me})", meta.uid());
-            return Err(PinError::Foreign { path: self.file.clone(), why });
-        }
-        if !meta.is_file() || meta.mode() & 0o077 != 0 {
-            let why = format!("is open to other users (mode {:o})", meta.mode() & 0o777);
-            return Err(PinError::Foreign { path: self.file.clone(), why });
-        }
-        let text = io::read_to_string(file).map_err(self.io(&self.file))?;
-        let corrupt = |why: String| PinError::Corrupt { path: self.file.clone(), label: self.label.clone(), why };
+        let corrupt = |why: String| PinError::Corrupt { path: self.path().to_owned(), label: self.label.clone(), why };
         let stored: File_ = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
         if stored.label != self.label {
             return Err(corrupt(format!("it holds the pins of {:?}", stored.label)));
         }
         Ok(stored.tools)
-    }
-
-    fn write(&self, pins: &Pins) -> Result<(), PinError> {
-        let stored = File_ { label: self.label.clone(), tools: pins.clone() };
-        let mut text = serde_json::to_string_pretty(&stored).expect("pins serialize");
-        text.push('\n');
-        let tmp = self.file.with_extension(format!("json.tmp{}", std::process::id()));
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)
-            .map_err(self.io(&tmp))?;
-        f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(self.io(&tmp))?;
-        fs::rename(&tmp, &self.file).map_err(self.io(&self.file))?;
-        if let Some(dir) = self.file.parent() {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
     }
 }
 
@@ -227,8 +171,6 @@ pub fn all(dir: &Path) -> Result<Vec<Labelled>, PinError> {
     }
     Ok(out)
 }
-
-struct Lock(#[allow(dead_code)] File);
 
 #[cfg(test)]
 mod tests {

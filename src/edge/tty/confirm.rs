@@ -7,13 +7,13 @@
 //! ignored, so nothing typed before the operator saw the call can answer it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::{push_lines, raw, readable, turn, GRACE};
-use crate::core::prompt::{render, render_full, Answer, Confirm, Held, Keys, Step, CODE_DIGITS};
+use super::{next_key, push_lines, raw, show_step, turn, GRACE};
+use crate::core::prompt::{render, Answer, Confirm, Held, Keys, Step};
 
 /// The operator's answer to `countersign approve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,23 +72,19 @@ pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
             shown_secs = secs;
             tty.write_all(format!("\r\x1b[2K{}", line(&keys, held.confirm, secs)).as_bytes())?;
         }
-        if !readable(&tty, Duration::from_millis(100).min(left))? {
+        let Some(byte) = next_key(&mut tty, left)? else {
             continue;
-        }
-        let mut byte = [0u8; 1];
-        if tty.read(&mut byte)? == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the terminal closed"));
-        }
+        };
         // Ctrl-C and Escape leave without deciding (at a prompt they deny: a held call
         // must be answered; a pending approval can wait).
-        if byte[0] == 0x03 || byte[0] == 0x1b {
+        if byte == 0x03 || byte == 0x1b {
             tty.write_all(b"\r\x1b[2K  cancelled: nothing decided\r\n")?;
             return Ok(Confirmed::Cancel);
         }
-        if drawn.elapsed() < GRACE || !byte[0].is_ascii() {
+        if drawn.elapsed() < GRACE || !byte.is_ascii() {
             continue;
         }
-        match keys.press(byte[0] as char) {
+        match keys.press(byte as char) {
             Step::Answer(Answer::Approve) => {
                 tty.write_all(b"\r\x1b[2K  \xe2\x86\x92 approved once\r\n")?;
                 return Ok(Confirmed::Approve);
@@ -97,22 +93,12 @@ pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
                 tty.write_all(b"\r\x1b[2K  \xe2\x86\x92 denied\r\n")?;
                 return Ok(Confirmed::Deny);
             }
-            // No lease from here: `approve` answers one call.
-            Step::Answer(Answer::Lease | Answer::AcceptPin) | Step::Ignored => {}
-            Step::View => {
-                let mut full = String::from("\r\x1b[2K");
-                push_lines(&mut full, render_full(held));
-                tty.write_all(full.as_bytes())?;
-                shown_secs = u64::MAX;
+            // No lease from here (`approve` answers one call): `a` shows nothing.
+            step => {
+                if show_step(&mut tty, held, &step)? {
+                    shown_secs = u64::MAX;
+                }
             }
-            Step::Wrong(code) => {
-                let said = format!(
-                    "\r\x1b[2K  {code} is not the digest's first {CODE_DIGITS} digits: nothing approved, the call still waits\r\n"
-                );
-                tty.write_all(said.as_bytes())?;
-                shown_secs = u64::MAX;
-            }
-            Step::Typing(_) => shown_secs = u64::MAX,
         }
     }
 }

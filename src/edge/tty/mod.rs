@@ -86,17 +86,13 @@ pub fn ask(held: &Held, deadline: Instant, withdrawn: &AtomicBool) -> io::Result
             shown_secs = secs;
             tty.write_all(format!("\r\x1b[2K{}", keys.line(secs)).as_bytes())?;
         }
-        if !readable(&tty, Duration::from_millis(100).min(left))? {
+        let Some(byte) = next_key(&mut tty, left)? else {
+            continue;
+        };
+        if drawn.elapsed() < GRACE || !byte.is_ascii() {
             continue;
         }
-        let mut byte = [0u8; 1];
-        if tty.read(&mut byte)? == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the terminal closed"));
-        }
-        if drawn.elapsed() < GRACE || !byte[0].is_ascii() {
-            continue;
-        }
-        match keys.press(byte[0] as char) {
+        match keys.press(byte as char) {
             Step::Answer(answer) => {
                 let said = match answer {
                     Answer::Approve => "approved once",
@@ -107,23 +103,35 @@ pub fn ask(held: &Held, deadline: Instant, withdrawn: &AtomicBool) -> io::Result
                 tty.write_all(format!("\r\x1b[2K  → {said}\r\n").as_bytes())?;
                 return Ok(Outcome::Answer(answer));
             }
-            Step::View => {
-                let mut full = String::from("\r\x1b[2K");
-                push_lines(&mut full, render_full(held));
-                tty.write_all(full.as_bytes())?;
-                shown_secs = u64::MAX;
+            step => {
+                if show_step(&mut tty, held, &step)? {
+                    shown_secs = u64::MAX;
+                }
             }
-            Step::Wrong(code) => {
-                let said = format!(
-                    "\r\x1b[2K  {code} is not the digest's first {CODE_DIGITS} digits: nothing approved, the call still waits\r\n"
-                );
-                tty.write_all(said.as_bytes())?;
-                shown_secs = u64::MAX;
-            }
-            Step::Typing(_) => shown_secs = u64::MAX,
-            Step::Ignored => {}
         }
     }
+}
+
+/// What a key that answers nothing shows: `v` draws the whole payload, a wrong code
+/// says so (the call still waits). Returns whether the keys line is to be drawn again
+/// (also while a code is being typed).
+fn show_step(tty: &mut File, held: &Held, step: &Step) -> io::Result<bool> {
+    match step {
+        Step::View => {
+            let mut full = String::from("\r\x1b[2K");
+            push_lines(&mut full, render_full(held));
+            tty.write_all(full.as_bytes())?;
+        }
+        Step::Wrong(code) => {
+            let said = format!(
+                "\r\x1b[2K  {code} is not the digest's first {CODE_DIGITS} digits: nothing approved, the call still waits\r\n"
+            );
+            tty.write_all(said.as_bytes())?;
+        }
+        Step::Typing(_) => {}
+        Step::Answer(_) | Step::Ignored => return Ok(false),
+    }
+    Ok(true)
 }
 
 fn push_lines(out: &mut String, lines: Vec<String>) {
@@ -131,6 +139,19 @@ fn push_lines(out: &mut String, lines: Vec<String>) {
         out.push_str(&line);
         out.push_str("\r\n");
     }
+}
+
+/// The next byte typed, waiting at most 100 ms (and no longer than `left`): `None` when
+/// nothing came. An error when the terminal closed.
+fn next_key(tty: &mut File, left: Duration) -> io::Result<Option<u8>> {
+    if !readable(tty, Duration::from_millis(100).min(left))? {
+        return Ok(None);
+    }
+    let mut byte = [0u8; 1];
+    if tty.read(&mut byte)? == 0 {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the terminal closed"));
+    }
+    Ok(Some(byte[0]))
 }
 
 fn readable(tty: &File, wait: Duration) -> io::Result<bool> {

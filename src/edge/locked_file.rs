@@ -1,0 +1,223 @@
+//! A private file of the user in `<state>` that several countersign processes share (the
+//! approval book, each label's pins). Every read-modify-write holds an exclusive `flock`
+//! on a lock file beside it ([`LockedFile::lock`]), so two processes never lose each
+//! other's change. Writes go to a temporary file, are fsynced and renamed over the file:
+//! a reader sees the old text or the new, never half of one.
+//!
+//! Both files are created 0600 and opened without following a symlink. A file that is
+//! not this user's, not a plain file, or open to others is refused with an error naming
+//! it: nothing is read from it and nothing is written over it. What the text means is the
+//! caller's (each store parses, formats and names its own errors).
+// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
+#![allow(unsafe_code)]
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// Why a locked file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LockedFileError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    /// Not this user's, not a plain file, or open to others; `why` says which.
+    #[error("{path} {why}: refusing to use it")]
+    Foreign { path: PathBuf, why: String },
+}
+
+/// A file and the lock file that guards it.
+#[derive(Debug, Clone)]
+pub struct LockedFile {
+    file: PathBuf,
+    lock: PathBuf,
+}
+
+/// The lock on a [`LockedFile`], held until dropped: the file is read and written through
+/// it only.
+#[derive(Debug)]
+pub struct Lock<'a> {
+    file: &'a Path,
+    /// Closing it releases the `flock`.
+    _lock: File,
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> LockedFileError + '_ {
+    move |source| LockedFileError::Io { path: path.to_owned(), source }
+}
+
+fn foreign(path: &Path, why: String) -> LockedFileError {
+    LockedFileError::Foreign { path: path.to_owned(), why }
+}
+
+impl LockedFile {
+    /// `file`, guarded by `lock` (both in a directory the caller has checked is private).
+    pub fn new(file: PathBuf, lock: PathBuf) -> LockedFile {
+        LockedFile { file, lock }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.file
+    }
+
+    /// Waits for the exclusive lock (creating the lock file 0600 when missing).
+    pub fn lock(&self) -> Result<Lock<'_>, LockedFileError> {
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&self.lock)
+            .map_err(io_at(&self.lock))?;
+        loop {
+            // SAFETY: flock on a descriptor we own; it is released when the file is closed.
+            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(Lock { file: &self.file, _lock: lock });
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(LockedFileError::Io { path: self.lock.clone(), source: e });
+            }
+        }
+    }
+}
+
+impl Lock<'_> {
+    /// The file's text, `None` when it does not exist. Refused when it is not this
+    /// user's, not a plain file, or open to other users.
+    pub fn read(&self) -> Result<Option<String>, LockedFileError> {
+        let file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(self.file)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(io_at(self.file)(source)),
+        };
+        let meta = file.metadata().map_err(io_at(self.file))?;
+        let me = crate::edge::runtime_dir::uid();
+        if meta.uid() != me {
+            return Err(foreign(self.file, format!("belongs to uid {}, not to this user (uid {me})", meta.uid())));
+        }
+        if !meta.is_file() {
+            return Err(foreign(self.file, "is not a plain file".into()));
+        }
+        if meta.mode() & 0o077 != 0 {
+            let why = format!("is open to other users (mode {:o}); `chmod 600` it if it is yours", meta.mode() & 0o777);
+            return Err(foreign(self.file, why));
+        }
+        let mut text = String::new();
+        (&file).read_to_string(&mut text).map_err(io_at(self.file))?;
+        Ok(Some(text))
+    }
+
+    /// Replaces the file with `text` durably: a temporary file (0600) beside it, fsync,
+    /// rename, fsync of the directory.
+    pub fn write(&self, text: &str) -> Result<(), LockedFileError> {
+        let mut name = OsString::from(self.file.file_name().unwrap_or_default());
+        name.push(format!(".tmp{}", std::process::id()));
+        let tmp = self.file.with_file_name(name);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(io_at(&tmp))?;
+        if let Err(e) = f.write_all(text.as_bytes()).and_then(|()| f.sync_all()) {
+            let _ = fs::remove_file(&tmp);
+            return Err(LockedFileError::Io { path: tmp, source: e });
+        }
+        fs::rename(&tmp, self.file).map_err(io_at(self.file))?;
+        if let Some(dir) = self.file.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the file; `false` when there was none.
+    pub fn remove(&self) -> Result<bool, LockedFileError> {
+        match fs::remove_file(self.file) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(io_at(self.file)(source)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn in_tmp() -> (tempfile::TempDir, LockedFile) {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = LockedFile::new(tmp.path().join("f.json"), tmp.path().join("f.lock"));
+        (tmp, file)
+    }
+
+    #[test]
+    fn writes_are_0600_whole_and_leave_no_temporary_file() {
+        let (tmp, file) = in_tmp();
+        let held = file.lock().unwrap();
+        assert_eq!(held.read().unwrap(), None, "a missing file is none");
+        held.write("one\n").unwrap();
+        held.write("two\n").unwrap();
+        assert_eq!(held.read().unwrap().as_deref(), Some("two\n"));
+        for name in ["f.json", "f.lock"] {
+            let mode = fs::metadata(tmp.path().join(name)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name}");
+        }
+        let names: Vec<String> =
+            fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
+        assert!(held.remove().unwrap());
+        assert!(!held.remove().unwrap(), "removing a missing file says so");
+    }
+
+    #[test]
+    fn a_file_open_to_others_a_directory_or_a_symlink_is_refused_by_name() {
+        let (_tmp, file) = in_tmp();
+        let held = file.lock().unwrap();
+        let named = file.path().display().to_string();
+        held.write("x").unwrap();
+        fs::set_permissions(file.path(), fs::Permissions::from_mode(0o604)).unwrap();
+        let err = held.read().unwrap_err();
+        assert!(matches!(err, LockedFileError::Foreign { .. }), "{err}");
+        let err = err.to_string();
+        assert!(err.contains(&named) && err.contains("open to other users (mode 604)"), "{err}");
+        fs::remove_file(file.path()).unwrap();
+        fs::create_dir(file.path()).unwrap();
+        let err = held.read().unwrap_err().to_string();
+        assert!(err.contains(&named) && err.contains("not a plain file"), "{err}");
+        fs::remove_dir(file.path()).unwrap();
+        std::os::unix::fs::symlink("/dev/null", file.path()).unwrap();
+        let err = held.read().unwrap_err();
+        assert!(matches!(err, LockedFileError::Io { .. }) && err.to_string().contains(&named), "{err}");
+    }
+
+    #[test]
+    fn the_lock_orders_read_modify_write_across_threads() {
+        let (_tmp, file) = in_tmp();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let file = file.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        let held = file.lock().unwrap();
+                        let n: u32 = held.read().unwrap().map_or(0, |t| t.trim().parse().unwrap());
+                        held.write(&format!("{}\n", n + 1)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(file.lock().unwrap().read().unwrap().as_deref(), Some("160\n"));
+    }
+}
