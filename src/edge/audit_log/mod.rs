@@ -31,6 +31,8 @@ const LAZY_SYNC: Duration = Duration::from_secs(1);
 /// Records that need no fsync wait this long for company, so that a busy relay writes
 /// many lines per lock, read and write.
 const LAZY_BATCH: Duration = Duration::from_millis(5);
+/// How often that wait looks for a job.
+const LAZY_LOOK: Duration = Duration::from_micros(500);
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("audit log {dir}: {why}")]
@@ -103,6 +105,22 @@ impl AuditLog {
     }
 }
 
+/// Waits up to [`LAZY_BATCH`] for another job to batch with lazy records, looking every
+/// [`LAZY_LOOK`]: a durable record (a call waiting to be forwarded) that arrives meanwhile
+/// is taken at once rather than after the whole wait.
+fn gather(rx: &mut mpsc::Receiver<Job>) -> Option<Job> {
+    let until = Instant::now() + LAZY_BATCH;
+    loop {
+        std::thread::sleep(LAZY_LOOK);
+        if let Ok(job) = rx.try_recv() {
+            return Some(job);
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+    }
+}
+
 fn writer_loop(settings: AuditSettings, mut rx: mpsc::Receiver<Job>) {
     let mut writer = Writer::new(settings);
     let mut unsynced: Option<Instant> = None;
@@ -128,8 +146,7 @@ fn writer_loop(settings: AuditSettings, mut rx: mpsc::Receiver<Job>) {
             if events.len() < 512 {
                 next = rx.try_recv().ok();
                 if next.is_none() && acks.is_empty() && flushes.is_empty() && !closing && events.len() < 64 {
-                    std::thread::sleep(LAZY_BATCH);
-                    next = rx.try_recv().ok();
+                    next = gather(&mut rx);
                 }
             }
         }
