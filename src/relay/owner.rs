@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::operator::{self, Operator, Prompt};
-use super::peers::{self, Outgoing, Pace, Read};
+use super::peers::{self, Pace, PeerWriter, Read};
 use crate::core::session::{Action, Counts, Now, Session, Settings, Ticket};
 use crate::edge::audit_log::AuditLog;
 use crate::edge::clock::Clock;
@@ -61,10 +61,8 @@ where
     let (read_tx, mut reads) = mpsc::channel(8);
     let client_reader = tokio::spawn(peers::read_client(io.client_in, read_tx.clone()));
     let server_reader = tokio::spawn(peers::read_server(io.server_out, read_tx));
-    let (to_client, client_rx) = mpsc::unbounded_channel();
-    let client_writer = tokio::spawn(peers::write(io.client_out, client_rx, "the client"));
-    let (to_server, server_rx) = mpsc::unbounded_channel();
-    let server_writer = tokio::spawn(peers::write(io.server_in, server_rx, "the server"));
+    let (to_client, client_writer) = PeerWriter::start(io.client_out, "the client");
+    let (to_server, server_writer) = PeerWriter::start(io.server_in, "the server");
     let (prompt_tx, prompt_rx) = mpsc::unbounded_channel();
     let (answer_tx, mut answers) = mpsc::unbounded_channel();
     let prompter = tokio::spawn(operator::worker(operator, start, prompt_rx, answer_tx));
@@ -154,9 +152,9 @@ struct Owner {
     session: Session,
     /// Actions of the event being handled (reused between events).
     out: Vec<Action>,
-    to_client: mpsc::UnboundedSender<Outgoing>,
+    to_client: PeerWriter,
     /// `None` once the client closed its end: the server's stdin is closed.
-    to_server: Option<mpsc::UnboundedSender<Outgoing>>,
+    to_server: Option<PeerWriter>,
     prompts: mpsc::UnboundedSender<Prompt>,
     audit: AuditLog,
     recorded: mpsc::UnboundedSender<(Ticket, Result<(), String>)>,
@@ -174,12 +172,12 @@ impl Owner {
     /// its pacing, so it reads on once they are written. Never waits on a peer.
     async fn apply(&mut self, pace: Option<Pace>) {
         let mut pins = Vec::new();
-        for action in std::mem::take(&mut self.out) {
+        // Drained rather than dropped: the vector is reused by the next event.
+        let mut out = std::mem::take(&mut self.out);
+        for action in out.drain(..) {
             match action {
                 Action::ToServer(line) => self.send_server(line, pace.clone()),
-                Action::ToClient(line) => {
-                    let _ = self.to_client.send((line, pace.clone()));
-                }
+                Action::ToClient(line) => self.to_client.send(line, pace.clone()),
                 Action::Record(event) => self.audit.record(event).await,
                 Action::RecordDurable(ticket, event) => {
                     let audit = self.audit.clone();
@@ -198,18 +196,19 @@ impl Owner {
                 Action::Pin(update) => pins.push(update),
             }
         }
+        self.out = out;
         self.write_pins(pins).await;
     }
 
     /// Writes the pins one event learned, in one locked write, off the runtime's thread
     /// (after the lines of that event are on their way).
     async fn write_pins(&self, updates: Vec<crate::core::pins::Update>) {
-        let Some(store) = self.pins.clone() else {
-            return;
-        };
         if updates.is_empty() {
             return;
         }
+        let Some(store) = self.pins.clone() else {
+            return;
+        };
         let at = crate::core::audit::time::rfc3339_micros(self.clock.now_micros());
         match tokio::task::spawn_blocking(move || store.apply_all(&updates, &at)).await {
             Ok(Err(e)) => tracing::warn!("cannot write pins: {e}"),
@@ -220,9 +219,7 @@ impl Owner {
 
     fn send_server(&self, line: Bytes, pace: Option<Pace>) {
         match &self.to_server {
-            Some(tx) => {
-                let _ = tx.send((line, pace));
-            }
+            Some(writer) => writer.send(line, pace),
             None => tracing::debug!("the server's stdin is closed: a line for it is dropped"),
         }
     }
