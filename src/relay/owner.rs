@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::operator::{self, Operator, Prompt};
 use super::peers::{self, Pace, PeerWriter, Read};
+use crate::core::audit::Event;
 use crate::core::session::{Action, Counts, Now, Session, Settings, Ticket};
 use crate::edge::audit_log::AuditLog;
 use crate::edge::clock::Clock;
@@ -71,6 +72,7 @@ where
     let mut owner = Owner {
         session: Session::new(settings),
         out: Vec::new(),
+        records: Vec::new(),
         to_client,
         to_server: Some(to_server),
         prompts: prompt_tx,
@@ -152,6 +154,8 @@ struct Owner {
     session: Session,
     /// Actions of the event being handled (reused between events).
     out: Vec<Action>,
+    /// The records among them (reused between events).
+    records: Vec<Event>,
     to_client: PeerWriter,
     /// `None` once the client closed its end: the server's stdin is closed.
     to_server: Option<PeerWriter>,
@@ -172,13 +176,17 @@ impl Owner {
     /// its pacing, so it reads on once they are written. Never waits on a peer.
     async fn apply(&mut self, pace: Option<Pace>) {
         let mut pins = Vec::new();
-        // Drained rather than dropped: the vector is reused by the next event.
+        // Drained rather than dropped: the vectors are reused by the next event.
         let mut out = std::mem::take(&mut self.out);
+        let mut records = std::mem::take(&mut self.records);
         for action in out.drain(..) {
             match action {
                 Action::ToServer(line) => self.send_server(line, pace.clone()),
                 Action::ToClient(line) => self.to_client.send(line, pace.clone()),
-                Action::Record(event) => self.audit.record(event).await,
+                // Handed to the audit thread once the lines are on their way (in their
+                // order): these records are lazy, so nothing waits for them, and the
+                // hand-off can wake that thread.
+                Action::Record(event) => records.push(event),
                 Action::RecordDurable(ticket, event) => {
                     let audit = self.audit.clone();
                     let done = self.recorded.clone();
@@ -197,6 +205,10 @@ impl Owner {
             }
         }
         self.out = out;
+        for event in records.drain(..) {
+            self.audit.record(event).await;
+        }
+        self.records = records;
         self.write_pins(pins).await;
     }
 
