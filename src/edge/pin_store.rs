@@ -6,18 +6,18 @@
 //! A pin file that cannot be read, is not this user's, is open to others, or does not
 //! parse is an error naming the file: the session refuses to start rather than trust or
 //! overwrite it (`countersign pins forget LABEL` starts over).
-// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
-#![allow(unsafe_code)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::core::pins::{Pins, Update};
+
+/// `O_NOFOLLOW`: a pin file or its lock that is a symbolic link is refused.
+const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PinError {
@@ -141,25 +141,24 @@ impl PinStore {
             .truncate(false)
             .write(true)
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(NOFOLLOW)
             .open(&self.lock)
             .map_err(self.io(&self.lock))?;
-        // SAFETY: flock on a descriptor we own; it is released when the file is closed.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(PinError::Io { path: self.lock.clone(), source: io::Error::last_os_error() });
+        // Released when the file is closed.
+        if let Err(e) = rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive) {
+            return Err(PinError::Io { path: self.lock.clone(), source: e.into() });
         }
         Ok(Lock(file))
     }
 
     fn read(&self) -> Result<Pins, PinError> {
-        let file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(&self.file) {
+        let file = match OpenOptions::new().read(true).custom_flags(NOFOLLOW).open(&self.file) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Pins::new()),
             Err(source) => return Err(PinError::Io { path: self.file.clone(), source }),
         };
         let meta = file.metadata().map_err(self.io(&self.file))?;
-        // SAFETY: geteuid cannot fail and touches no memory.
-        let me = unsafe { libc::geteuid() };
+        let me = rustix::process::geteuid().as_raw();
         if meta.uid() != me {
             let why = format!("belongs to uid {}, not to this user (uid {me})", meta.uid());
             return Err(PinError::Foreign { path: self.file.clone(), why });
@@ -187,7 +186,7 @@ impl PinStore {
             .truncate(true)
             .write(true)
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(NOFOLLOW)
             .open(&tmp)
             .map_err(self.io(&tmp))?;
         f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(self.io(&tmp))?;
