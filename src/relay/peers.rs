@@ -234,7 +234,9 @@ impl PeerWriter {
         if state.broken {
             return;
         }
-        if state.queue.is_empty() {
+        // Only while the writer task waits on nothing but its queue: it has no waker
+        // registered with the stream that the one below could replace.
+        if state.queue.is_empty() && !state.unflushed {
             let waker = std::task::Waker::noop();
             let mut cx = Context::from_waker(waker);
             // A `Pending` here leaves a waker that wakes nobody: the writer task is
