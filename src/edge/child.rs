@@ -1,10 +1,7 @@
 //! The wrapped server: a child process in its own process group, signals passed on, and
 //! the shutdown ladder (close stdin, wait, SIGTERM, wait, SIGKILL).
-// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
-#![allow(unsafe_code)]
 
 use std::ffi::OsString;
-use std::os::fd::AsRawFd;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -52,7 +49,7 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         // Large messages are the server's answers: only that direction gets a larger pipe.
-        crate::edge::stdio::enlarge_pipe(stdout.as_raw_fd());
+        crate::edge::stdio::enlarge_pipe(&stdout);
         let pgid = child.id().map_or(0, |pid| pid as i32);
         Ok((Server { child, pgid }, stdin, stdout, stderr))
     }
@@ -77,7 +74,7 @@ impl Server {
             return status;
         }
         tracing::info!("server still running {GRACE:?} after its stdin closed: SIGTERM");
-        self.signal(libc::SIGTERM);
+        self.signal(rustix::process::Signal::TERM.as_raw());
         if let Ok(status) = tokio::time::timeout(GRACE, self.child.wait()).await {
             return status;
         }
@@ -86,7 +83,7 @@ impl Server {
     }
 
     pub async fn kill(&mut self) -> std::io::Result<ExitStatus> {
-        self.signal(libc::SIGKILL);
+        self.signal(rustix::process::Signal::KILL.as_raw());
         self.child.wait().await
     }
 }
@@ -94,9 +91,10 @@ impl Server {
 /// Sends `signal` to the process group `pgid` (the server's: see [`Server::spawn_piped`]).
 pub fn signal_group(pgid: u32, signal: i32) {
     if pgid > 0 {
-        // SAFETY: kill(2) has no memory effects; a stale group id fails with ESRCH.
-        unsafe {
-            libc::kill(-(pgid as i32), signal);
+        // A stale group id fails with ESRCH: nothing to do then.
+        let group = rustix::process::Pid::from_raw(pgid as i32);
+        if let (Some(group), Some(signal)) = (group, rustix::process::Signal::from_named_raw(signal)) {
+            let _ = rustix::process::kill_process_group(group, signal);
         }
     }
 }

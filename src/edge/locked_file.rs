@@ -8,15 +8,14 @@
 //! not this user's, not a plain file, or open to others is refused with an error naming
 //! it: nothing is read from it and nothing is written over it. What the text means is the
 //! caller's (each store parses, formats and names its own errors).
-// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
-#![allow(unsafe_code)]
-
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+
+/// `O_NOFOLLOW | O_CLOEXEC`: a file or lock that is a symbolic link is refused.
+const NO_FOLLOW: i32 = (rustix::fs::OFlags::NOFOLLOW.bits() | rustix::fs::OFlags::CLOEXEC.bits()) as i32;
 
 /// Why a locked file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -69,17 +68,15 @@ impl LockedFile {
             .truncate(false)
             .write(true)
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .custom_flags(NO_FOLLOW)
             .open(&self.lock)
             .map_err(io_at(&self.lock))?;
         loop {
-            // SAFETY: flock on a descriptor we own; it is released when the file is closed.
-            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(Lock { file: &self.file, _lock: lock });
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(LockedFileError::Io { path: self.lock.clone(), source: e });
+            // Released when the file is closed.
+            match rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive) {
+                Ok(()) => return Ok(Lock { file: &self.file, _lock: lock }),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(LockedFileError::Io { path: self.lock.clone(), source: e.into() }),
             }
         }
     }
@@ -89,8 +86,7 @@ impl Lock<'_> {
     /// The file's text, `None` when it does not exist. Refused when it is not this
     /// user's, not a plain file, or open to other users.
     pub fn read(&self) -> Result<Option<String>, LockedFileError> {
-        let file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(self.file)
-        {
+        let file = match OpenOptions::new().read(true).custom_flags(NO_FOLLOW).open(self.file) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(io_at(self.file)(source)),
@@ -123,7 +119,7 @@ impl Lock<'_> {
             .truncate(true)
             .write(true)
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .custom_flags(NO_FOLLOW)
             .open(&tmp)
             .map_err(io_at(&tmp))?;
         if let Err(e) = f.write_all(text.as_bytes()).and_then(|()| f.sync_all()) {

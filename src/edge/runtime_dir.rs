@@ -9,8 +9,6 @@
 //!
 //! Directories are created 0700. One that another user owns, or that is open to others,
 //! is refused with an error naming it: never used, never silently skipped.
-// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
-#![allow(unsafe_code)]
 
 use std::fs;
 use std::io;
@@ -19,8 +17,7 @@ use std::path::{Path, PathBuf};
 
 /// The user's id.
 pub fn uid() -> u32 {
-    // SAFETY: getuid cannot fail and touches no memory.
-    unsafe { libc::getuid() }
+    rustix::process::getuid().as_raw()
 }
 
 /// `<state>`: audit log, pending approvals, receipts, leases, pins, sealing key. Created

@@ -9,8 +9,6 @@
 //!
 //! While lines are held, reading goes on up to [`HELD_MAX`] bytes, so a chatty server is
 //! not stopped by a prompt; beyond that the pipe fills and the server waits.
-// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
-#![allow(unsafe_code)]
 
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -37,8 +35,7 @@ pub async fn pass(child_stderr: ChildStderr) {
 
 /// The device number of countersign's stderr when it is a terminal.
 fn terminal_device() -> Option<u64> {
-    // SAFETY: isatty on a descriptor number; no memory is touched.
-    if unsafe { libc::isatty(2) } != 1 {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return None;
     }
     std::fs::metadata("/dev/fd/2").ok().map(|m| m.rdev())

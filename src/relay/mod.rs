@@ -88,7 +88,15 @@ pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, 
         pins: pins.map(|(store, _)| store),
         book,
     };
-    let (counts, status) = tokio::join!(run_with(io, settings, audit.clone(), Arc::new(Human), hooks), lifecycle);
+    // The session runs as a task of its own, not as the future the runtime blocks on:
+    // waking that future costs the runtime an extra poll of its I/O driver (an
+    // `epoll_wait`) for every message, waking a task does not.
+    let session = tokio::spawn(run_with(io, settings, audit.clone(), Arc::new(Human), hooks));
+    let (counts, status) = tokio::join!(session, lifecycle);
+    let counts = counts.unwrap_or_else(|e| {
+        tracing::error!("the session ended abnormally: {e}");
+        Counts::default()
+    });
     signals.abort();
     // The server's last words on stderr.
     let _ = tokio::time::timeout(std::time::Duration::from_millis(500), stderr).await;

@@ -14,7 +14,8 @@ use tokio::time::Instant;
 
 use super::book::{self, Book, Done, Step};
 use super::operator::{self, Operator, Prompt};
-use super::peers::{self, Outgoing, Pace, Read};
+use super::peers::{self, Pace, PeerWriter, Read};
+use crate::core::audit::Event;
 use crate::core::session::{Action, Counts, Now, Session, Settings, Ticket};
 use crate::edge::audit_log::AuditLog;
 use crate::edge::clock::Clock;
@@ -64,10 +65,8 @@ where
     let (read_tx, mut reads) = mpsc::channel(8);
     let client_reader = tokio::spawn(peers::read_client(io.client_in, read_tx.clone()));
     let server_reader = tokio::spawn(peers::read_server(io.server_out, read_tx));
-    let (to_client, client_rx) = mpsc::unbounded_channel();
-    let client_writer = tokio::spawn(peers::write(io.client_out, client_rx, "the client"));
-    let (to_server, server_rx) = mpsc::unbounded_channel();
-    let server_writer = tokio::spawn(peers::write(io.server_in, server_rx, "the server"));
+    let (to_client, client_writer) = PeerWriter::start(io.client_out, "the client");
+    let (to_server, server_writer) = PeerWriter::start(io.server_in, "the server");
     let (prompt_tx, prompt_rx) = mpsc::unbounded_channel();
     let (answer_tx, mut answers) = mpsc::unbounded_channel();
     let prompter = tokio::spawn(operator::worker(operator, start, prompt_rx, answer_tx));
@@ -82,6 +81,7 @@ where
     let mut owner = Owner {
         session: Session::new(settings),
         out: Vec::new(),
+        records: Vec::new(),
         to_client,
         to_server: Some(to_server),
         prompts: prompt_tx,
@@ -178,9 +178,11 @@ struct Owner {
     session: Session,
     /// Actions of the event being handled (reused between events).
     out: Vec<Action>,
-    to_client: mpsc::UnboundedSender<Outgoing>,
+    /// The records among them (reused between events).
+    records: Vec<Event>,
+    to_client: PeerWriter,
     /// `None` once the client closed its end: the server's stdin is closed.
-    to_server: Option<mpsc::UnboundedSender<Outgoing>>,
+    to_server: Option<PeerWriter>,
     prompts: mpsc::UnboundedSender<Prompt>,
     audit: AuditLog,
     recorded: mpsc::UnboundedSender<(Ticket, Result<(), String>)>,
@@ -202,13 +204,17 @@ impl Owner {
     /// its pacing, so it reads on once they are written. Never waits on a peer.
     async fn apply(&mut self, pace: Option<Pace>) {
         let mut pins = Vec::new();
-        for action in std::mem::take(&mut self.out) {
+        // Drained rather than dropped: the vectors are reused by the next event.
+        let mut out = std::mem::take(&mut self.out);
+        let mut records = std::mem::take(&mut self.records);
+        for action in out.drain(..) {
             match action {
                 Action::ToServer(line) => self.send_server(line, pace.clone()),
-                Action::ToClient(line) => {
-                    let _ = self.to_client.send((line, pace.clone()));
-                }
-                Action::Record(event) => self.audit.record(event).await,
+                Action::ToClient(line) => self.to_client.send(line, pace.clone()),
+                // Handed to the audit thread once the lines are on their way (in their
+                // order): these records are lazy, so nothing waits for them, and the
+                // hand-off can wake that thread.
+                Action::Record(event) => records.push(event),
                 Action::RecordDurable(ticket, event) => {
                     let audit = self.audit.clone();
                     let done = self.recorded.clone();
@@ -230,18 +236,23 @@ impl Owner {
                 Action::Notice(line) => tracing::warn!("{}", crate::core::sanitize::inert(&line)),
             }
         }
+        self.out = out;
+        for event in records.drain(..) {
+            self.audit.record(event).await;
+        }
+        self.records = records;
         self.write_pins(pins).await;
     }
 
     /// Writes the pins one event learned, in one locked write, off the runtime's thread
     /// (after the lines of that event are on their way).
     async fn write_pins(&self, updates: Vec<crate::core::pins::Update>) {
-        let Some(store) = self.pins.clone() else {
-            return;
-        };
         if updates.is_empty() {
             return;
         }
+        let Some(store) = self.pins.clone() else {
+            return;
+        };
         let at = crate::core::audit::time::rfc3339_micros(self.clock.now_micros());
         match tokio::task::spawn_blocking(move || store.apply_all(&updates, &at)).await {
             Ok(Err(e)) => tracing::warn!("cannot write pins: {e}"),
@@ -270,9 +281,7 @@ impl Owner {
 
     fn send_server(&self, line: Bytes, pace: Option<Pace>) {
         match &self.to_server {
-            Some(tx) => {
-                let _ = tx.send((line, pace));
-            }
+            Some(writer) => writer.send(line, pace),
             None => tracing::debug!("the server's stdin is closed: a line for it is dropped"),
         }
     }

@@ -1,25 +1,80 @@
 //! The two peers' byte streams: one reader and one writer task per direction.
 //!
 //! A reader reads a line, has it examined (off the session's task when it is large),
-//! hands it to the session, and reads the next only once that line has left through
-//! its writer (or was answered, held or dropped). So each direction holds about one
-//! message at a time, a slow reader on the far side stops us reading (back-pressure),
-//! and a giant message never sits in several queues at once. The session never waits
-//! on a writer: writers take lines from unbounded queues whose depth the readers' pacing
-//! bounds.
+//! and hands it to the session. It reads on at once while the lines it handed over and
+//! that are not written yet (nor answered, held or dropped) come to at most
+//! [`PACE_ALLOWANCE`] bytes, else it waits until they are written. So each direction
+//! holds about one message (or a few small ones) at a time, a slow reader on the far side
+//! stops us reading (back-pressure), and a giant message never sits in several queues at
+//! once. The session never waits on a writer: it writes a line at once when the peer
+//! takes it whole, else queues it for the peer's writer task ([`PeerWriter`]); the
+//! readers' pacing bounds the queues.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, Notify};
 
 use crate::core::session::{inbound, outbound};
 use crate::edge::lines::{Line, LineReader};
 
 /// Held by every action that carries a line a reader handed over; when the last one is
-/// dropped (the line was written, or will never be), the reader goes on.
-pub(super) type Pace = Arc<oneshot::Sender<()>>;
+/// dropped (the line was written, or will never be), its bytes no longer count against
+/// the reader's allowance.
+pub(super) type Pace = Arc<Paced>;
+
+/// How many bytes of lines a reader may have handed over and not yet seen written before
+/// it stops reading. Small messages then flow without the reader waiting for each one
+/// (a hand-off fewer per message); a large one is read only once what came before it is
+/// out, and the next only once it is out itself.
+const PACE_ALLOWANCE: usize = 256 << 10;
+
+/// One reader's count of bytes handed over and not yet written.
+#[derive(Default)]
+struct Pacer {
+    outstanding: AtomicUsize,
+    below: Notify,
+}
+
+/// One line's share of its reader's count.
+pub(super) struct Paced {
+    pacer: Arc<Pacer>,
+    len: usize,
+}
+
+impl Pacer {
+    fn hand_over(self: &Arc<Self>, len: usize) -> Pace {
+        self.outstanding.fetch_add(len, Ordering::AcqRel);
+        Arc::new(Paced { pacer: self.clone(), len })
+    }
+
+    /// Waits until the lines handed over and not yet written fit the allowance.
+    async fn wait_room(&self) {
+        loop {
+            // Made before the check: a `notify_one` between the two is kept as a permit.
+            let below = self.below.notified();
+            if self.outstanding.load(Ordering::Acquire) <= PACE_ALLOWANCE {
+                return;
+            }
+            below.await;
+        }
+    }
+}
+
+impl Drop for Paced {
+    fn drop(&mut self) {
+        let before = self.pacer.outstanding.fetch_sub(self.len, Ordering::AcqRel);
+        if before > PACE_ALLOWANCE && before - self.len <= PACE_ALLOWANCE {
+            self.pacer.below.notify_one();
+        }
+    }
+}
 
 /// Lines at least this long are examined on a blocking thread, so that the session's
 /// task keeps serving the other direction meanwhile.
@@ -37,21 +92,24 @@ pub(super) enum Read {
 /// is lost), so it runs in its own task until the session ends.
 pub(super) async fn read_client(input: impl AsyncRead + Unpin, tx: mpsc::Sender<Read>) {
     let mut lines = LineReader::new(input);
+    let pacer = Arc::new(Pacer::default());
     loop {
-        let line = match lines.next().await {
-            Ok(Line::Message(line)) => examine(line, inbound::read, inbound::ClientLine::TooLong).await,
-            Ok(Line::TooLong { len, .. }) => inbound::ClientLine::TooLong(len),
+        let (line, len) = match lines.next().await {
+            Ok(Line::Message(line)) => {
+                let len = line.len();
+                (examine(line, inbound::read, inbound::ClientLine::TooLong).await, len)
+            }
+            Ok(Line::TooLong { len, .. }) => (inbound::ClientLine::TooLong(len), 0),
             Ok(Line::Eof) => break,
             Err(e) => {
                 tracing::error!("reading from the client: {e}");
                 break;
             }
         };
-        let (pace, done) = oneshot::channel();
-        if tx.send(Read::Client(line, Arc::new(pace))).await.is_err() {
+        if tx.send(Read::Client(line, pacer.hand_over(len))).await.is_err() {
             return;
         }
-        let _ = done.await;
+        pacer.wait_room().await;
     }
     let _ = tx.send(Read::ClientClosed).await;
 }
@@ -59,9 +117,11 @@ pub(super) async fn read_client(input: impl AsyncRead + Unpin, tx: mpsc::Sender<
 /// Reads the server's lines until its stdout closes.
 pub(super) async fn read_server(output: impl AsyncRead + Unpin, tx: mpsc::Sender<Read>) {
     let mut lines = LineReader::new(output);
+    let pacer = Arc::new(Pacer::default());
     loop {
-        let line = match lines.next().await {
+        let (line, len) = match lines.next().await {
             Ok(Line::Message(bytes)) => {
+                let len = bytes.len();
                 let line =
                     examine(Bytes::from(bytes), outbound::read, |len| outbound::ServerLine::TooLong { len, id: None })
                         .await;
@@ -69,11 +129,11 @@ pub(super) async fn read_server(output: impl AsyncRead + Unpin, tx: mpsc::Sender
                     let shown = crate::core::audit::redact::redact_excerpt(&bytes[..bytes.len().min(300)]);
                     tracing::warn!("dropped a line from the server, {why}: {}", shown.escape_debug());
                 }
-                line
+                (line, len)
             }
             Ok(Line::TooLong { len, head }) => {
                 tracing::error!("dropped a server message of {len} bytes: larger than the limit");
-                outbound::ServerLine::TooLong { len, id: outbound::sniff_id(&head) }
+                (outbound::ServerLine::TooLong { len, id: outbound::sniff_id(&head) }, 0)
             }
             Ok(Line::Eof) => break,
             Err(e) => {
@@ -81,11 +141,10 @@ pub(super) async fn read_server(output: impl AsyncRead + Unpin, tx: mpsc::Sender
                 break;
             }
         };
-        let (pace, done) = oneshot::channel();
-        if tx.send(Read::Server(line, Arc::new(pace))).await.is_err() {
+        if tx.send(Read::Server(line, pacer.hand_over(len))).await.is_err() {
             return;
         }
-        let _ = done.await;
+        pacer.wait_room().await;
     }
     let _ = tx.send(Read::ServerClosed).await;
 }
@@ -104,42 +163,202 @@ async fn examine<I: AsRef<[u8]> + Send + 'static, T: Send + 'static>(
     tokio::task::spawn_blocking(move || read(line)).await.unwrap_or_else(|_| lost(len))
 }
 
-/// A line for a writer, and the pacing of the reader it came from.
-pub(super) type Outgoing = (Bytes, Option<Pace>);
+/// One peer's writing end, shared by the session's task and the peer's writer task.
+///
+/// While nothing is queued, the session's task writes a line at once, without waiting
+/// (a pipe with room takes a small line whole in one `writev`): no hand-off to another
+/// task, no copy. Whatever does not fit at once is queued, and the writer task, the only
+/// one that ever waits on the peer, finishes it before anything after it. So a line is
+/// still written whole or not at all, in order: once part of a line is out, the rest
+/// follows before any other byte. Dropping the handle closes the queue; the writer task
+/// writes what is queued, then shuts the stream (the peer sees end of file).
+pub(super) struct PeerWriter {
+    shared: Arc<Shared>,
+}
 
-/// Writes whole lines to one peer until its queue closes, then closes the stream (the
-/// peer sees end of file). A line is written whole or not at all: the task is never
-/// cancelled mid-line, it ends when the queue does.
-pub(super) async fn write(
-    output: impl AsyncWrite + Unpin,
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+struct Shared {
+    state: Mutex<State>,
+    /// Something was queued, or the handle was dropped.
+    work: Notify,
+}
+
+struct State {
+    out: Pin<Box<dyn AsyncWrite + Send>>,
+    /// Lines not yet written whole, oldest first, with the pacing of their readers.
+    queue: VecDeque<(Bytes, Option<Pace>)>,
+    /// Bytes of the front line (its newline counted as one more) already written.
+    done: usize,
+    /// Written but perhaps not flushed.
+    unflushed: bool,
+    /// The peer closed its end: lines are dropped.
+    broken: bool,
+    /// The handle was dropped: shut down once the queue is empty.
+    closing: bool,
+    /// Scratch for a small line and its newline, for a stream without `writev`.
+    scratch: Vec<u8>,
     peer: &'static str,
-) {
-    // Small lines leave in one write with their newline; large ones bypass the buffer.
-    let mut out = BufWriter::with_capacity(64 << 10, output);
-    let mut paces = Vec::new();
-    let mut broken = false;
-    while let Some((line, pace)) = rx.recv().await {
-        paces.extend(pace);
-        if !broken {
-            let written = async {
-                out.write_all(&line).await?;
-                out.write_all(b"\n").await?;
-                // Flush once nothing more is queued: a burst leaves in few writes.
-                if rx.is_empty() {
-                    out.flush().await?;
+}
+
+/// Lines shorter than this are copied with their newline into one write when the
+/// stream has no `writev`; longer ones are written, then their newline.
+const JOIN_BELOW: usize = 64 << 10;
+
+impl PeerWriter {
+    /// Starts the writer task of one peer.
+    pub(super) fn start(
+        output: impl AsyncWrite + Send + 'static,
+        peer: &'static str,
+    ) -> (PeerWriter, tokio::task::JoinHandle<()>) {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                out: Box::pin(output),
+                queue: VecDeque::new(),
+                done: 0,
+                unflushed: false,
+                broken: false,
+                closing: false,
+                scratch: Vec::new(),
+                peer,
+            }),
+            work: Notify::new(),
+        });
+        let task = tokio::spawn(write_queued(shared.clone()));
+        (PeerWriter { shared }, task)
+    }
+
+    /// Writes `line` and a newline: at once when nothing is queued and the peer takes
+    /// it, else after what is queued. Never waits. `pace` is released once the line is
+    /// written (or will never be).
+    pub(super) fn send(&self, line: Bytes, pace: Option<Pace>) {
+        let mut state = self.shared.lock();
+        if state.broken {
+            return;
+        }
+        // Only while the writer task waits on nothing but its queue: it has no waker
+        // registered with the stream that the one below could replace.
+        if state.queue.is_empty() && !state.unflushed {
+            let waker = std::task::Waker::noop();
+            let mut cx = Context::from_waker(waker);
+            // A `Pending` here leaves a waker that wakes nobody: the writer task is
+            // told below and polls again with its own.
+            match state.write_line(&line, 0, &mut cx) {
+                Poll::Ready(Ok(())) => {
+                    state.unflushed = true;
+                    if state.out.as_mut().poll_flush(&mut cx).is_ready() {
+                        state.unflushed = false;
+                        return;
+                    }
+                    drop(state);
+                    self.shared.work.notify_one();
+                    return;
                 }
-                Ok::<_, std::io::Error>(())
-            };
-            if let Err(e) = written.await {
-                tracing::debug!("{peer} closed its end: {e}");
-                broken = true;
+                Poll::Ready(Err(e)) => {
+                    state.broke(&e);
+                    return;
+                }
+                Poll::Pending => {}
             }
         }
-        drop(line);
-        if rx.is_empty() {
-            paces.clear();
-        }
+        state.queue.push_back((line, pace));
+        drop(state);
+        self.shared.work.notify_one();
     }
-    let _ = out.shutdown().await;
+}
+
+impl Drop for PeerWriter {
+    fn drop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.work.notify_one();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Nothing panics while holding it; a poisoned state is still consistent.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl State {
+    /// Writes what is left of `line` and its newline from `self.done` on; `Ready(Ok)`
+    /// once all of it is out (and `done` is back to 0).
+    fn write_line(&mut self, line: &[u8], from: usize, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.done = from;
+        let total = line.len() + 1;
+        while self.done < total {
+            let rest = &line[self.done.min(line.len())..];
+            let wrote = if rest.is_empty() {
+                self.out.as_mut().poll_write(cx, b"\n")
+            } else if self.out.is_write_vectored() {
+                let parts = [IoSlice::new(rest), IoSlice::new(b"\n")];
+                self.out.as_mut().poll_write_vectored(cx, &parts)
+            } else if rest.len() < JOIN_BELOW {
+                self.scratch.clear();
+                self.scratch.extend_from_slice(rest);
+                self.scratch.push(b'\n');
+                let State { out, scratch, .. } = self;
+                out.as_mut().poll_write(cx, scratch)
+            } else {
+                self.out.as_mut().poll_write(cx, rest)
+            };
+            match wrote {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.done += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.done = 0;
+        Poll::Ready(Ok(()))
+    }
+
+    fn broke(&mut self, e: &std::io::Error) {
+        tracing::debug!("{} closed its end: {e}", self.peer);
+        self.broken = true;
+        self.queue.clear();
+        self.done = 0;
+    }
+
+    /// Writes what is queued, flushes, and shuts the stream once closing. `Ready(true)`
+    /// when the task is done, `Ready(false)` when there is nothing to do for now.
+    fn poll_work(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        while let Some((line, _)) = self.queue.front() {
+            let line = line.clone();
+            match self.write_line(&line, self.done, cx) {
+                Poll::Ready(Ok(())) => {
+                    self.unflushed = true;
+                    self.queue.pop_front();
+                }
+                Poll::Ready(Err(e)) => self.broke(&e),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        if self.unflushed && !self.broken {
+            match self.out.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(e)) => self.broke(&e),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        if self.closing {
+            if !self.broken {
+                let _ = std::task::ready!(self.out.as_mut().poll_shutdown(cx));
+            }
+            return Poll::Ready(true);
+        }
+        Poll::Ready(false)
+    }
+}
+
+/// The writer task: finishes what the session's task could not write at once. It is
+/// never cancelled mid-line; it ends when the handle is dropped and the queue is empty.
+async fn write_queued(shared: Arc<Shared>) {
+    loop {
+        let notified = shared.work.notified();
+        let finished = std::future::poll_fn(|cx| shared.lock().poll_work(cx)).await;
+        if finished {
+            return;
+        }
+        notified.await;
+    }
 }

@@ -7,7 +7,28 @@ pub fn rfc3339_micros(micros: i64) -> String {
     let frac = micros.rem_euclid(1_000_000);
     let (y, m, d) = civil(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    if !(0..=9999).contains(&y) {
+        return format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z", rem / 3600, rem % 3600 / 60, rem % 60);
+    }
+    // Every record has one: digits by hand, not through `fmt`.
+    let mut out = String::with_capacity(27);
+    for (n, width, then) in
+        [(y, 4, '-'), (m, 2, '-'), (d, 2, 'T'), (rem / 3600, 2, ':'), (rem % 3600 / 60, 2, ':'), (rem % 60, 2, '.')]
+    {
+        digits(&mut out, n, width);
+        out.push(then);
+    }
+    digits(&mut out, frac, 6);
+    out.push('Z');
+    out
+}
+
+/// `n` (0 <= n < 10^width) in `width` decimal digits.
+fn digits(out: &mut String, n: i64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (n / 10i64.pow(place) % 10) as u8;
+        out.push(char::from(b'0' + digit));
+    }
 }
 
 /// `YYYY-MM-DD`, the UTC day of `micros`.

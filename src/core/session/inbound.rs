@@ -158,7 +158,12 @@ fn item_kind(line: &Shared, env: json::Envelope<'_>) -> ItemKind {
             let raw = env.params.map(Raw::new);
             // Only the small members the session reads become a tree; a call's arguments
             // stay text.
-            let small = raw.map(|r| r.pick(&["_meta", "taskId", "cursor", "protocolVersion", "clientInfo"], SMALL));
+            // Most requests (a `tools/call` among them) need none of these unless they
+            // carry `_meta`: no tree is built for them.
+            let wanted = matches!(method.as_str(), "initialize" | "tools/list") || method.starts_with("tasks/");
+            let small = raw
+                .filter(|r| wanted || r.get("_meta").is_some())
+                .map(|r| r.pick(&["_meta", "taskId", "cursor", "protocolVersion", "clientInfo"], SMALL));
             let mut facts = Box::new(facts(&method, small.as_ref()));
             if method == "tools/call" {
                 facts.call = Some(Call::read(id.clone(), raw, line));

@@ -205,8 +205,10 @@ impl Requests {
         }
     }
 
+    /// Through the tickets, not the whole map: asked after every event, and there are
+    /// usually none while many requests may be in flight.
     pub(super) fn held_calls(&self) -> impl Iterator<Item = &HeldCall> {
-        self.by_id.values().filter_map(|e| match &e.slot {
+        self.tickets.values().filter_map(|id| match &self.by_id.get(id)?.slot {
             Slot::Held(h) => Some(&**h),
             Slot::InFlight(_) => None,
         })

@@ -20,10 +20,10 @@ impl Fault {
         if let Some(path) = &self.0 {
             if let Ok(what) = std::fs::read_to_string(path) {
                 if what.trim() == "eio" {
-                    return Err(io::Error::from_raw_os_error(libc::EIO));
+                    return Err(rustix::io::Errno::IO.into());
                 }
                 file.write_all(&bytes[..bytes.len() / 2])?;
-                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+                return Err(rustix::io::Errno::NOSPC.into());
             }
         }
         file.write_all(bytes)

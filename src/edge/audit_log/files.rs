@@ -1,12 +1,11 @@
 //! The audit directory's files: the lock every writer takes, the day files, their tails.
-// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
-#![allow(unsafe_code)]
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+use rustix::fs::FlockOperation;
 
 pub(super) const LOCK_FILE: &str = ".lock";
 
@@ -16,20 +15,15 @@ pub(crate) struct DirLock(File);
 impl DirLock {
     pub(crate) fn take(dir: &Path) -> io::Result<DirLock> {
         let file = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE))?;
-        // SAFETY: flock on a descriptor we own; blocks until the lock is ours.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // Blocks until the lock is ours.
+        rustix::fs::flock(&file, FlockOperation::LockExclusive)?;
         Ok(DirLock(file))
     }
 }
 
 impl Drop for DirLock {
     fn drop(&mut self) {
-        // SAFETY: unlocking our own descriptor.
-        unsafe {
-            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
-        }
+        let _ = rustix::fs::flock(&self.0, FlockOperation::Unlock);
     }
 }
 

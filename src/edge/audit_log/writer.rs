@@ -31,6 +31,8 @@ pub(super) struct Writer {
     fault: Fault,
     /// The sealing key, when `countersign audit keygen` made one.
     key: Option<SealKey>,
+    /// The day file's name for a day number (days since the epoch), of the last record.
+    day_name: (i64, String),
 }
 
 impl Writer {
@@ -53,6 +55,7 @@ impl Writer {
             cut: None,
             fault: Fault::from_env(),
             key,
+            day_name: (i64::MIN, String::new()),
         };
         if let Err(e) = writer.prepare() {
             writer.warn_once(&e);
@@ -201,8 +204,9 @@ impl Writer {
         let mut finished_day = None;
         for event in recovered.iter().chain(events) {
             let micros = self.settings.clock.now_micros();
-            let day = format!("{}.jsonl", time::day(micros));
-            if day != anchor.file || self.open.is_none() {
+            self.refresh_day(micros);
+            if self.day_name.1 != anchor.file || self.open.is_none() {
+                let day = self.day_name.1.clone();
                 self.write_out(&mut pending, sync)?;
                 if !anchor.file.is_empty() && anchor.file != day {
                     finished_day = Some(anchor.file.clone());
@@ -246,6 +250,15 @@ impl Writer {
             }
         }
         Ok(())
+    }
+
+    /// Makes `day_name` the `YYYY-MM-DD.jsonl` of `micros`: formatted once a day rather
+    /// than once a record.
+    fn refresh_day(&mut self, micros: i64) {
+        let number = micros.div_euclid(86_400_000_000);
+        if self.day_name.0 != number {
+            self.day_name = (number, format!("{}.jsonl", time::day(micros)));
+        }
     }
 
     /// Writes the lines gathered for the open day file in one write.
