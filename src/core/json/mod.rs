@@ -17,7 +17,7 @@ mod special;
 mod value;
 
 pub use number::number_round_trips;
-pub use raw::{skip_value, string_end, Elements, Kind, Members, Piece, Raw, Shared, Unescape};
+pub use raw::{skip_value, string_end, string_end_bytes, Elements, Kind, Members, Piece, Raw, Shared, Unescape};
 pub use scan::{parse, scan_envelope, scan_envelope_str, Envelope, Message, Refusal};
 pub use value::{Map, Value};
 

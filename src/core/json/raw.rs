@@ -354,7 +354,11 @@ pub fn skip_value(text: &str, pos: usize) -> Option<usize> {
 
 /// One past the closing quote of the string that opens at `pos` in `text`.
 pub fn string_end(text: &str, pos: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
+    string_end_bytes(text.as_bytes(), pos)
+}
+
+/// [`string_end`] over bytes that need not be valid UTF-8 (a line read leniently).
+pub fn string_end_bytes(bytes: &[u8], pos: usize) -> Option<usize> {
     if bytes.get(pos) != Some(&b'"') {
         return None;
     }

@@ -27,26 +27,6 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// RFC 6901 JSON Pointer lookup (`""` is the whole value).
-    pub fn pointer(&self, pointer: &str) -> Option<&Value<'a>> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        rest.split('/').try_fold(self, |node, token| {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            match node {
-                Value::Object(_) => node.get(&token),
-                Value::Array(items) => {
-                    let canonical = token == "0" || !token.starts_with('0');
-                    let index: usize = token.parse().ok().filter(|_| canonical)?;
-                    items.get(index)
-                }
-                _ => None,
-            }
-        })
-    }
-
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
@@ -162,17 +142,5 @@ mod tests {
         assert!(parse(b"-42").unwrap().to_serde().is_i64(), "integers stay integers");
         let nested = parse(br#"{"a":[5.1E+25]}"#).unwrap().to_serde();
         assert_eq!(nested["a"][0].as_f64(), Some(5.1e25));
-    }
-
-    #[test]
-    fn pointer_follows_rfc_6901() {
-        let v = parse(br#"{"a":{"b/c":[10,{"~x":true}]},"":1}"#).unwrap();
-        assert_eq!(v.pointer("/a/b~1c/0").unwrap().as_f64(), Some(10.0));
-        assert_eq!(v.pointer("/a/b~1c/1/~0x").unwrap().as_bool(), Some(true));
-        assert_eq!(v.pointer("/").unwrap().as_f64(), Some(1.0));
-        assert!(v.pointer("/a/b~1c/01").is_none());
-        assert!(v.pointer("/a/missing").is_none());
-        assert!(v.pointer("a").is_none());
-        assert_eq!(v.pointer(""), Some(&v));
     }
 }

@@ -208,13 +208,11 @@ impl Session {
         if held.stage != Stage::Queued {
             return;
         }
-        if self.asking == Some(ticket) {
-            self.asking = None;
-        } else if !matches!(asked, Asked::TimedOut { .. }) {
-            // Only the call being asked can be answered.
-            return;
-        } else {
-            self.queue.retain(|t| *t != ticket);
+        match (self.asking == Some(ticket), &asked) {
+            (true, _) => self.asking = None,
+            // A queued call can only time out; only the call being asked can be answered.
+            (false, Asked::TimedOut { .. }) => self.queue.retain(|t| *t != ticket),
+            (false, _) => return,
         }
         let (class, rule, waited) = (held.class, held.rule.clone(), held.waited_ms(now.mono));
         let tool = held.call.name.clone();

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use crate::core::json::{self, Message};
+use crate::core::json::{self, string_end_bytes, Message};
 use crate::core::protocol::{kind_of, Id, Kind};
 
 #[derive(Debug)]
@@ -115,14 +115,12 @@ pub fn sniff_id(bytes: &[u8]) -> Option<Id> {
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
-                let start = i + 1;
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
+                // An unterminated string runs to the end: nothing after it is read.
+                let end = string_end_bytes(bytes, i).unwrap_or(bytes.len() + 1);
                 if depth == 1 && key_start.is_none() && after_key.is_none() {
-                    key_start = Some(&bytes[start..i.min(bytes.len())]);
+                    key_start = Some(&bytes[i + 1..end - 1]);
                 }
+                i = end - 1;
             }
             b':' if depth == 1 => {
                 after_key = key_start.take();
@@ -130,11 +128,7 @@ pub fn sniff_id(bytes: &[u8]) -> Option<Id> {
                     let rest = &bytes[i + 1..];
                     let rest = &rest[rest.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
                     let end = if rest.first() == Some(&b'"') {
-                        let mut j = 1;
-                        while j < rest.len() && rest[j] != b'"' {
-                            j += if rest[j] == b'\\' { 2 } else { 1 };
-                        }
-                        (j < rest.len()).then_some(j + 1)?
+                        string_end_bytes(rest, 0)?
                     } else {
                         rest.iter()
                             .position(|b| matches!(b, b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t'))
@@ -167,6 +161,8 @@ mod tests {
         assert_eq!(sniff_id(br#"{"result":{"id":1}}"#), None, "only the top level counts");
         assert_eq!(sniff_id(br#"{"a":"id","b":2}"#), None, "a value is not a key");
         assert_eq!(sniff_id(b"garbage"), None);
+        assert_eq!(sniff_id(br#"{"note":"unterminated \"#), None, "a string cut short ends the walk");
+        assert_eq!(sniff_id(b"{\"x\":\"\xff\\\"\",\"id\":3,"), Some(Id::Number("3".into())), "bytes, not UTF-8");
     }
 
     #[test]
