@@ -76,7 +76,15 @@ fn without_a_console_or_terminal_the_call_is_kept_for_later() {
     s.wait();
     let asked = s.audit_records().into_iter().find(|r| r["event"] == "approval").expect("an approval record");
     assert_eq!((asked["action"].as_str(), asked["tool"].as_str()), (Some("asked"), Some("delete_file")), "{asked}");
-    assert!(text.contains(&format!("pending approval {}", asked["id"].as_str().unwrap())), "{text}");
+    let id = asked["id"].as_str().unwrap();
+    assert!(text.contains(&format!("pending approval {id}")), "{text}");
+    let dir = s.wrap.audit_dir();
+    let (code, out, _) = support::run(&["audit", "tail", "--dir", dir.to_str().unwrap()], b"");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("approval      countersign asked {id} delete_file sha256:")),
+        "readable in tail:\n{out}"
+    );
 }
 
 /// Ends the console if the test fails before it quits.

@@ -230,6 +230,18 @@ fn readable(r: &Json, color: bool) -> String {
         }
         Some("session_start") => inert_cut(&r["argv"].to_string(), 120),
         Some("session_end") => format!("exit {} {}", r["exit_status"], r["counts"]),
+        Some("approval") => {
+            let digest = s("digest");
+            let expires = r["expires"].as_str().map(|e| format!(" until {}", inert_cut(e, 40))).unwrap_or_default();
+            format!(
+                "{} {} {} {}by {}{expires}",
+                s("action"),
+                s("id"),
+                s("tool"),
+                digest.get(..19).map(|d| format!("{d} ")).unwrap_or_default(),
+                s("by")
+            )
+        }
         _ => String::new(),
     };
     format!("{} {body}", paint("2", &head))

@@ -61,8 +61,11 @@ pub(super) fn run(headless: bool, audit_dir: Option<PathBuf>) -> Result<i32, Err
     say("\n2. delete_file is destructive: countersign holds it for a human.")?;
     if interactive {
         say("   The prompt appears below, on your terminal. Press y to approve, n to deny, v to view.")?;
-    } else {
+    } else if headless {
         say("   Nobody can be asked here (headless), so it is denied and the model is told why.")?;
+    } else {
+        say("   Nobody can be asked here (no terminal, no console), so it is denied and kept as a")?;
+        say("   pending approval: `countersign approve <id>` in a terminal would let it run once.")?;
     }
     let answer =
         call(4, "tools/call", json!({"name": "delete_file", "arguments": {"path": "/home/me/important/report.csv"}}))?;
