@@ -78,6 +78,9 @@ fn without_a_console_or_terminal_the_call_is_kept_for_later() {
     assert_eq!((asked["action"].as_str(), asked["tool"].as_str()), (Some("asked"), Some("delete_file")), "{asked}");
     let id = asked["id"].as_str().unwrap();
     assert!(text.contains(&format!("pending approval {id}")), "{text}");
+    // The same words, in one line, on countersign's stderr (clients keep it in their logs).
+    let err = s.stderr_text();
+    assert_eq!(err.lines().filter(|l| l.contains(&format!("run `countersign approve {id}`"))).count(), 1, "{err}");
     let dir = s.wrap.audit_dir();
     let (code, out, _) = support::run(&["audit", "tail", "--dir", dir.to_str().unwrap()], b"");
     assert_eq!(code, 0);

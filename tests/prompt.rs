@@ -97,6 +97,8 @@ fn timeout_denies_as_approval_timeout_and_progress_keeps_the_client_waiting() {
     assert_eq!(progress["params"]["progressToken"], "tok");
     let r = s.answer(1);
     assert!(text(&r).contains("reason=approval_timeout"), "{r}");
+    // A timeout is not a denial: the call is kept for the user to approve later.
+    assert!(text(&r).contains("It is kept as pending approval ") && text(&r).contains("`countersign approve "), "{r}");
     s.tty.as_ref().unwrap().wait_for("timed out", 1);
     s.wait();
     assert!(!s.server_log().contains("delete_file"));

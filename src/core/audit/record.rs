@@ -138,6 +138,14 @@ impl Members {
         self
     }
 
+    /// A member only when there is a value (for the rare ones: no `null` in every record).
+    pub fn some_str(self, key: &'static str, value: Option<&str>) -> Members {
+        match value {
+            Some(_) => self.opt_str(key, value),
+            None => self,
+        }
+    }
+
     pub fn num(mut self, key: &'static str, value: u64) -> Members {
         let _ = write!(self.key(key), "{value}");
         self

@@ -272,8 +272,8 @@ impl Session {
         let Some(held) = self.requests.held(ticket) else {
             return;
         };
-        let mut shown = self.shown(held);
-        shown.arguments = records::redacted_arguments(&held.call);
+        // The book redacts the arguments before it stores them.
+        let shown = self.shown(held);
         let file = File {
             held: shown,
             tool: held.call.name.clone(),

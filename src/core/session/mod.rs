@@ -92,7 +92,7 @@ pub struct Consult {
 /// A call to keep as a pending approval.
 #[derive(Debug, Clone)]
 pub struct File {
-    /// What the prompt showed, with the arguments redacted: what is stored.
+    /// What the prompt showed (the book redacts its arguments before it stores them).
     pub held: Held,
     pub tool: String,
     pub digest: String,

@@ -18,7 +18,7 @@ pub(super) fn decision(id: &Id, tool: &str, args: Args, digest: Option<&str>, ta
         .str("decision", if d.allows() { "allow" } else { "deny" })
         .opt_str("detail", d.detail.as_deref())
         .opt_str("digest", digest)
-        .opt_str(
+        .some_str(
             "lease",
             match &d.by {
                 By::Lease(id) => Some(id.as_str()),
@@ -26,7 +26,7 @@ pub(super) fn decision(id: &Id, tool: &str, args: Args, digest: Option<&str>, ta
             },
         )
         .str("reason", d.reason.as_str())
-        .opt_str("receipt", d.receipt.as_deref())
+        .some_str("receipt", d.receipt.as_deref())
         .display("request_id", id)
         .opt_str("rule", d.rule.as_deref())
         .bool("task", task)
