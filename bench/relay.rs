@@ -5,6 +5,8 @@
 //!   interposer: two threads, plain `read`/`write` of 64 KiB, no framing;
 //! * `line relay`: the same, but forwarding whole lines (read to the newline, then write),
 //!   for information: the floor for an interposer that must see a message whole;
+//! * `loop relay`: whole lines again, but on one thread with tokio's event loop, as
+//!   countersign runs, for information: what the event loop itself costs;
 //! * `countersign`: `countersign --headless --audit-dir DIR -- <fake server>`, audit on.
 //!
 //! It prints the round-trip time of one read-only `tools/call` (median over thousands of
@@ -21,7 +23,7 @@
 //!
 //! This one executable plays every part: with `--role-server` it is the fake server, with
 //! `--role-relay -- CMD...` the bare relay, with `--role-line-relay -- CMD...` the line
-//! relay, and otherwise the client that drives and measures. The fake server is canned: it
+//! relay, with `--role-loop-relay -- CMD...` the loop relay, and otherwise the client that drives and measures. The fake server is canned: it
 //! finds the method, the id and whether the tool is `big` with plain byte searches, and
 //! writes precomputed answers, so its own time does not hide the relay's.
 #![allow(clippy::unwrap_used, unsafe_code)]
@@ -30,6 +32,8 @@
 mod bare;
 #[path = "relay/driver.rs"]
 mod driver;
+#[path = "relay/event_loop.rs"]
+mod event_loop;
 #[path = "relay/report.rs"]
 mod report;
 #[path = "relay/server.rs"]
@@ -45,6 +49,7 @@ fn main() {
         Some("--role-server") => server::fake_server(),
         Some("--role-relay") => bare::bare_relay(&args[2..], false),
         Some("--role-line-relay") => bare::bare_relay(&args[2..], true),
+        Some("--role-loop-relay") => event_loop::loop_relay(&args[2..]),
         // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: a smoke run.
         _ => driver::driver(args.iter().any(|a| a == "--bench")),
     }

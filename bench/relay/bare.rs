@@ -2,7 +2,7 @@
 //! interposer, and for one that must see each message whole.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use super::MIB;
 
@@ -10,16 +10,7 @@ use super::MIB;
 /// the line (still no parsing). That is the floor for a relay that must see a message
 /// whole before passing it on, as a gate that validates does.
 pub(crate) fn bare_relay(args: &[String], framed: bool) {
-    let cmd = match args.first().map(String::as_str) {
-        Some("--") => &args[1..],
-        _ => args,
-    };
-    let mut child = Command::new(&cmd[0])
-        .args(&cmd[1..])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("bare relay: cannot run {:?}: {e}", cmd[0]));
+    let mut child = spawn_server(args, "bare relay");
     let child_in = child.stdin.take().expect("piped");
     let child_out = child.stdout.take().expect("piped");
     // Our own fds as plain files: no Stdin buffer, no LineWriter on stdout.
@@ -30,6 +21,20 @@ pub(crate) fn bare_relay(args: &[String], framed: bool) {
     pump(Box::new(child_out), Box::new(stdout));
     let status = child.wait().map(|s| s.code().unwrap_or(1)).unwrap_or(1);
     std::process::exit(status);
+}
+
+/// Starts the server named after the relay's `--`, its stdin and stdout piped to us.
+pub(crate) fn spawn_server(args: &[String], relay: &str) -> Child {
+    let cmd = match args.first().map(String::as_str) {
+        Some("--") => &args[1..],
+        _ => args,
+    };
+    Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{relay}: cannot run {:?}: {e}", cmd[0]))
 }
 
 pub(crate) trait OwnedFdExt {

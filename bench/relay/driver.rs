@@ -103,6 +103,9 @@ pub(crate) fn driver(bench: bool) {
     let mut line_relay = Command::new(&me);
     line_relay.args(["--role-line-relay", "--"]);
     server(&mut line_relay);
+    let mut loop_relay = Command::new(&me);
+    loop_relay.args(["--role-loop-relay", "--"]);
+    server(&mut loop_relay);
     let mut gate = Command::new(&countersign);
     gate.arg("--headless").arg("--audit-dir").arg(&audit_dir).arg("--");
     server(&mut gate);
@@ -125,6 +128,7 @@ pub(crate) fn driver(bench: bool) {
         ("direct", direct, false),
         ("bare relay", relay, false),
         ("line relay", line_relay, false),
+        ("loop relay", loop_relay, false),
         ("countersign", gate, false),
         ("cs, sockets", gate_sockets, true),
     ];

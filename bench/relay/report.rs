@@ -109,11 +109,11 @@ pub(crate) fn print(sizes: &Sizes, sessions: &[Session], outcome: &Outcome) -> b
     println!("measured in {:.1} s", measured.as_secs_f64());
     println!();
 
-    let (direct, relay, line_relay, gate, gate_sockets) =
-        (&sessions[0], &sessions[1], &sessions[2], &sessions[3], &sessions[4]);
+    let (direct, relay, line_relay, loop_relay, gate, gate_sockets) =
+        (&sessions[0], &sessions[1], &sessions[2], &sessions[3], &sessions[4], &sessions[5]);
     let ratio = |a: u64, b: u64| if b == 0 { f64::NAN } else { a as f64 / b as f64 };
     println!("for scale, against the bare relay:");
-    for s in [direct, line_relay, gate_sockets] {
+    for s in [direct, line_relay, loop_relay, gate_sockets] {
         println!(
             "  {:<12} round trip {:.2}x, cpu per call {:.2}x, large result {:.2}x, peak RSS {:.2}x",
             s.name,

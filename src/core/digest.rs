@@ -429,12 +429,10 @@ pub fn call_digest(name: &str, arguments: Option<&Value<'_>>) -> String {
 /// Lowercase hex of `bytes` (on every call and every audit line: no `fmt` machinery).
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
+    let text: Vec<u8> =
+        bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]).collect();
+    // Only ASCII digits and letters went in.
+    String::from_utf8(text).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -70,6 +70,14 @@ pub enum Id {
 impl Id {
     /// Reads an id from its raw JSON text; `None` for anything but a string or number.
     pub fn from_raw(raw: &str) -> Option<Id> {
+        // The usual ids need no parse: a plain string, or an integer already in its
+        // canonical form (JCS writes an integer below 2^53 as its digits; `-0` is `0`).
+        if let Some(text) = plain_string(raw) {
+            return Some(Id::String(text.to_owned()));
+        }
+        if canonical_integer(raw) {
+            return Some(Id::Number(raw.to_owned()));
+        }
         match json::parse(raw.as_bytes()).ok()? {
             Value::String(s) => Some(Id::String(s.into_owned())),
             number @ Value::Number(_) => {
@@ -135,6 +143,24 @@ pub struct Invalid {
     pub id: Option<Id>,
 }
 
+/// The text of a JSON string without escapes (the scanner validated it), else `None`.
+fn plain_string(raw: &str) -> Option<&str> {
+    let text = raw.strip_prefix('"')?.strip_suffix('"')?;
+    (!text.contains(['\\', '"'])).then_some(text)
+}
+
+/// An integer written as JCS writes it: `0`, or an optional `-` and up to 15 digits
+/// without a leading zero (below 2^53, so exact as a double).
+fn canonical_integer(raw: &str) -> bool {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    let bytes = digits.as_bytes();
+    match bytes {
+        [b'0'] => raw == "0",
+        [b'1'..=b'9', rest @ ..] => rest.len() < 15 && rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
+}
+
 /// Classifies an envelope as a request, notification, response or error.
 pub fn kind_of(env: &Envelope<'_>) -> Result<Kind, Invalid> {
     let id = match env.id {
@@ -153,8 +179,12 @@ pub fn kind_of(env: &Envelope<'_>) -> Result<Kind, Invalid> {
         }
     }
     if let Some(raw) = env.method {
-        let Ok(Value::String(method)) = json::parse(raw.as_bytes()) else {
-            return invalid("method must be a string");
+        let method = match plain_string(raw) {
+            Some(text) => std::borrow::Cow::Borrowed(text),
+            None => match json::parse(raw.as_bytes()) {
+                Ok(Value::String(method)) => method,
+                _ => return invalid("method must be a string"),
+            },
         };
         if env.result.is_some() || env.error.is_some() {
             return invalid("a request cannot carry result or error");
@@ -258,6 +288,46 @@ mod tests {
             let echoed = Id::from_raw(&id.to_json()).unwrap();
             assert_eq!(echoed, id, "{raw} came back as {}", id.to_json());
         }
+    }
+
+    #[test]
+    fn usual_ids_read_without_a_parse_are_read_as_the_parse_reads_them() {
+        let parsed = |raw: &str| match json::parse(raw.as_bytes()) {
+            Ok(Value::String(s)) => Some(Id::String(s.into_owned())),
+            Ok(number @ Value::Number(_)) => {
+                let mut canonical = String::new();
+                crate::core::digest::canonicalize(&number, &mut canonical);
+                Some(Id::Number(canonical))
+            }
+            _ => None,
+        };
+        let empty = String::from("\"\"");
+        for raw in [
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "100",
+            "123456789012345",
+            "-123456789012345",
+            "1234567890123456",
+            "9007199254740993",
+            "01",
+            "-",
+            "1.0",
+            "1e3",
+            "-0.0",
+            "true",
+            r#""abc""#,
+            &empty,
+            r#""a\u0062""#,
+            r#""\"""#,
+            r#""é 😀""#,
+        ] {
+            assert_eq!(Id::from_raw(raw), parsed(raw), "{raw}");
+        }
+        let zero = kind(r#"{"jsonrpc":"2.0","id":0,"method":"x"}"#);
+        assert_eq!(kind(r#"{"jsonrpc":"2.0","id":-0,"method":"x"}"#), zero);
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub fn redact_argv(argv: &[String]) -> Vec<String> {
             let flag = flag.strip_prefix('-').unwrap_or(flag);
             match flag.split_once('=') {
                 Some((name, _)) if is_secret_key(name) => {
-                    out.push(format!("{}={REDACTED}", &arg[..arg.len() - flag.len() + name.len()]));
+                    // The flag's name is kept, but it may hold a secret of its own.
+                    let name = redact_secrets(&arg[..arg.len() - flag.len() + name.len()]);
+                    out.push(format!("{name}={REDACTED}"));
                     continue;
                 }
                 // `--password VALUE`: the value is the next argument.
@@ -59,6 +61,11 @@ mod tests {
         );
         assert_eq!(red(&["x", "sk-live-abcdefghijklmnopqrstuvwxyz"]), ["x", "[REDACTED]"]);
         assert_eq!(red(&["x", r#"--config={"token":"t0k"}"#]), ["x", r#"--config={"token":"[REDACTED]"}"#]);
+        // A flag whose name looks secret and holds a secret in a well-known format.
+        let secret = "sk-proj-Zq8fuzzPlantedSecret0123456789";
+        let shown = red(&["x", &format!("- {secret} &=v")]);
+        assert!(!shown[1].contains("PlantedSecret"), "{shown:?}");
+        assert!(shown[1].ends_with("=[REDACTED]"), "{shown:?}");
         assert_eq!(
             red(&["npx", "-y", "@modelcontextprotocol/server-filesystem", "/home/me/keys"]),
             ["npx", "-y", "@modelcontextprotocol/server-filesystem", "/home/me/keys"]

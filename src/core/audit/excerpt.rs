@@ -58,7 +58,13 @@ pub fn redact_json_text(text: &str) -> String {
         } else if is_secret_value(&decoded) || is_secret_value(literal) {
             out.push_str(&text[copied..i]);
             out.push('"');
-            out.push_str(&redact_secrets(&decoded).replace(['"', '\\'], ""));
+            if literal.contains('\\') && is_secret_value(literal) {
+                // A secret in the raw text that its escapes may decode into something
+                // else (a `\u` swallowing its first characters): none of it is shown.
+                out.push_str(REDACTED);
+            } else {
+                out.push_str(&redact_secrets(&decoded).replace(['"', '\\'], ""));
+            }
             out.push('"');
             copied = end;
         }
@@ -198,6 +204,11 @@ mod tests {
         assert!(!out.contains("abcdefghijklmnop"), "{out}");
         let escaped = br#"["sk\u002dproj-abcdefghijklmnopqrstuvwx"]"#;
         assert!(!redact_excerpt(escaped).contains("abcdefghijklmnop"));
+        // An escape that swallows the start of a secret in the decoded text (found by
+        // fuzzing: fuzz/regressions/redact/escape-swallows-secret-prefix).
+        let swallowed = b"\"\\\\\\u sk-proj-Zq8fuzzPlantedSecret0123456789 .";
+        let out = redact_excerpt(swallowed);
+        assert!(!out.contains("PlantedSecret"), "{out}");
         let not_json = b"garbage postgresql://admin:hunter2@db/app Bearer abcdefghijkl";
         let out = redact_excerpt(not_json);
         assert!(!out.contains("hunter2") && !out.contains("abcdefghijkl"), "{out}");

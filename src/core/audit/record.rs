@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::redact_raw::redact_raw;
+use super::redact_raw::write_redacted;
 use super::time::rfc3339_micros;
 use crate::core::digest::{canonical_string, hex, JsonEscaped};
 use crate::core::json::Shared;
@@ -147,7 +147,7 @@ impl Members {
     }
 
     pub fn num(mut self, key: &'static str, value: u64) -> Members {
-        let _ = write!(self.key(key), "{value}");
+        decimal(value, self.key(key));
         self
     }
 
@@ -161,6 +161,21 @@ impl Members {
     }
 }
 
+/// `n` in decimal, without `fmt` (every record has a few numbers).
+fn decimal(mut n: u64, out: &mut String) {
+    let mut text = [0u8; 20];
+    let mut at = text.len();
+    loop {
+        at -= 1;
+        text[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(text[at..].iter().map(|&b| char::from(b)));
+}
+
 /// Who wrote a record.
 #[derive(Debug, Clone)]
 pub struct Origin {
@@ -172,7 +187,12 @@ pub struct Origin {
 /// come first in a fixed order; event fields follow in key order.
 pub fn render(head: &ChainHead, origin: &Origin, micros: i64, event: &Event) -> String {
     let mut line = String::with_capacity(256 + event.members.len());
-    let _ = write!(line, r#"{{"v":{SCHEMA},"ts":"{}","seq":{}"#, rfc3339_micros(micros), head.seq + 1);
+    line.push_str(r#"{"v":"#);
+    decimal(SCHEMA, &mut line);
+    line.push_str(r#","ts":""#);
+    line.push_str(&rfc3339_micros(micros));
+    line.push_str(r#"","seq":"#);
+    decimal(head.seq + 1, &mut line);
     for (key, value) in [
         ("event", event.name),
         ("session", &origin.session),
@@ -190,7 +210,7 @@ pub fn render(head: &ChainHead, origin: &Origin, micros: i64, event: &Event) -> 
         Some(Args::Call(None)) => line.push_str(r#","args":{}"#),
         Some(Args::Call(Some(arguments))) => {
             line.push_str(r#","args":"#);
-            line.push_str(&redact_raw(arguments.raw()).to_string());
+            write_redacted(arguments.raw(), &mut line);
         }
     }
     if !event.members.is_empty() {
@@ -211,6 +231,15 @@ mod tests {
     use super::*;
     use crate::core::audit::redact::redact;
     use serde_json::json;
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 99, 1_000_000, u64::MAX] {
+            let mut out = String::from("x");
+            decimal(n, &mut out);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
 
     #[test]
     fn records_carry_the_common_fields_and_chain() {

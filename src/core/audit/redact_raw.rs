@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use serde_json::Value as Json;
 
 use super::redact::{is_secret_key, is_secret_value, MAX_DEPTH, MAX_ITEMS, MAX_STRING, REDACTED};
+use crate::core::digest::canonical_string;
 use crate::core::json::{Kind, Piece, Raw, Value};
 
 /// Text decoded at a time when a long string with escapes is checked for secrets.
@@ -68,6 +69,96 @@ fn redact_at(value: Raw<'_>, depth: usize) -> Json {
         Some(Kind::Number) => Value::Number(Cow::Borrowed(value.text())).to_serde(),
         Some(Kind::Bool) => value.as_bool().map_or(Json::Null, Json::Bool),
         Some(Kind::Null) | None => Json::Null,
+    }
+}
+
+/// Writes the loggable form of the JSON text `value` to `out`: the same text as
+/// `redact_raw(value).to_string()`, without the tree. This is what every `decision`
+/// record does with a call's arguments.
+pub fn write_redacted(value: Raw<'_>, out: &mut String) {
+    write_at(value, 0, out);
+}
+
+fn write_at(value: Raw<'_>, depth: usize, out: &mut String) {
+    if depth >= MAX_DEPTH {
+        return canonical_string("[cut: nested too deep]", out);
+    }
+    match value.kind() {
+        Some(Kind::String) if secret_value(value) => match value.as_str() {
+            Some(s) if s.len() <= 1 << 20 => {
+                canonical_string(&super::redact::cut(&super::secrets::redact_secrets(&s)), out);
+            }
+            _ => canonical_string(REDACTED, out),
+        },
+        Some(Kind::String) => canonical_string(&cut_raw(value), out),
+        Some(Kind::Array) => {
+            out.push('[');
+            let mut items = value.elements();
+            for (n, item) in items.by_ref().take(MAX_ITEMS).enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                write_at(item, depth + 1, out);
+            }
+            let more = items.count();
+            if more > 0 {
+                out.push(',');
+                canonical_string(&format!("[cut: {more} more items]"), out);
+            }
+            out.push(']');
+        }
+        Some(Kind::Object) => {
+            // As serde_json's map writes it: keys in order, the last of equal keys wins.
+            let mut shown: Vec<(String, String)> = Vec::new();
+            let mut members = value.members();
+            while shown.len() < MAX_ITEMS {
+                let Some((key, v)) = members.next_raw() else { break };
+                let key = Raw::new(key);
+                let mut text = String::new();
+                if secret_key(key) {
+                    canonical_string(REDACTED, &mut text);
+                } else {
+                    write_at(v, depth + 1, &mut text);
+                }
+                shown.push((cut_raw(key), text));
+            }
+            let mut more = 0usize;
+            while members.next_raw().is_some() {
+                more += 1;
+            }
+            if more > 0 {
+                let mut text = String::new();
+                canonical_string(&format!("{more} more members"), &mut text);
+                shown.push(("[cut]".into(), text));
+            }
+            // Stable: among equal keys the last one written stays last.
+            shown.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push('{');
+            let mut first = true;
+            for (n, (key, text)) in shown.iter().enumerate() {
+                if shown.get(n + 1).is_some_and(|next| next.0 == *key) {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                canonical_string(key, out);
+                out.push(':');
+                out.push_str(text);
+            }
+            out.push('}');
+        }
+        Some(Kind::Number) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{}", Value::Number(Cow::Borrowed(value.text())).to_serde());
+        }
+        Some(Kind::Bool) => out.push_str(match value.as_bool() {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "null",
+        }),
+        Some(Kind::Null) | None => out.push_str("null"),
     }
 }
 
@@ -167,6 +258,9 @@ mod tests {
     fn same(json: &str) {
         let tree = redact(&parse(json.as_bytes()).unwrap());
         assert_eq!(redact_raw(Raw::new(json)), tree, "{json}");
+        let mut text = String::new();
+        write_redacted(Raw::new(json), &mut text);
+        assert_eq!(text, tree.to_string(), "the text written for {json}");
     }
 
     #[test]
@@ -195,6 +289,11 @@ mod tests {
         same("[]");
         same("{}");
         same(r#""plain""#);
+        same("{\"\\u0000\\u001f\\b\\f\\t\\r\\n\\u007f\u{7f}é\":\"\\u2028\\\"\\\\/\"}");
+        same(r#"{"b":1,"a":2,"":[{}],"c":{"z":[],"y":null}}"#);
+        let wide: Vec<String> = (0..MAX_ITEMS + 3).map(|i| format!("\"k{i:03}\":{i}")).collect();
+        same(&format!("{{{},\"[cut]\":0}}", wide.join(",")));
+        same(&format!("[{}]", (0..MAX_ITEMS + 7).map(|i| i.to_string()).collect::<Vec<_>>().join(",")));
     }
 
     #[test]

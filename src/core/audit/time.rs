@@ -10,24 +10,27 @@ pub fn rfc3339_micros(micros: i64) -> String {
     if !(0..=9999).contains(&y) {
         return format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z", rem / 3600, rem % 3600 / 60, rem % 60);
     }
-    // Every record has one: digits by hand, not through `fmt`.
-    let mut out = String::with_capacity(27);
-    for (n, width, then) in
-        [(y, 4, '-'), (m, 2, '-'), (d, 2, 'T'), (rem / 3600, 2, ':'), (rem % 3600 / 60, 2, ':'), (rem % 60, 2, '.')]
-    {
-        digits(&mut out, n, width);
-        out.push(then);
+    // Every record has one: digits by hand into a fixed layout, not through `fmt`.
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    for (n, end, width) in [
+        (y, 4, 4),
+        (m, 7, 2),
+        (d, 10, 2),
+        (rem / 3600, 13, 2),
+        (rem % 3600 / 60, 16, 2),
+        (rem % 60, 19, 2),
+        (frac, 26, 6),
+    ] {
+        digits(&mut text[end - width..end], n);
     }
-    digits(&mut out, frac, 6);
-    out.push('Z');
-    out
+    text.iter().map(|&b| char::from(b)).collect()
 }
 
-/// `n` (0 <= n < 10^width) in `width` decimal digits.
-fn digits(out: &mut String, n: i64, width: u32) {
-    for place in (0..width).rev() {
-        let digit = (n / 10i64.pow(place) % 10) as u8;
-        out.push(char::from(b'0' + digit));
+/// Writes `n` (0 <= n < 10^len) into `out` in `out.len()` decimal digits.
+fn digits(out: &mut [u8], mut n: i64) {
+    for place in out.iter_mut().rev() {
+        *place = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 

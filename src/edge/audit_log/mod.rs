@@ -12,27 +12,25 @@
 mod anchor;
 mod fault;
 mod files;
+mod queue;
 pub mod seal;
 mod writer;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::clock::Clock;
 use crate::core::audit::{Event, Origin};
 pub use anchor::{read_head, HeadAnchor, HEAD_FILE};
 pub use files::day_files;
 pub(crate) use files::DirLock;
+use queue::{Queue, Urgency};
 use writer::Writer;
 /// Records that need no fsync of their own are synced at least this often.
 const LAZY_SYNC: Duration = Duration::from_secs(1);
-/// Records that need no fsync wait this long for company, so that a busy relay writes
-/// many lines per lock, read and write.
-const LAZY_BATCH: Duration = Duration::from_millis(5);
-/// How often that wait looks for a job.
-const LAZY_LOOK: Duration = Duration::from_micros(500);
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("audit log {dir}: {why}")]
@@ -43,15 +41,30 @@ pub struct AuditError {
 
 enum Job {
     Append(Event, Option<oneshot::Sender<Result<(), AuditError>>>),
-    Flush(oneshot::Sender<()>),
     /// Sync and stop, even while other handles still exist.
     Close(oneshot::Sender<()>),
+}
+
+impl Urgency for Job {
+    fn urgent(&self) -> bool {
+        !matches!(self, Job::Append(_, None))
+    }
 }
 
 /// A handle on the writer thread. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: mpsc::Sender<Job>,
+    tx: Arc<Sender>,
+}
+
+/// The senders' side of the queue: when the last handle goes, the writer finishes what
+/// is queued, syncs and stops.
+struct Sender(Arc<Queue<Job>>);
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 pub struct AuditSettings {
@@ -65,94 +78,67 @@ pub struct AuditSettings {
 impl AuditLog {
     /// Starts the writer thread.
     pub fn start(settings: AuditSettings) -> (AuditLog, std::thread::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(1024);
+        let queue = Arc::new(Queue::new());
+        let jobs = queue.clone();
         let thread = std::thread::Builder::new()
             .name("countersign-audit".into())
-            .spawn(move || writer_loop(settings, rx))
+            .spawn(move || {
+                writer_loop(settings, &jobs);
+                jobs.writer_gone();
+            })
             .expect("spawn the audit thread");
-        (AuditLog { tx }, thread)
+        (AuditLog { tx: Arc::new(Sender(queue)) }, thread)
     }
 
     /// Appends `event` soon (within about a second on disk). Waits only when the writer
     /// is far behind.
     pub async fn record(&self, event: Event) {
-        let _ = self.tx.send(Job::Append(event, None)).await;
+        let _ = self.tx.0.push(Job::Append(event, None)).await;
     }
 
     /// Appends `event` and returns once it is on disk (fsync).
     pub async fn record_durable(&self, event: Event) -> Result<(), AuditError> {
         let (ack, done) = oneshot::channel();
         let gone = || AuditError { dir: String::new(), why: "the audit writer stopped".into() };
-        self.tx.send(Job::Append(event, Some(ack))).await.map_err(|_| gone())?;
+        self.tx.0.push(Job::Append(event, Some(ack))).await.map_err(|_| gone())?;
         done.await.map_err(|_| gone())?
-    }
-
-    /// Waits until everything sent so far is on disk.
-    pub async fn flush(&self) {
-        let (ack, done) = oneshot::channel();
-        if self.tx.send(Job::Flush(ack)).await.is_ok() {
-            let _ = done.await;
-        }
     }
 
     /// Writes and syncs everything sent so far, then stops the writer thread. Later
     /// records are refused (a durable one fails, so its call is denied).
     pub async fn close(&self) {
         let (ack, done) = oneshot::channel();
-        if self.tx.send(Job::Close(ack)).await.is_ok() {
+        if self.tx.0.push(Job::Close(ack)).await.is_ok() {
             let _ = done.await;
         }
     }
 }
 
-/// Waits up to [`LAZY_BATCH`] for another job to batch with lazy records, looking every
-/// [`LAZY_LOOK`]: a durable record (a call waiting to be forwarded) that arrives meanwhile
-/// is taken at once rather than after the whole wait.
-fn gather(rx: &mut mpsc::Receiver<Job>) -> Option<Job> {
-    let until = Instant::now() + LAZY_BATCH;
-    loop {
-        std::thread::sleep(LAZY_LOOK);
-        if let Ok(job) = rx.try_recv() {
-            return Some(job);
-        }
-        if Instant::now() >= until {
-            return None;
-        }
-    }
-}
-
-fn writer_loop(settings: AuditSettings, mut rx: mpsc::Receiver<Job>) {
+fn writer_loop(settings: AuditSettings, queue: &Queue<Job>) {
     let mut writer = Writer::new(settings);
     let mut unsynced: Option<Instant> = None;
-    let mut closing = false;
-    while let Some(first) = rx.blocking_recv() {
-        let mut events = Vec::new();
+    let mut jobs = Vec::with_capacity(queue::BATCH);
+    let mut events = Vec::with_capacity(queue::BATCH);
+    while queue.next_batch(&mut jobs).is_some() {
         let mut acks = Vec::new();
-        let mut flushes = Vec::new();
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
+        let mut closed = None;
+        for job in jobs.drain(..) {
             match job {
                 Job::Append(event, ack) => {
                     events.push(event);
                     acks.extend(ack);
                 }
-                Job::Flush(ack) => flushes.push(ack),
+                // Jobs after a close are dropped with the queue: their senders learn
+                // that they were not written.
                 Job::Close(ack) => {
-                    flushes.push(ack);
-                    closing = true;
+                    closed = Some(ack);
                     break;
                 }
             }
-            if events.len() < 512 {
-                next = rx.try_recv().ok();
-                if next.is_none() && acks.is_empty() && flushes.is_empty() && !closing && events.len() < 64 {
-                    next = gather(&mut rx);
-                }
-            }
         }
-        let sync =
-            !acks.is_empty() || !flushes.is_empty() || unsynced.is_some_and(|since| since.elapsed() >= LAZY_SYNC);
+        let sync = !acks.is_empty() || closed.is_some() || unsynced.is_some_and(|since| since.elapsed() >= LAZY_SYNC);
         let result = writer.append(&events, sync);
+        events.clear();
         match &result {
             Ok(()) if sync => unsynced = None,
             Ok(()) => {
@@ -163,10 +149,8 @@ fn writer_loop(settings: AuditSettings, mut rx: mpsc::Receiver<Job>) {
         for ack in acks {
             let _ = ack.send(result.clone());
         }
-        for ack in flushes {
+        if let Some(ack) = closed {
             let _ = ack.send(());
-        }
-        if closing {
             return;
         }
     }
