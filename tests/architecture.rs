@@ -78,6 +78,8 @@ const EDGE_SEAMS: &[(&str, &str)] = &[
     ("pin_store", "locked_file"),
     // A locked file is refused unless it belongs to the user runtime_dir names.
     ("locked_file", "runtime_dir"),
+    // runtime_dir names the user; without USER or LOGNAME it asks the user database.
+    ("runtime_dir", "users"),
 ];
 
 /// What the edges may not reach: the parts that wire them together.

@@ -13,3 +13,4 @@ pub mod runtime_dir;
 pub mod stderr;
 pub mod stdio;
 pub mod tty;
+pub mod users;

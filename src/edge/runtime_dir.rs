@@ -98,9 +98,16 @@ fn named(dir: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", dir.display()))
 }
 
-/// The login name for audit records (`operator:<user>@tty`).
+/// The login name for audit records (`operator:<user>@tty`): `USER`, else `LOGNAME`, else
+/// the password database's name for our uid (clients often start servers without either
+/// variable), else `uid<N>`.
 pub fn user_name() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| format!("uid{}", uid()))
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| super::users::login_name(uid()))
+        .unwrap_or_else(|| format!("uid{}", uid()))
 }
 
 #[cfg(test)]
