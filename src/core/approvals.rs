@@ -311,7 +311,7 @@ pub struct Live<'a> {
 /// audit log's `args`).
 pub fn redact_arguments(arguments: &str) -> String {
     let text = if arguments.trim().is_empty() { "{}" } else { arguments };
-    super::audit::redact_raw::redact_raw(super::json::Raw::new(text)).to_string()
+    super::audit::redact_raw::redacted(super::json::Raw::new(text))
 }
 
 impl Book {

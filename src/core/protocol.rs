@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::json::{self, Envelope, Value};
+use super::json::{self, Envelope, Raw, Value};
 
 /// The `_meta` key by which a 2026-07-28 request names its revision.
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -70,10 +70,11 @@ pub enum Id {
 impl Id {
     /// Reads an id from its raw JSON text; `None` for anything but a string or number.
     pub fn from_raw(raw: &str) -> Option<Id> {
-        // The usual ids need no parse: a plain string, or an integer already in its
-        // canonical form (JCS writes an integer below 2^53 as its digits; `-0` is `0`).
-        if let Some(text) = plain_string(raw) {
-            return Some(Id::String(text.to_owned()));
+        // The usual ids need no parse: a string (decoded as the parser decodes it), or an
+        // integer already in its canonical form (JCS writes an integer below 2^53 as its
+        // digits; `-0` is `0`).
+        if raw.starts_with('"') {
+            return Raw::new(raw).as_str().map(|text| Id::String(text.into_owned()));
         }
         if canonical_integer(raw) {
             return Some(Id::Number(raw.to_owned()));
@@ -143,12 +144,6 @@ pub struct Invalid {
     pub id: Option<Id>,
 }
 
-/// The text of a JSON string without escapes (the scanner validated it), else `None`.
-fn plain_string(raw: &str) -> Option<&str> {
-    let text = raw.strip_prefix('"')?.strip_suffix('"')?;
-    (!text.contains(['\\', '"'])).then_some(text)
-}
-
 /// An integer written as JCS writes it: `0`, or an optional `-` and up to 15 digits
 /// without a leading zero (below 2^53, so exact as a double).
 fn canonical_integer(raw: &str) -> bool {
@@ -179,12 +174,8 @@ pub fn kind_of(env: &Envelope<'_>) -> Result<Kind, Invalid> {
         }
     }
     if let Some(raw) = env.method {
-        let method = match plain_string(raw) {
-            Some(text) => std::borrow::Cow::Borrowed(text),
-            None => match json::parse(raw.as_bytes()) {
-                Ok(Value::String(method)) => method,
-                _ => return invalid("method must be a string"),
-            },
+        let Some(method) = Raw::new(raw).as_str() else {
+            return invalid("method must be a string");
         };
         if env.result.is_some() || env.error.is_some() {
             return invalid("a request cannot carry result or error");

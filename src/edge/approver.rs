@@ -61,8 +61,7 @@ fn socket_path() -> io::Result<PathBuf> {
 
 fn same_user(stream: &UnixStream) -> io::Result<()> {
     let peer = stream.peer_cred()?;
-    // SAFETY: getuid cannot fail.
-    let me = unsafe { libc::getuid() };
+    let me = super::runtime_dir::uid();
     if peer.uid() != me {
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("peer uid {} is not {me}", peer.uid())));
     }

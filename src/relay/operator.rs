@@ -105,7 +105,7 @@ impl Operator for Human {
                 Ok(Ok(Outcome::Timeout)) => Asked::TimedOut { detail: NO_ANSWER.into() },
                 // Only when the session withdrew it, and then nobody reads this answer.
                 Ok(Ok(Outcome::Withdrawn)) => Asked::TimedOut { detail: "withdrawn".into() },
-                Ok(Err(e)) => Asked::Nobody { why: format!("no approver console and no terminal ({e})") },
+                Ok(Err(e)) => Asked::Nobody { why: format!("no approver console, and no terminal to ask at: {e}") },
                 Err(e) => Asked::Nobody { why: format!("the prompt failed ({e})") },
             }
         })

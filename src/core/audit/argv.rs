@@ -15,21 +15,20 @@ pub fn redact_argv(argv: &[String]) -> Vec<String> {
             out.push(REDACTED.to_owned());
             continue;
         }
+        let mut shown = std::borrow::Cow::Borrowed(arg.as_str());
         if let Some(flag) = arg.strip_prefix('-') {
             let flag = flag.strip_prefix('-').unwrap_or(flag);
             match flag.split_once('=') {
+                // `--token=VALUE`: the value goes; the name is checked as any text is.
                 Some((name, _)) if is_secret_key(name) => {
-                    // The flag's name is kept, but it may hold a secret of its own.
-                    let name = redact_secrets(&arg[..arg.len() - flag.len() + name.len()]);
-                    out.push(format!("{name}={REDACTED}"));
-                    continue;
+                    shown = format!("{}={REDACTED}", &arg[..arg.len() - flag.len() + name.len()]).into();
                 }
                 // `--password VALUE`: the value is the next argument.
                 None if !flag.is_empty() && is_secret_key(flag) => hide_next = true,
                 _ => {}
             }
         }
-        let text = redact_secrets(arg);
+        let text = redact_secrets(&shown);
         // JSON given on the command line (`--config '{"token":"…"}'`).
         let text = if text.contains('"') { redact_json_text(&text) } else { text.into_owned() };
         out.push(text);

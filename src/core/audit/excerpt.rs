@@ -58,13 +58,7 @@ pub fn redact_json_text(text: &str) -> String {
         } else if is_secret_value(&decoded) || is_secret_value(literal) {
             out.push_str(&text[copied..i]);
             out.push('"');
-            if literal.contains('\\') && is_secret_value(literal) {
-                // A secret in the raw text that its escapes may decode into something
-                // else (a `\u` swallowing its first characters): none of it is shown.
-                out.push_str(REDACTED);
-            } else {
-                out.push_str(&redact_secrets(&decoded).replace(['"', '\\'], ""));
-            }
+            out.push_str(&redact_secrets(&decoded).replace(['"', '\\'], ""));
             out.push('"');
             copied = end;
         }
@@ -154,8 +148,13 @@ fn decode(literal: &str) -> String {
             Some('r') => out.push('\r'),
             Some('b') | Some('f') => {}
             Some('u') => {
-                let hex: String = chars.by_ref().take(4).collect();
-                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                // Only hex digits belong to the escape: a broken one must not swallow the
+                // text after it (a secret's first characters, say).
+                let hex: String = chars.as_str().chars().take(4).take_while(char::is_ascii_hexdigit).collect();
+                for _ in 0..hex.len() {
+                    chars.next();
+                }
+                match (hex.len() == 4).then(|| u32::from_str_radix(&hex, 16).ok()).flatten().and_then(char::from_u32) {
                     Some(ch) => out.push(ch),
                     None => out.push('\u{fffd}'),
                 }
@@ -204,8 +203,8 @@ mod tests {
         assert!(!out.contains("abcdefghijklmnop"), "{out}");
         let escaped = br#"["sk\u002dproj-abcdefghijklmnopqrstuvwx"]"#;
         assert!(!redact_excerpt(escaped).contains("abcdefghijklmnop"));
-        // An escape that swallows the start of a secret in the decoded text (found by
-        // fuzzing: fuzz/regressions/redact/escape-swallows-secret-prefix).
+        // A broken escape before a secret (found by fuzzing:
+        // fuzz/regressions/redact/escape-swallows-secret-prefix).
         let swallowed = b"\"\\\\\\u sk-proj-Zq8fuzzPlantedSecret0123456789 .";
         let out = redact_excerpt(swallowed);
         assert!(!out.contains("PlantedSecret"), "{out}");

@@ -1,5 +1,6 @@
-//! Redaction read straight from a call's JSON text: the same output as
-//! [`redact`](super::redact::redact) on the tree of that text, without building the tree.
+//! Redaction read straight from a call's JSON text: the same text as
+//! [`redact`](super::redact::redact) on the tree of that text gives, without building a
+//! tree.
 //!
 //! Only what the record shows is decoded: at most [`MAX_ITEMS`] members or elements per
 //! level, [`MAX_DEPTH`] levels, [`MAX_STRING`] characters per string. The rest is counted
@@ -10,8 +11,6 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value as Json;
-
 use super::redact::{is_secret_key, is_secret_value, MAX_DEPTH, MAX_ITEMS, MAX_STRING, REDACTED};
 use crate::core::digest::canonical_string;
 use crate::core::json::{Kind, Piece, Raw, Value};
@@ -21,60 +20,17 @@ const WINDOW: usize = 1 << 20;
 /// What consecutive windows share.
 const OVERLAP: usize = 64 << 10;
 
-/// The loggable form of the JSON text `value` (as `redact` of its tree).
-pub fn redact_raw(value: Raw<'_>) -> Json {
-    redact_at(value, 0)
+/// The loggable form of the JSON text `value` as JSON text: the text of `redact` of its
+/// tree.
+pub fn redacted(value: Raw<'_>) -> String {
+    let mut out = String::new();
+    write_redacted(value, &mut out);
+    out
 }
 
-fn redact_at(value: Raw<'_>, depth: usize) -> Json {
-    if depth >= MAX_DEPTH {
-        return Json::String("[cut: nested too deep]".into());
-    }
-    match value.kind() {
-        // As the tree redactor does: only the secret part goes (a URL keeps its host).
-        Some(Kind::String) if secret_value(value) => match value.as_str() {
-            Some(s) if s.len() <= 1 << 20 => Json::String(super::redact::cut(&super::secrets::redact_secrets(&s))),
-            _ => Json::String(REDACTED.into()),
-        },
-        Some(Kind::String) => Json::String(cut_raw(value)),
-        Some(Kind::Array) => {
-            let mut items = value.elements();
-            let mut out: Vec<Json> = items.by_ref().take(MAX_ITEMS).map(|v| redact_at(v, depth + 1)).collect();
-            let more = items.count();
-            if more > 0 {
-                out.push(Json::String(format!("[cut: {more} more items]")));
-            }
-            Json::Array(out)
-        }
-        Some(Kind::Object) => {
-            let mut out = serde_json::Map::new();
-            let mut members = value.members();
-            let mut taken = 0;
-            while taken < MAX_ITEMS {
-                let Some((key, v)) = members.next_raw() else { break };
-                taken += 1;
-                let key = Raw::new(key);
-                let shown = if secret_key(key) { Json::String(REDACTED.into()) } else { redact_at(v, depth + 1) };
-                out.insert(cut_raw(key), shown);
-            }
-            let mut more = 0usize;
-            while members.next_raw().is_some() {
-                more += 1;
-            }
-            if more > 0 {
-                out.insert("[cut]".into(), Json::String(format!("{more} more members")));
-            }
-            Json::Object(out)
-        }
-        Some(Kind::Number) => Value::Number(Cow::Borrowed(value.text())).to_serde(),
-        Some(Kind::Bool) => value.as_bool().map_or(Json::Null, Json::Bool),
-        Some(Kind::Null) | None => Json::Null,
-    }
-}
-
-/// Writes the loggable form of the JSON text `value` to `out`: the same text as
-/// `redact_raw(value).to_string()`, without the tree. This is what every `decision`
-/// record does with a call's arguments.
+/// Writes the loggable form of the JSON text `value` to `out`: the same text as `redact`
+/// of its tree gives, without building either tree. This is what every `decision` record
+/// does with a call's arguments.
 pub fn write_redacted(value: Raw<'_>, out: &mut String) {
     write_at(value, 0, out);
 }
@@ -254,13 +210,16 @@ mod tests {
     use super::*;
     use crate::core::audit::redact::redact;
     use crate::core::json::parse;
+    use serde_json::Value as Json;
+
+    /// `redacted`, read back as a tree.
+    fn redact_raw(value: Raw<'_>) -> Json {
+        serde_json::from_str(&redacted(value)).unwrap()
+    }
 
     fn same(json: &str) {
         let tree = redact(&parse(json.as_bytes()).unwrap());
-        assert_eq!(redact_raw(Raw::new(json)), tree, "{json}");
-        let mut text = String::new();
-        write_redacted(Raw::new(json), &mut text);
-        assert_eq!(text, tree.to_string(), "the text written for {json}");
+        assert_eq!(redacted(Raw::new(json)), tree.to_string(), "{json}");
     }
 
     #[test]
@@ -319,7 +278,7 @@ mod tests {
     #[test]
     fn garbage_never_panics() {
         for s in ["", "{", "[1,", "{\"a\":", "\"\\u12", "{\"a\":1,}", "nope", "{\"a\" 1}", "\"\\"] {
-            let _ = redact_raw(Raw::new(s));
+            let _ = redacted(Raw::new(s));
         }
     }
 }

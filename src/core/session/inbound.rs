@@ -156,14 +156,15 @@ fn item_kind(line: &Shared, env: json::Envelope<'_>) -> ItemKind {
     match kind {
         Kind::Request { id, method } => {
             let raw = env.params.map(Raw::new);
-            // Only the small members the session reads become a tree; a call's arguments
-            // stay text.
-            // Most requests (a `tools/call` among them) need none of these unless they
-            // carry `_meta`: no tree is built for them.
-            let wanted = matches!(method.as_str(), "initialize" | "tools/list") || method.starts_with("tasks/");
-            let small = raw
-                .filter(|r| wanted || r.get("_meta").is_some())
-                .map(|r| r.pick(&["_meta", "taskId", "cursor", "protocolVersion", "clientInfo"], SMALL));
+            // Only the small members the session reads become a tree, in one walk over
+            // the params; a call's arguments stay text. Most requests (a `tools/call`
+            // among them) are read for `_meta` alone, and without one nothing is built.
+            let keys: &[&str] = match method.as_str() {
+                "initialize" | "tools/list" => &["_meta", "cursor", "protocolVersion", "clientInfo"],
+                m if m.starts_with("tasks/") => &["_meta", "taskId"],
+                _ => &["_meta"],
+            };
+            let small = raw.map(|r| r.pick(keys, SMALL));
             let mut facts = Box::new(facts(&method, small.as_ref()));
             if method == "tools/call" {
                 facts.call = Some(Call::read(id.clone(), raw, line));

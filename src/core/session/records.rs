@@ -39,7 +39,7 @@ pub(super) fn decision(id: &Id, tool: &str, args: Args, digest: Option<&str>, ta
 /// approval stores).
 pub(super) fn redacted_arguments(call: &Call) -> String {
     match &call.arguments {
-        Some(arguments) => crate::core::audit::redact_raw::redact_raw(arguments.raw()).to_string(),
+        Some(arguments) => crate::core::audit::redact_raw::redacted(arguments.raw()),
         None => "{}".to_owned(),
     }
 }

@@ -208,6 +208,8 @@ fn a_read_only_call_is_forwarded_at_once_and_its_result_recorded() {
     assert_eq!(to_server(&actions)[0]["id"], 1);
     assert!(durable_ticket(&actions).is_none(), "read-only calls are recorded lazily");
     assert!(decisions(&actions)[0].contains("allowed_by_policy"));
+    // `receipt` and `lease` appear only when one allowed the call (PRODUCT.md section 7).
+    assert!(!decisions(&actions)[0].contains("receipt") && !decisions(&actions)[0].contains("lease"));
     let actions = t.server(json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}}), 1.5);
     assert_eq!(to_client(&actions)[0]["id"], 1);
     assert!(actions.iter().any(|a| matches!(a, Action::Record(e) if e.name == "result")));

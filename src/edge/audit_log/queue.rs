@@ -9,7 +9,6 @@
 //! wake-ups per batch, not one per record, and no polling.
 
 use std::collections::VecDeque;
-use std::pin::pin;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -88,9 +87,11 @@ impl<J: Urgency> Queue<J> {
     pub(super) async fn push(&self, job: J) -> Result<(), J> {
         let mut job = Some(job);
         loop {
-            let mut room = pin!(self.room.notified());
-            // Registered before the check: room made between the two is not missed.
-            room.as_mut().enable();
+            // Made before the check: room is only ever announced with `notify_waiters`,
+            // which a `Notified` receives from its creation on, so room made between the
+            // check and the wait is not missed (and no waiter is registered, no lock
+            // taken, on the usual path where there is room).
+            let room = self.room.notified();
             {
                 let mut state = self.lock();
                 if state.writer_gone {

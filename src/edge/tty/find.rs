@@ -32,8 +32,7 @@ pub(super) fn open() -> io::Result<(File, PathBuf)> {
     let (dev, path) = ancestor_terminal()?;
     let file = open_path(&path)?;
     let meta = file.metadata()?;
-    // SAFETY: getuid cannot fail.
-    let me = unsafe { libc::getuid() };
+    let me = crate::edge::runtime_dir::uid();
     if !meta.file_type().is_char_device() || meta.rdev() != dev {
         return Err(io::Error::new(io::ErrorKind::NotFound, format!("{} is not the terminal it was", path.display())));
     }

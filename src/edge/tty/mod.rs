@@ -59,7 +59,7 @@ pub fn ask(held: &Held, deadline: Instant, withdrawn: &AtomicBool) -> io::Result
     if !raw::is_canonical(&tty)? {
         return Err(io::Error::new(
             io::ErrorKind::ResourceBusy,
-            format!("{} is in raw mode (a full-screen program holds it): not asking there", path.display()),
+            format!("{} is in raw mode, held by a full-screen program, so nothing is asked there", path.display()),
         ));
     }
     let _raw = raw::RawMode::enter(&tty)?;
