@@ -30,6 +30,28 @@ fn countersign_bin() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("target dir").join("countersign")
 }
 
+/// `cmd` started under the command in `CS_BENCH_WRAP` (words split on spaces), for the
+/// relays and countersign: a profiler or an instruction counter
+/// (`bench/instructions.py` sets it).
+fn wrapped(cmd: Command) -> Command {
+    let Ok(wrap) = std::env::var("CS_BENCH_WRAP") else {
+        return cmd;
+    };
+    let mut words = wrap.split_whitespace();
+    let Some(program) = words.next() else {
+        return cmd;
+    };
+    let mut outer = Command::new(program);
+    outer.args(words).arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => outer.env(k, v),
+            None => outer.env_remove(k),
+        };
+    }
+    outer
+}
+
 fn scratch_dir() -> PathBuf {
     let base = std::env::temp_dir();
     for n in 0.. {
@@ -132,7 +154,8 @@ pub(crate) fn driver(bench: bool) {
         ("countersign", gate, false),
         ("cs, sockets", gate_sockets, true),
     ];
-    for (name, mut cmd, sockets) in setups {
+    for (name, cmd, sockets) in setups {
+        let mut cmd = if name == "direct" { cmd } else { wrapped(cmd) };
         cmd.env("CS_BENCH_BIG_BYTES", big_bytes.to_string());
         sessions.push(Session::start(name, cmd, sockets));
     }

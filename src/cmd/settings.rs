@@ -37,6 +37,6 @@ pub fn load_policy(file: Option<PathBuf>) -> Result<(Policy, Option<(PathBuf, St
     let text = String::from_utf8(bytes.clone())
         .map_err(|_| Error::Usage(format!("policy {} is not UTF-8", path.display())))?;
     let policy = policy::from_toml(&text).map_err(|error| Error::Policy { path: path.clone(), error })?;
-    let digest = format!("sha256:{}", crate::core::digest::hex(&Sha256::digest(&bytes)));
+    let digest = crate::core::digest::sha256_text(&Sha256::digest(&bytes));
     Ok((policy, Some((path, digest))))
 }

@@ -39,6 +39,16 @@ impl Class {
         }
     }
 
+    /// The name of the policy's default for this class, as decisions name their rule.
+    pub fn default_rule(self) -> &'static str {
+        match self {
+            Class::ReadOnly => "defaults.read_only",
+            Class::Write => "defaults.write",
+            Class::Destructive => "defaults.destructive",
+            Class::Unknown => "defaults.unknown",
+        }
+    }
+
     /// Why a tool has this class, in words for the operator.
     pub fn why(self) -> &'static str {
         match self {
@@ -200,6 +210,13 @@ mod tests {
 
     fn page(json: &str) -> (Vec<Tool>, Option<String>) {
         read_page(&parse(json.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn default_rules_are_named_after_their_class() {
+        for class in Class::ALL {
+            assert_eq!(class.default_rule(), format!("defaults.{}", class.as_str()));
+        }
     }
 
     #[test]

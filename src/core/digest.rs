@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use sha2::{Digest as _, Sha256};
 
-use super::json::{skip_value, string_end, Piece, Raw, Value, MAX_DEPTH};
+use super::json::{find_special, skip_value, string_end, Piece, Raw, Value, MAX_DEPTH};
 
 /// Writes `value` in RFC 8785 canonical form onto `out`.
 pub fn canonicalize(value: &Value<'_>, out: &mut String) {
@@ -76,14 +76,15 @@ fn escape_into(s: &str, out: &mut String) {
 fn escape_to(s: &str, out: &mut impl Out) {
     let bytes = s.as_bytes();
     let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b != b'"' && b != b'\\' && b >= 0x20 {
-            continue;
-        }
-        // Every byte that needs an escape is ASCII, so `run..i` and `i + 1..` are whole chars.
-        out.put(&s[run..i]);
+    loop {
+        let at = find_special(bytes, run);
+        let Some(&b) = bytes.get(at) else {
+            break;
+        };
+        // Every byte that needs an escape is ASCII, so `run..at` and `at + 1..` are whole chars.
+        out.put(&s[run..at]);
         escape_char(char::from(b), out);
-        run = i + 1;
+        run = at + 1;
     }
     out.put(&s[run..]);
 }
@@ -134,7 +135,7 @@ impl Hashing {
 
     fn finish(mut self) -> String {
         self.hasher.update(&self.buf);
-        format!("sha256:{}", hex(&self.hasher.finalize()))
+        sha256_text(&self.hasher.finalize())
     }
 }
 
@@ -407,7 +408,7 @@ pub fn call_digest_raw(name: &str, arguments: Option<Raw<'_>>) -> Option<String>
 pub fn digest_of(value: &Value<'_>) -> String {
     let mut canonical = String::new();
     canonicalize(value, &mut canonical);
-    format!("sha256:{}", hex(&Sha256::digest(canonical.as_bytes())))
+    sha256_text(&Sha256::digest(canonical.as_bytes()))
 }
 
 /// The digest that names a tool call: over `{"name": name, "arguments": arguments}`, with
@@ -423,16 +424,35 @@ pub fn call_digest(name: &str, arguments: Option<&Value<'_>>) -> String {
     canonical.push_str(r#","name":"#);
     canonical_string(name, &mut canonical);
     canonical.push('}');
-    format!("sha256:{}", hex(&Sha256::digest(canonical.as_bytes())))
+    sha256_text(&Sha256::digest(canonical.as_bytes()))
 }
 
 /// Lowercase hex of `bytes` (on every call and every audit line: no `fmt` machinery).
 pub fn hex(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(2 * bytes.len());
+    push_hex(bytes, &mut text);
+    text
+}
+
+/// `sha256:<hex>` of a SHA-256 digest: how digests are written everywhere.
+pub fn sha256_text(digest: &[u8]) -> String {
+    let mut text = String::with_capacity("sha256:".len() + 2 * digest.len());
+    text.push_str("sha256:");
+    push_hex(digest, &mut text);
+    text
+}
+
+fn push_hex(bytes: &[u8], out: &mut String) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let text: Vec<u8> =
-        bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]).collect();
-    // Only ASCII digits and letters went in.
-    String::from_utf8(text).unwrap_or_default()
+    for chunk in bytes.chunks(32) {
+        let mut text = [0u8; 64];
+        for (pair, b) in text.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0xf)];
+        }
+        // Only ASCII digits and letters went in.
+        out.push_str(std::str::from_utf8(&text[..2 * chunk.len()]).unwrap_or_default());
+    }
 }
 
 #[cfg(test)]
@@ -444,6 +464,21 @@ mod tests {
         let mut out = String::new();
         canonicalize(&parse(input.as_bytes()).unwrap(), &mut out);
         out
+    }
+
+    #[test]
+    fn escaping_by_runs_writes_what_escaping_each_char_writes() {
+        let text = "plain text, long enough for whole blocks \"quoted\" \\ tab\t\u{1} \u{20ac}\u{7f} end\n";
+        for from in 0..text.len() {
+            let Some(text) = text.get(from..) else { continue };
+            let mut out = String::new();
+            escape_to(text, &mut out);
+            let mut by_char = String::new();
+            for ch in text.chars() {
+                escape_char(ch, &mut by_char);
+            }
+            assert_eq!(out, by_char);
+        }
     }
 
     /// RFC 8785 section 3.2.2 example input and its canonical output.

@@ -36,6 +36,12 @@ pub struct LineReader<R> {
     /// Bytes read but not yet returned: `buf[at..]`.
     buf: Vec<u8>,
     at: usize,
+    /// The line being read (kept here, not in `next`'s future, so that dropping that
+    /// future loses nothing).
+    line: Vec<u8>,
+    /// Bytes of a line over the limit skipped so far, and its first bytes.
+    skipped: usize,
+    head: Vec<u8>,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
@@ -44,55 +50,64 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     }
 
     pub fn with_limit(inner: R, limit: usize) -> Self {
-        LineReader { inner, limit, buf: Vec::with_capacity(CHUNK), at: 0 }
+        LineReader {
+            inner,
+            limit,
+            buf: Vec::with_capacity(CHUNK),
+            at: 0,
+            line: Vec::new(),
+            skipped: 0,
+            head: Vec::new(),
+        }
     }
 
-    /// Reads the next line. Cancel-safe only between lines: dropping the future mid-line
-    /// loses the partial line, so callers keep one reader per loop and never race it.
+    /// Reads the next line. Cancel-safe: what was read of a line stays in the reader, so
+    /// the line is returned whole by a later call when a caller drops this future (as a
+    /// `select!` does when another branch is ready first).
     pub async fn next(&mut self) -> std::io::Result<Line> {
-        let mut line = Vec::new();
-        let mut skipped = 0usize;
-        let mut head = Vec::new();
         loop {
             // What is buffered first.
             let pending = &self.buf[self.at..];
             let newline = memchr::memchr(b'\n', pending);
             let chunk = &pending[..newline.unwrap_or(pending.len())];
-            if skipped > 0 || line.len() + chunk.len() > self.limit {
-                if skipped == 0 {
-                    head.extend_from_slice(&line[..line.len().min(HEAD)]);
+            if self.skipped > 0 || self.line.len() + chunk.len() > self.limit {
+                if self.skipped == 0 {
+                    self.head.extend_from_slice(&self.line[..self.line.len().min(HEAD)]);
                 }
-                head.extend_from_slice(&chunk[..chunk.len().min(HEAD - head.len())]);
-                skipped += line.len() + chunk.len();
-                line = Vec::new();
+                let room = HEAD - self.head.len();
+                self.head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                self.skipped += self.line.len() + chunk.len();
+                self.line = Vec::new();
             } else {
-                line.extend_from_slice(chunk);
+                self.line.extend_from_slice(chunk);
             }
             match newline {
                 Some(at) => {
                     self.at += at + 1;
-                    return Ok(finished(line, skipped, head));
+                    return Ok(self.finished());
                 }
                 None => {
                     self.buf.clear();
                     self.at = 0;
                 }
             }
-            // Then the stream: into the buffer, or for a long line straight into it.
-            let read = if skipped == 0 && line.len() >= CHUNK {
-                self.read_into_line(&mut line).await?
+            // Then the stream (`read_buf` is cancel-safe: nothing is read when it is
+            // dropped): into the buffer, or for a long line straight into it.
+            let read = if self.skipped == 0 && self.line.len() >= CHUNK {
+                self.read_into_line().await?
             } else {
                 self.inner.read_buf(&mut self.buf).await?
             };
             if read == 0 {
-                return Ok(if skipped == 0 && line.is_empty() { Line::Eof } else { finished(line, skipped, head) });
+                return Ok(if self.skipped == 0 && self.line.is_empty() { Line::Eof } else { self.finished() });
             }
         }
     }
 
     /// Reads once into `line`'s spare room; whatever follows a newline in what came goes
     /// back to the buffer. Returns the bytes read.
-    async fn read_into_line(&mut self, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    async fn read_into_line(&mut self) -> std::io::Result<usize> {
+        let line = &mut self.line;
         if line.capacity() == line.len() {
             // Grow by half: a 16 MiB line then holds at most 24 MiB, not 32 as with
             // doubling, and is copied about 30 MiB on the way rather than the 66 MiB of
@@ -115,14 +130,16 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         }
         Ok(read)
     }
-}
 
-/// The line read so far, as what `next` returns once its end is found.
-fn finished(line: Vec<u8>, skipped: usize, head: Vec<u8>) -> Line {
-    if skipped > 0 {
-        Line::TooLong { len: skipped, head }
-    } else {
-        Line::Message(trim_cr(line))
+    /// The line read so far, as what `next` returns once its end is found.
+    fn finished(&mut self) -> Line {
+        let line = std::mem::take(&mut self.line);
+        if self.skipped > 0 {
+            let len = std::mem::take(&mut self.skipped);
+            Line::TooLong { len, head: std::mem::take(&mut self.head) }
+        } else {
+            Line::Message(trim_cr(line))
+        }
     }
 }
 
@@ -176,6 +193,19 @@ mod tests {
                 return out;
             }
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_dropped_read_loses_nothing() {
+        use tokio::io::AsyncWriteExt;
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let mut r = LineReader::with_limit(rx, 100);
+        tx.write_all(b"{\"a\":").await.unwrap();
+        // Reads the start of the line, then waits for more and is dropped.
+        let waited = tokio::time::timeout(std::time::Duration::ZERO, r.next()).await;
+        assert!(waited.is_err(), "the line is not complete yet");
+        tx.write_all(b"1}\n").await.unwrap();
+        assert_eq!(r.next().await.unwrap(), Line::Message(b"{\"a\":1}".to_vec()));
     }
 
     #[tokio::test(flavor = "current_thread")]

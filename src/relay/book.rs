@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::owner::Back;
+
 use crate::core::approvals::{Change, NewPending};
 use crate::core::session::{Consult, File, Grant, Lease, Ticket};
 use crate::edge::approvals::{new_id_source, Store};
@@ -44,7 +46,7 @@ pub(super) enum Done {
 
 /// Does the steps one after another, so a lease granted is in the book before the next
 /// call looks for it.
-pub(super) async fn worker(book: Book, mut steps: mpsc::UnboundedReceiver<Step>, done: mpsc::UnboundedSender<Done>) {
+pub(super) async fn worker(book: Book, mut steps: mpsc::UnboundedReceiver<Step>, done: mpsc::UnboundedSender<Back>) {
     while let Some(step) = steps.recv().await {
         let book = book.clone();
         let now = book.clock.now_micros();
@@ -61,7 +63,7 @@ pub(super) async fn worker(book: Book, mut steps: mpsc::UnboundedReceiver<Step>,
             }
         };
         for answer in answers {
-            let _ = done.send(answer);
+            let _ = done.send(Back::Book(answer));
         }
     }
 }

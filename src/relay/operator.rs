@@ -10,6 +10,8 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use super::owner::Back;
+
 use crate::core::gate::By;
 use crate::core::prompt::Answer;
 use crate::core::session::{Ask, Asked, Ticket};
@@ -32,12 +34,12 @@ pub(super) enum Prompt {
 }
 
 /// The prompt worker: asks about one call at a time; a `Withdraw` for it drops the
-/// question. Answers go back to the session as `(ticket, asked)`.
+/// question. Answers go back to the session as [`Back::Asked`].
 pub(super) async fn worker(
     operator: Arc<dyn Operator>,
     start: tokio::time::Instant,
     mut prompts: mpsc::UnboundedReceiver<Prompt>,
-    answers: mpsc::UnboundedSender<(Ticket, Asked)>,
+    answers: mpsc::UnboundedSender<Back>,
 ) {
     let mut next = None;
     loop {
@@ -59,7 +61,7 @@ pub(super) async fn worker(
         loop {
             tokio::select! {
                 asked = &mut answer => {
-                    let _ = answers.send((ticket, asked));
+                    let _ = answers.send(Back::Asked(ticket, asked));
                     break;
                 }
                 prompt = prompts.recv() => match prompt {

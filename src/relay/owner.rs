@@ -1,5 +1,5 @@
-//! The one task that owns the session: readers, the prompt worker, the audit log and the
-//! clock send it events; it hands each to the session and carries out the actions that
+//! The one task that owns the session: it reads both peers itself, and the prompt
+//! worker, the audit log and the clock send it events; it hands each to the session and carries out the actions that
 //! come back, in order. Nothing else touches the session's state, so two things that
 //! race have one defined order: the order their events arrive here.
 
@@ -14,9 +14,9 @@ use tokio::time::Instant;
 
 use super::book::{self, Book, Done, Step};
 use super::operator::{self, Operator, Prompt};
-use super::peers::{self, Pace, PeerWriter, Read};
+use super::peers::{Pacer, PeerWriter, Reader, CLIENT, SERVER};
 use crate::core::audit::Event;
-use crate::core::session::{Action, Counts, Now, Session, Settings, Ticket};
+use crate::core::session::{Action, Asked, Counts, Now, Session, Settings, Ticket};
 use crate::edge::audit_log::AuditLog;
 use crate::edge::clock::Clock;
 use crate::edge::pin_store::PinStore;
@@ -62,19 +62,17 @@ where
     E: Future<Output = ()>,
 {
     let start = Instant::now();
-    let (read_tx, mut reads) = mpsc::channel(8);
-    let client_reader = tokio::spawn(peers::read_client(io.client_in, read_tx.clone()));
-    let server_reader = tokio::spawn(peers::read_server(io.server_out, read_tx));
+    let mut client = Reader::new(io.client_in, CLIENT);
+    let mut server = Reader::new(io.server_out, SERVER);
+    let mut client_open = true;
     let (to_client, client_writer) = PeerWriter::start(io.client_out, "the client");
     let (to_server, server_writer) = PeerWriter::start(io.server_in, "the server");
     let (prompt_tx, prompt_rx) = mpsc::unbounded_channel();
-    let (answer_tx, mut answers) = mpsc::unbounded_channel();
-    let prompter = tokio::spawn(operator::worker(operator, start, prompt_rx, answer_tx));
-    let (recorded_tx, mut recorded) = mpsc::unbounded_channel::<(Ticket, Result<(), String>)>();
-    let (done_tx, mut book_done) = mpsc::unbounded_channel();
+    let (back_tx, mut back) = mpsc::unbounded_channel();
+    let prompter = tokio::spawn(operator::worker(operator, start, prompt_rx, back_tx.clone()));
     let book_steps = hooks.book.map(|book| {
         let (steps, rx) = mpsc::unbounded_channel();
-        tokio::spawn(book::worker(book, rx, done_tx.clone()));
+        tokio::spawn(book::worker(book, rx, back_tx.clone()));
         steps
     });
 
@@ -86,12 +84,11 @@ where
         to_server: Some(to_server),
         prompts: prompt_tx,
         audit,
-        recorded: recorded_tx,
+        back: back_tx,
         start,
         clock: hooks.clock,
         pins: hooks.pins,
         book: book_steps,
-        book_done: done_tx,
     };
     let mut client_closed = hooks.client_closed;
     let server_exited = hooks.server_exited;
@@ -101,42 +98,39 @@ where
         let wake = owner.session.next_wakeup().map(|at| start + at);
         let give_up = exited_at.map(|at| at + LAST_WORDS);
         tokio::select! {
-            read = reads.recv() => match read {
-                Some(Read::Client(line, pace)) => {
+            line = client.next(), if client_open => match line {
+                Some(line) => {
                     let now = owner.now();
                     owner.session.client(line, now, &mut owner.out);
-                    owner.apply(Some(pace)).await;
+                    owner.apply(Some(client.pacer())).await;
                 }
-                Some(Read::Server(line, pace)) => {
-                    let now = owner.now();
-                    owner.session.server(line, now, &mut owner.out);
-                    owner.apply(Some(pace)).await;
-                }
-                Some(Read::ClientClosed) => {
+                None => {
                     // The server sees end of file once what was queued for it is written.
+                    client_open = false;
                     owner.to_server = None;
                     if let Some(tx) = client_closed.take() {
                         let _ = tx.send(());
                     }
                 }
-                Some(Read::ServerClosed) | None => break,
             },
-            Some((ticket, asked)) = answers.recv() => {
+            line = server.next() => match line {
+                Some(line) => {
+                    let now = owner.now();
+                    owner.session.server(line, now, &mut owner.out);
+                    owner.apply(Some(server.pacer())).await;
+                }
+                None => break,
+            },
+            Some(back) = back.recv() => {
                 let now = owner.now();
-                owner.session.asked(ticket, asked, now, &mut owner.out);
-                owner.apply(None).await;
-            }
-            Some((ticket, written)) = recorded.recv() => {
-                let now = owner.now();
-                owner.session.recorded(ticket, written, now, &mut owner.out);
-                owner.apply(None).await;
-            }
-            Some(done) = book_done.recv() => {
-                let now = owner.now();
-                match done {
-                    Done::Consulted(ticket, grant) => owner.session.consulted(ticket, grant, now, &mut owner.out),
-                    Done::Filed(ticket, filed) => owner.session.filed(ticket, filed, now, &mut owner.out),
-                    Done::Changes(changes) => {
+                match back {
+                    Back::Asked(ticket, asked) => owner.session.asked(ticket, asked, now, &mut owner.out),
+                    Back::Recorded(ticket, written) => owner.session.recorded(ticket, written, now, &mut owner.out),
+                    Back::Book(Done::Consulted(ticket, grant)) => {
+                        owner.session.consulted(ticket, grant, now, &mut owner.out)
+                    }
+                    Back::Book(Done::Filed(ticket, filed)) => owner.session.filed(ticket, filed, now, &mut owner.out),
+                    Back::Book(Done::Changes(changes)) => {
                         for change in changes {
                             owner.audit.record(change.event.about(&change.label)).await;
                         }
@@ -160,8 +154,7 @@ where
     // Writers finish what is queued, then close their streams.
     drop(owner);
     prompter.abort();
-    client_reader.abort();
-    server_reader.abort();
+    drop((client, server));
     let _ = client_writer.await;
     let _ = tokio::time::timeout(LAST_WORDS, server_writer).await;
     counts
@@ -185,14 +178,24 @@ struct Owner {
     to_server: Option<PeerWriter>,
     prompts: mpsc::UnboundedSender<Prompt>,
     audit: AuditLog,
-    recorded: mpsc::UnboundedSender<(Ticket, Result<(), String>)>,
+    /// Where the workers' answers come back (also used to answer at once without a book).
+    back: mpsc::UnboundedSender<Back>,
     start: Instant,
     clock: Clock,
     pins: Option<PinStore>,
     /// Steps for the book's worker (`None`: no book).
     book: Option<mpsc::UnboundedSender<Step>>,
-    /// Where the book's answers come back (also used to answer at once without a book).
-    book_done: mpsc::UnboundedSender<Done>,
+}
+
+/// What comes back to the session from the workers it started: one channel for all, so
+/// that the session's task waits on one queue for them rather than three.
+pub(super) enum Back {
+    /// The operator answered about a held call.
+    Asked(Ticket, Asked),
+    /// A write-ahead record is on disk, or could not be written.
+    Recorded(Ticket, Result<(), String>),
+    /// The approval book answered.
+    Book(Done),
 }
 
 impl Owner {
@@ -200,27 +203,27 @@ impl Owner {
         Now { mono: Instant::now().duration_since(self.start), wall_micros: self.clock.now_micros() }
     }
 
-    /// Carries out the session's actions, in order. Lines that came from a reader carry
-    /// its pacing, so it reads on once they are written. Never waits on a peer.
-    async fn apply(&mut self, pace: Option<Pace>) {
+    /// Carries out the session's actions, in order. Lines that came from a reader count
+    /// against its pacing while they wait in a writer's queue. Never waits on a peer.
+    async fn apply(&mut self, pacer: Option<&Arc<Pacer>>) {
         let mut pins = Vec::new();
         // Drained rather than dropped: the vectors are reused by the next event.
         let mut out = std::mem::take(&mut self.out);
         let mut records = std::mem::take(&mut self.records);
         for action in out.drain(..) {
             match action {
-                Action::ToServer(line) => self.send_server(line, pace.clone()),
-                Action::ToClient(line) => self.to_client.send(line, pace.clone()),
+                Action::ToServer(line) => self.send_server(line, pacer),
+                Action::ToClient(line) => self.to_client.send(line, pacer),
                 // Handed to the audit thread once the lines are on their way (in their
                 // order): these records are lazy, so nothing waits for them, and the
                 // hand-off can wake that thread.
                 Action::Record(event) => records.push(event),
                 Action::RecordDurable(ticket, event) => {
                     let audit = self.audit.clone();
-                    let done = self.recorded.clone();
+                    let back = self.back.clone();
                     tokio::spawn(async move {
                         let written = audit.record_durable(event).await.map_err(|e| e.to_string());
-                        let _ = done.send((ticket, written));
+                        let _ = back.send(Back::Recorded(ticket, written));
                     });
                 }
                 Action::Ask(ticket, ask) => {
@@ -276,12 +279,12 @@ impl Owner {
             Step::File(ticket, _) => Done::Filed(ticket, Err("no approval book in this session".to_owned())),
             Step::GrantLease(_) => return,
         };
-        let _ = self.book_done.send(done);
+        let _ = self.back.send(Back::Book(done));
     }
 
-    fn send_server(&self, line: Bytes, pace: Option<Pace>) {
+    fn send_server(&self, line: Bytes, pacer: Option<&Arc<Pacer>>) {
         match &self.to_server {
-            Some(writer) => writer.send(line, pace),
+            Some(writer) => writer.send(line, pacer),
             None => tracing::debug!("the server's stdin is closed: a line for it is dropped"),
         }
     }

@@ -1,10 +1,11 @@
-//! The two peers' byte streams: one reader and one writer task per direction.
+//! The two peers' byte streams: what the session's task reads from each peer, and one
+//! writer per peer.
 //!
-//! A reader reads a line, has it examined (off the session's task when it is large),
-//! and hands it to the session. It reads on at once while the lines it handed over and
-//! that are not written yet (nor answered, held or dropped) come to at most
-//! [`PACE_ALLOWANCE`] bytes, else it waits until they are written. So each direction
-//! holds about one message (or a few small ones) at a time, a slow reader on the far side
+//! The session's task reads both peers itself ([`Reader`]): a line is examined (off the
+//! task when it is large) and handed to the session where it was read, with no task or
+//! channel in between. A reader is read only while the lines it handed over that sit in
+//! a writer's queue come to at most [`PACE_ALLOWANCE`] bytes. So each direction holds
+//! about one message (or a few small ones) at a time, a slow reader on the far side
 //! stops us reading (back-pressure), and a giant message never sits in several queues at
 //! once. The session never waits on a writer: it writes a line at once when the peer
 //! takes it whole, else queues it for the peer's writer task ([`PeerWriter`]); the
@@ -19,42 +20,39 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use crate::core::session::{inbound, outbound};
 use crate::edge::lines::{Line, LineReader};
 
-/// Held by every action that carries a line a reader handed over; when the last one is
-/// dropped (the line was written, or will never be), its bytes no longer count against
-/// the reader's allowance.
-pub(super) type Pace = Arc<Paced>;
-
-/// How many bytes of lines a reader may have handed over and not yet seen written before
-/// it stops reading. Small messages then flow without the reader waiting for each one
-/// (a hand-off fewer per message); a large one is read only once what came before it is
-/// out, and the next only once it is out itself.
+/// How many bytes of the lines a reader handed over may wait in the writers' queues
+/// before it stops reading. Small messages then flow without waiting for each one; a
+/// large one is read only once what came before it is out, and the next only once it is
+/// out itself.
 const PACE_ALLOWANCE: usize = 256 << 10;
 
-/// One reader's count of bytes handed over and not yet written.
+/// One reader's count of bytes handed over and waiting in a writer's queue.
 #[derive(Default)]
-struct Pacer {
+pub(super) struct Pacer {
     outstanding: AtomicUsize,
     below: Notify,
 }
 
-/// One line's share of its reader's count.
-pub(super) struct Paced {
+/// A queued line's share of its reader's count: when it is dropped (the line was
+/// written, or will never be), its bytes no longer count against the allowance.
+struct Paced {
     pacer: Arc<Pacer>,
     len: usize,
 }
 
 impl Pacer {
-    fn hand_over(self: &Arc<Self>, len: usize) -> Pace {
+    fn hand_over(self: &Arc<Self>, len: usize) -> Paced {
         self.outstanding.fetch_add(len, Ordering::AcqRel);
-        Arc::new(Paced { pacer: self.clone(), len })
+        Paced { pacer: self.clone(), len }
     }
 
-    /// Waits until the lines handed over and not yet written fit the allowance.
+    /// Waits until the lines handed over and still queued fit the allowance.
     async fn wait_room(&self) {
         loop {
             // Made before the check: a `notify_one` between the two is kept as a permit.
@@ -80,87 +78,83 @@ impl Drop for Paced {
 /// task keeps serving the other direction meanwhile.
 const EXAMINE_APART: usize = 1 << 20;
 
-/// What the readers tell the session.
-pub(super) enum Read {
-    Client(inbound::ClientLine, Pace),
-    ClientClosed,
-    Server(outbound::ServerLine, Pace),
-    ServerClosed,
+/// How one peer's lines are examined.
+pub(super) struct Examine<T> {
+    peer: &'static str,
+    read: fn(Vec<u8>) -> T,
+    /// A line over the limit: its length and first bytes.
+    too_long: fn(usize, &[u8]) -> T,
 }
 
-/// Reads the client's lines until it closes its end. Cancel-safe: no (a line being read
-/// is lost), so it runs in its own task until the session ends.
-pub(super) async fn read_client(input: impl AsyncRead + Unpin, tx: mpsc::Sender<Read>) {
-    let mut lines = LineReader::new(input);
-    let pacer = Arc::new(Pacer::default());
-    loop {
-        let (line, len) = match lines.next().await {
-            Ok(Line::Message(line)) => {
-                let len = line.len();
-                (examine(line, inbound::read, inbound::ClientLine::TooLong).await, len)
-            }
-            Ok(Line::TooLong { len, .. }) => (inbound::ClientLine::TooLong(len), 0),
-            Ok(Line::Eof) => break,
-            Err(e) => {
-                tracing::error!("reading from the client: {e}");
-                break;
-            }
-        };
-        if tx.send(Read::Client(line, pacer.hand_over(len))).await.is_err() {
-            return;
-        }
-        pacer.wait_room().await;
+/// The client's lines: requests and notifications for the gate.
+pub(super) const CLIENT: Examine<inbound::ClientLine> =
+    Examine { peer: "the client", read: inbound::read, too_long: |len, _| inbound::ClientLine::TooLong(len) };
+
+/// The server's lines: answers for the session, requests and notifications for the client.
+pub(super) const SERVER: Examine<outbound::ServerLine> = Examine {
+    peer: "the server",
+    read: read_server_line,
+    too_long: |len, head| {
+        tracing::error!("dropped a server message of {len} bytes: larger than the limit");
+        outbound::ServerLine::TooLong { len, id: outbound::sniff_id(head) }
+    },
+};
+
+fn read_server_line(bytes: Vec<u8>) -> outbound::ServerLine {
+    let line = outbound::read(Bytes::from(bytes));
+    if let outbound::ServerLine::Dropped { why, bytes, .. } = &line {
+        let shown = crate::core::audit::redact::redact_excerpt(&bytes[..bytes.len().min(300)]);
+        tracing::warn!("dropped a line from the server, {why}: {}", shown.escape_debug());
     }
-    let _ = tx.send(Read::ClientClosed).await;
+    line
 }
 
-/// Reads the server's lines until its stdout closes.
-pub(super) async fn read_server(output: impl AsyncRead + Unpin, tx: mpsc::Sender<Read>) {
-    let mut lines = LineReader::new(output);
-    let pacer = Arc::new(Pacer::default());
-    loop {
-        let (line, len) = match lines.next().await {
-            Ok(Line::Message(bytes)) => {
-                let len = bytes.len();
-                let line =
-                    examine(Bytes::from(bytes), outbound::read, |len| outbound::ServerLine::TooLong { len, id: None })
-                        .await;
-                if let outbound::ServerLine::Dropped { why, bytes, .. } = &line {
-                    let shown = crate::core::audit::redact::redact_excerpt(&bytes[..bytes.len().min(300)]);
-                    tracing::warn!("dropped a line from the server, {why}: {}", shown.escape_debug());
+/// One peer's reading end, read by the session's task. [`Reader::next`] is cancel-safe:
+/// a line partly read, or being examined, is kept here until a later call returns it.
+pub(super) struct Reader<R, T> {
+    lines: LineReader<R>,
+    examine: Examine<T>,
+    pacer: Arc<Pacer>,
+    /// A large line being examined on a blocking thread, and its length: nothing more is
+    /// read from this peer until it is done.
+    examining: Option<(JoinHandle<T>, usize)>,
+}
+
+impl<R: AsyncRead + Unpin, T: Send + 'static> Reader<R, T> {
+    pub(super) fn new(input: R, examine: Examine<T>) -> Self {
+        Reader { lines: LineReader::new(input), examine, pacer: Arc::default(), examining: None }
+    }
+
+    /// The pacing of this reader's lines, for the writers that queue them.
+    pub(super) fn pacer(&self) -> &Arc<Pacer> {
+        &self.pacer
+    }
+
+    /// The next line, examined; `None` once the peer closed its end (or reading failed).
+    pub(super) async fn next(&mut self) -> Option<T> {
+        loop {
+            if let Some((task, len)) = &mut self.examining {
+                // Gone only when the runtime shuts down: the line is lost, as too long.
+                let line = task.await.unwrap_or_else(|_| (self.examine.too_long)(*len, &[]));
+                self.examining = None;
+                return Some(line);
+            }
+            self.pacer.wait_room().await;
+            match self.lines.next().await {
+                Ok(Line::Message(line)) if line.len() < EXAMINE_APART => return Some((self.examine.read)(line)),
+                Ok(Line::Message(line)) => {
+                    let (read, len) = (self.examine.read, line.len());
+                    self.examining = Some((tokio::task::spawn_blocking(move || read(line)), len));
                 }
-                (line, len)
+                Ok(Line::TooLong { len, head }) => return Some((self.examine.too_long)(len, &head)),
+                Ok(Line::Eof) => return None,
+                Err(e) => {
+                    tracing::error!("reading from {}: {e}", self.examine.peer);
+                    return None;
+                }
             }
-            Ok(Line::TooLong { len, head }) => {
-                tracing::error!("dropped a server message of {len} bytes: larger than the limit");
-                (outbound::ServerLine::TooLong { len, id: outbound::sniff_id(&head) }, 0)
-            }
-            Ok(Line::Eof) => break,
-            Err(e) => {
-                tracing::error!("reading from the server: {e}");
-                break;
-            }
-        };
-        if tx.send(Read::Server(line, pacer.hand_over(len))).await.is_err() {
-            return;
         }
-        pacer.wait_room().await;
     }
-    let _ = tx.send(Read::ServerClosed).await;
-}
-
-/// Examines a line: inline when small, on a blocking thread when large (`lost` stands in
-/// when that thread is gone: the runtime is shutting down).
-async fn examine<I: AsRef<[u8]> + Send + 'static, T: Send + 'static>(
-    line: I,
-    read: fn(I) -> T,
-    lost: fn(usize) -> T,
-) -> T {
-    let len = line.as_ref().len();
-    if len < EXAMINE_APART {
-        return read(line);
-    }
-    tokio::task::spawn_blocking(move || read(line)).await.unwrap_or_else(|_| lost(len))
 }
 
 /// One peer's writing end, shared by the session's task and the peer's writer task.
@@ -185,7 +179,7 @@ struct Shared {
 struct State {
     out: Pin<Box<dyn AsyncWrite + Send>>,
     /// Lines not yet written whole, oldest first, with the pacing of their readers.
-    queue: VecDeque<(Bytes, Option<Pace>)>,
+    queue: VecDeque<(Bytes, Option<Paced>)>,
     /// Bytes of the front line (its newline counted as one more) already written.
     done: usize,
     /// Written but perhaps not flushed.
@@ -227,9 +221,10 @@ impl PeerWriter {
     }
 
     /// Writes `line` and a newline: at once when nothing is queued and the peer takes
-    /// it, else after what is queued. Never waits. `pace` is released once the line is
-    /// written (or will never be).
-    pub(super) fn send(&self, line: Bytes, pace: Option<Pace>) {
+    /// it, else after what is queued. Never waits. A queued line counts against the
+    /// allowance of the reader it came from (`pacer`) until it is written (or will never
+    /// be).
+    pub(super) fn send(&self, line: Bytes, pacer: Option<&Arc<Pacer>>) {
         let mut state = self.shared.lock();
         if state.broken {
             return;
@@ -259,7 +254,8 @@ impl PeerWriter {
                 Poll::Pending => {}
             }
         }
-        state.queue.push_back((line, pace));
+        let paced = pacer.map(|p| p.hand_over(line.len()));
+        state.queue.push_back((line, paced));
         drop(state);
         self.shared.work.notify_one();
     }

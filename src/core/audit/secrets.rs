@@ -73,13 +73,25 @@ pub fn key_parts(key: &str) -> Vec<String> {
 /// True when a value under `key` is to be kept out of the log. Case-insensitive, on word
 /// parts (see docs/audit.md, "Redaction").
 pub fn is_secret_key(key: &str) -> bool {
+    // One lowercase word (most keys) is its only part and its parts joined: no need to
+    // split it.
+    if key.bytes().all(|b| b.is_ascii_lowercase()) {
+        return secret_part(key);
+    }
+    is_secret_key_by_parts(key)
+}
+
+fn is_secret_key_by_parts(key: &str) -> bool {
     let parts = key_parts(key);
     let joined: String = parts.concat();
-    parts.iter().any(|p| {
-        WHOLE_PARTS.contains(&p.as_str())
-            || FRAGMENTS.iter().any(|f| p.contains(f))
-            || SUFFIXES.iter().any(|s| p.len() > s.len() + 2 && p.ends_with(s))
-    }) || FRAGMENTS.iter().any(|f| joined.contains(f) && f.len() >= 8)
+    parts.iter().any(|p| secret_part(p)) || FRAGMENTS.iter().any(|f| joined.contains(f) && f.len() >= 8)
+}
+
+/// One lowercase word part that names a secret.
+fn secret_part(p: &str) -> bool {
+    WHOLE_PARTS.contains(&p)
+        || FRAGMENTS.iter().any(|f| p.contains(f))
+        || SUFFIXES.iter().any(|s| p.len() > s.len() + 2 && p.ends_with(s))
 }
 
 /// Secret formats, each matching the whole secret so that replacing the match removes it.
@@ -151,6 +163,18 @@ pub fn redact_secrets(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_lowercase_word_is_judged_as_its_parts_would_be() {
+        let words = WHOLE_PARTS.iter().chain(FRAGMENTS).chain(SUFFIXES).copied();
+        let more =
+            ["", "text", "path", "spinner", "keyboard", "monkey", "githubtoken", "tokenizer", "xpasswordx", "otp"];
+        for key in words.chain(more) {
+            for key in [key.to_owned(), format!("my{key}"), format!("{key}s")] {
+                assert_eq!(is_secret_key(&key), is_secret_key_by_parts(&key), "{key}");
+            }
+        }
+    }
 
     #[test]
     fn keys_split_into_word_parts() {

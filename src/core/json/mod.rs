@@ -19,6 +19,7 @@ mod value;
 pub use number::number_round_trips;
 pub use raw::{skip_value, string_end, string_end_bytes, Elements, Kind, Members, Piece, Raw, Shared, Unescape};
 pub use scan::{parse, scan_envelope, scan_envelope_str, Envelope, Message, Refusal};
+pub use special::find_special;
 pub use value::{Map, Value};
 
 use std::fmt;

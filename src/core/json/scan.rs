@@ -107,7 +107,8 @@ impl<'a> Scanner<'a> {
     }
 
     fn of(src: &'a str) -> Self {
-        Scanner { src, bytes: src.as_bytes(), pos: 0, depth: 0, ambiguity: None, keys: Vec::new() }
+        // Room for the keys of a small message's open objects, so that it grows no list.
+        Scanner { src, bytes: src.as_bytes(), pos: 0, depth: 0, ambiguity: None, keys: Vec::with_capacity(16) }
     }
 
     fn err<T>(&self, what: &'static str) -> Scan<T> {

@@ -6,7 +6,7 @@
 /// control character. Sixteen bytes at a time with SSE2 (part of every x86-64), eight at a
 /// time elsewhere; the rest byte by byte.
 #[inline]
-pub(super) fn find_special(bytes: &[u8], i: usize) -> usize {
+pub fn find_special(bytes: &[u8], i: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
     let i = find_special_sse2(bytes, i);
     #[cfg(not(target_arch = "x86_64"))]

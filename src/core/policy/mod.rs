@@ -111,9 +111,11 @@ impl Policy {
             Some(rule) => {
                 Verdict { action: rule.action, rule: rule.id.clone(), confirm: rule.confirm.unwrap_or(self.confirm) }
             }
-            None => {
-                Verdict { action: self.default_for(class), rule: format!("defaults.{class}"), confirm: self.confirm }
-            }
+            None => Verdict {
+                action: self.default_for(class),
+                rule: class.default_rule().to_owned(),
+                confirm: self.confirm,
+            },
         }
     }
 }

@@ -58,10 +58,10 @@ impl Session {
     /// Learns the held call's class: from what the server listed, from countersign's own
     /// listing (started here when needed), or `unknown`.
     fn classify(&mut self, ticket: Ticket, now: Now, out: &mut Vec<Action>) {
-        let Some(name) = self.requests.held(ticket).map(|h| h.call.name.clone()) else {
+        let Some(listed) = self.requests.held(ticket).map(|h| self.registry.class(&h.call.name)) else {
             return;
         };
-        let class = match self.registry.class(&name) {
+        let class = match listed {
             Some(class) => class,
             None if self.listing.running() => return,
             None if self.listing.failed_recently(now.mono) => Class::Unknown,
@@ -86,10 +86,9 @@ impl Session {
         let verdict =
             self.settings.policy.evaluate(&self.settings.label, &held.call.name, class, held.call.raw_arguments());
         let waited = held.waited_ms(now.mono);
-        let tool = held.call.name.clone();
         // A tool changed since it was pinned is asked about whatever its class and the
         // rules say; only a rule's deny stands (PRODUCT.md section 7a).
-        let changed = match self.pin_changed(&tool) {
+        let changed = match self.pin_changed(&held.call.name) {
             Some((old, new)) if verdict.action != Rule::Deny => {
                 Some(format!("pinned {}, listed now {}", old.digest, new.digest))
             }
@@ -119,7 +118,8 @@ impl Session {
             held.confirm = verdict.confirm;
         }
         held.stage = Stage::Consulting;
-        let consult = Consult { tool, digest: held.call.digest.clone(), leases: changed.is_none() };
+        let consult =
+            Consult { tool: held.call.name.clone(), digest: held.call.digest.clone(), leases: changed.is_none() };
         out.push(Action::Consult(ticket, consult));
     }
 

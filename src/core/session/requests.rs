@@ -4,6 +4,7 @@
 //! server's answer). It leaves when it is answered, denied, withdrawn or failed.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -135,7 +136,8 @@ pub(super) enum InFlight {
 
 #[derive(Debug)]
 enum Slot {
-    Held(Box<HeldCall>),
+    /// The call is in [`Requests::held`] under this ticket.
+    Held(Ticket),
     InFlight(InFlight),
 }
 
@@ -148,9 +150,31 @@ struct Entry {
 #[derive(Debug, Default)]
 pub(super) struct Requests {
     by_id: HashMap<Id, Entry>,
-    /// Held calls by ticket -> id.
-    tickets: HashMap<Ticket, Id>,
+    /// The held calls by ticket (a call is looked up by its ticket several times while it
+    /// is decided: one lookup each, with a hash that costs a multiplication).
+    held: HashMap<Ticket, HeldCall, BuildHasherDefault<TicketHash>>,
     held_bytes: usize,
+}
+
+/// Hashes a ticket: the session hands them out in sequence, so nobody outside can choose
+/// them, and a multiplication spreads them over the table.
+#[derive(Default)]
+struct TicketHash(u64);
+
+impl Hasher for TicketHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 impl Requests {
@@ -163,7 +187,7 @@ impl Requests {
     }
 
     pub(super) fn held_count(&self) -> usize {
-        self.tickets.len()
+        self.held.len()
     }
 
     pub(super) fn held_bytes(&self) -> usize {
@@ -173,9 +197,8 @@ impl Requests {
     /// A call is held from now on.
     pub(super) fn hold(&mut self, held: HeldCall) {
         self.held_bytes += held.bytes.len();
-        self.tickets.insert(held.ticket, held.id.clone());
-        let to = held.to;
-        self.by_id.insert(held.id.clone(), Entry { to, slot: Slot::Held(Box::new(held)) });
+        self.by_id.insert(held.id.clone(), Entry { to: held.to, slot: Slot::Held(held.ticket) });
+        self.held.insert(held.ticket, held);
     }
 
     /// A request is forwarded: it waits for the server's answer.
@@ -185,57 +208,43 @@ impl Requests {
 
     pub(super) fn held_ticket(&self, id: &Id) -> Option<Ticket> {
         match &self.by_id.get(id)?.slot {
-            Slot::Held(h) => Some(h.ticket),
+            Slot::Held(ticket) => Some(*ticket),
             Slot::InFlight(_) => None,
         }
     }
 
     pub(super) fn held(&self, ticket: Ticket) -> Option<&HeldCall> {
-        match &self.by_id.get(self.tickets.get(&ticket)?)?.slot {
-            Slot::Held(h) => Some(h),
-            Slot::InFlight(_) => None,
-        }
+        self.held.get(&ticket)
     }
 
     pub(super) fn held_mut(&mut self, ticket: Ticket) -> Option<&mut HeldCall> {
-        let id = self.tickets.get(&ticket)?;
-        match &mut self.by_id.get_mut(id)?.slot {
-            Slot::Held(h) => Some(h),
-            Slot::InFlight(_) => None,
-        }
+        self.held.get_mut(&ticket)
     }
 
-    /// Through the tickets, not the whole map: asked after every event, and there are
-    /// usually none while many requests may be in flight.
+    /// Not the whole map: asked after every event, and there are usually none while many
+    /// requests may be in flight.
     pub(super) fn held_calls(&self) -> impl Iterator<Item = &HeldCall> {
-        self.tickets.values().filter_map(|id| match &self.by_id.get(id)?.slot {
-            Slot::Held(h) => Some(&**h),
-            Slot::InFlight(_) => None,
-        })
+        self.held.values()
     }
 
     /// Held tickets, oldest first.
     pub(super) fn held_tickets(&self) -> Vec<Ticket> {
-        let mut tickets: Vec<Ticket> = self.tickets.keys().copied().collect();
+        let mut tickets: Vec<Ticket> = self.held.keys().copied().collect();
         tickets.sort_unstable();
         tickets
     }
 
     /// Removes a held call (withdrawn, decided, failed).
     pub(super) fn remove_held(&mut self, ticket: Ticket) -> Option<HeldCall> {
-        let id = self.tickets.remove(&ticket)?;
-        match self.by_id.remove(&id) {
-            Some(Entry { slot: Slot::Held(h), .. }) => {
-                self.held_bytes -= h.bytes.len();
-                Some(*h)
+        let held = self.held.remove(&ticket)?;
+        self.held_bytes -= held.bytes.len();
+        if let Some(other) = self.by_id.remove(&held.id) {
+            if !matches!(other.slot, Slot::Held(t) if t == ticket) {
+                // Cannot happen: an id is in one place at a time. Put it back untouched.
+                self.by_id.insert(held.id.clone(), other);
             }
-            Some(other) => {
-                // Cannot happen: tickets only name held calls. Put it back untouched.
-                self.by_id.insert(id, other);
-                None
-            }
-            None => None,
         }
+        Some(held)
     }
 
     /// The server answered `id`: the request leaves.
