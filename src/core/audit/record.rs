@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use super::redact_raw::write_redacted;
-use super::time::rfc3339_micros;
+use super::time::push_rfc3339_micros;
 use crate::core::digest::{canonical_string, hex, JsonEscaped};
 use crate::core::json::Shared;
 
@@ -201,7 +201,7 @@ pub fn render(head: &ChainHead, origin: &Origin, micros: i64, event: &Event) -> 
     line.push_str(r#"{"v":"#);
     decimal(SCHEMA, &mut line);
     line.push_str(r#","ts":""#);
-    line.push_str(&rfc3339_micros(micros));
+    push_rfc3339_micros(micros, &mut line);
     line.push_str(r#"","seq":"#);
     decimal(head.seq + 1, &mut line);
     for (key, value) in [

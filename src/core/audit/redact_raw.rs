@@ -123,7 +123,9 @@ fn cut_raw(value: Raw<'_>) -> String {
     let Some(mut pieces) = value.pieces() else {
         return String::new();
     };
-    let mut shown = String::new();
+    // The decoded text is never longer than the literal; what is kept, at most
+    // MAX_STRING chars of up to four bytes.
+    let mut shown = String::with_capacity(value.text().len().min(4 * MAX_STRING));
     let mut kept = 0usize;
     let mut more = 0usize;
     while let Some(Some(piece)) = pieces.next_piece() {

@@ -3,14 +3,23 @@
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` for microseconds since the Unix epoch.
 pub fn rfc3339_micros(micros: i64) -> String {
+    let mut text = String::with_capacity(27);
+    push_rfc3339_micros(micros, &mut text);
+    text
+}
+
+/// [`rfc3339_micros`] written onto `out` (every record has one: no `String` of its own).
+pub fn push_rfc3339_micros(micros: i64, out: &mut String) {
     let secs = micros.div_euclid(1_000_000);
     let frac = micros.rem_euclid(1_000_000);
     let (y, m, d) = civil(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
     if !(0..=9999).contains(&y) {
-        return format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z", rem / 3600, rem % 3600 / 60, rem % 60);
+        let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+        out.push_str(&format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:06}Z"));
+        return;
     }
-    // Every record has one: digits by hand into a fixed layout, not through `fmt`.
+    // Digits by hand into a fixed layout, not through `fmt`.
     let mut text = *b"0000-00-00T00:00:00.000000Z";
     for (n, end, width) in [
         (y, 4, 4),
@@ -23,7 +32,8 @@ pub fn rfc3339_micros(micros: i64) -> String {
     ] {
         digits(&mut text[end - width..end], n);
     }
-    text.iter().map(|&b| char::from(b)).collect()
+    // Only ASCII digits and separators went in.
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// Writes `n` (0 <= n < 10^len) into `out` in `out.len()` decimal digits.
@@ -88,6 +98,9 @@ mod tests {
         assert_eq!(rfc3339_micros(1_795_478_399_999_999), "2026-11-23T23:59:59.999999Z");
         assert_eq!(day(1_795_478_399_999_999), "2026-11-23");
         assert_eq!(day(1_795_478_400_000_000), "2026-11-24");
+        // Years the fixed layout cannot hold are written through `fmt`.
+        assert_eq!(rfc3339_micros(-62_167_219_200_000_001), "-001-12-31T23:59:59.999999Z");
+        assert_eq!(rfc3339_micros(253_402_300_800_000_000), "10000-01-01T00:00:00.000000Z");
     }
 
     #[test]
