@@ -1,7 +1,8 @@
 //! The one task that owns the session: it reads both peers itself, and the prompt
-//! worker, the audit log and the clock send it events; it hands each to the session and carries out the actions that
-//! come back, in order. Nothing else touches the session's state, so two things that
-//! race have one defined order: the order their events arrive here.
+//! worker, the approval book, the audit log and the clock send it events; it hands each
+//! to the session and carries out the actions that come back, in order. Nothing else
+//! touches the session's state, so two things that race have one defined order: the
+//! order their events arrive here.
 
 use std::future::Future;
 use std::sync::Arc;

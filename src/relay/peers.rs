@@ -94,10 +94,7 @@ pub(super) const CLIENT: Examine<inbound::ClientLine> =
 pub(super) const SERVER: Examine<outbound::ServerLine> = Examine {
     peer: "the server",
     read: read_server_line,
-    too_long: |len, head| {
-        tracing::error!("dropped a server message of {len} bytes: larger than the limit");
-        outbound::ServerLine::TooLong { len, id: outbound::sniff_id(head) }
-    },
+    too_long: |len, head| outbound::ServerLine::TooLong { len, id: outbound::sniff_id(head) },
 };
 
 fn read_server_line(bytes: Vec<u8>) -> outbound::ServerLine {
@@ -134,8 +131,11 @@ impl<R: AsyncRead + Unpin, T: Send + 'static> Reader<R, T> {
     pub(super) async fn next(&mut self) -> Option<T> {
         loop {
             if let Some((task, len)) = &mut self.examining {
-                // Gone only when the runtime shuts down: the line is lost, as too long.
-                let line = task.await.unwrap_or_else(|_| (self.examine.too_long)(*len, &[]));
+                let line = task.await.unwrap_or_else(|_| {
+                    // Gone only when the runtime shuts down: the line is lost, as too long.
+                    tracing::error!("a line of {len} bytes from {} was lost: shutting down", self.examine.peer);
+                    (self.examine.too_long)(*len, &[])
+                });
                 self.examining = None;
                 return Some(line);
             }
@@ -146,7 +146,13 @@ impl<R: AsyncRead + Unpin, T: Send + 'static> Reader<R, T> {
                     let (read, len) = (self.examine.read, line.len());
                     self.examining = Some((tokio::task::spawn_blocking(move || read(line)), len));
                 }
-                Ok(Line::TooLong { len, head }) => return Some((self.examine.too_long)(len, &head)),
+                Ok(Line::TooLong { len, head }) => {
+                    tracing::error!(
+                        "dropped a message of {len} bytes from {}: larger than the limit",
+                        self.examine.peer
+                    );
+                    return Some((self.examine.too_long)(len, &head));
+                }
                 Ok(Line::Eof) => return None,
                 Err(e) => {
                     tracing::error!("reading from {}: {e}", self.examine.peer);
