@@ -169,6 +169,9 @@ fn approve_in_a_terminal_shows_the_call_and_y_makes_a_receipt() {
     }
     assert!(screen.contains("\\u001b[2J") && !screen.contains("x\u{1b}[2J"), "inert:\n{screen}");
     assert!(!screen.contains("[a]"), "approve offers no lease:\n{screen}");
+    // The hour a pending approval has left reads as `countersign pending` writes it.
+    let left = screen.split("lapses in ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap_or("");
+    assert!(["57m", "58m", "59m"].contains(&left), "time left read at a glance: {left:?}\n{screen}");
     // Inside the grace: ignored.
     pty.press(b'n');
     after_grace();

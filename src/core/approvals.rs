@@ -38,6 +38,16 @@ pub const ID_CHARS: usize = 6;
 
 /// A short id from random bytes (the edge reads them): [`ID_CHARS`] characters of
 /// lowercase Crockford base32, easy to type and to read aloud.
+/// A span of seconds as the operator reads it at a glance: `45s`, `12m`, `1h05m` (how
+/// long an approval has waited, or has left).
+pub fn span(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3_600 => format!("{}m", s / 60),
+        s => format!("{}h{:02}m", s / 3_600, s % 3_600 / 60),
+    }
+}
+
 pub fn short_id(random: [u8; 4]) -> String {
     let bits = u32::from_le_bytes(random);
     (0..ID_CHARS).map(|i| ALPHABET[((bits >> (5 * i)) & 31) as usize] as char).collect()

@@ -32,12 +32,7 @@ pub(crate) fn short_digest(digest: &str) -> String {
 
 /// A span of microseconds, read at a glance: `45s`, `12m`, `1h05m`.
 pub(crate) fn span(micros: i64) -> String {
-    let secs = micros.max(0) / 1_000_000;
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3_600 => format!("{}m", s / 60),
-        s => format!("{}h{:02}m", s / 3_600, s % 3_600 / 60),
-    }
+    crate::core::approvals::span(u64::try_from(micros / 1_000_000).unwrap_or(0))
 }
 
 /// Rows as text, each column as wide as its widest cell (the last one is not padded).

@@ -106,7 +106,9 @@ pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
 /// The keys line: the prompt's, without the lease (`approve` answers one call).
 fn line(keys: &Keys, confirm: Confirm, secs: u64) -> String {
     match confirm {
-        Confirm::Key => format!("  [y] approve once  [n] deny  [v] view all   lapses in {secs}s"),
+        Confirm::Key => {
+            format!("  [y] approve once  [n] deny  [v] view all   lapses in {}", crate::core::approvals::span(secs))
+        }
         Confirm::Digest => keys.line(secs),
     }
 }
