@@ -76,6 +76,10 @@ const EDGE_SEAMS: &[(&str, &str)] = &[
     ("approvals", "locked_file"),
     // So is each label's pin file.
     ("pin_store", "locked_file"),
+    // The audit directory's lock and the terminal's turn are taken as every lock is:
+    // waiting again when a signal interrupts the wait.
+    ("audit_log", "locked_file"),
+    ("tty", "locked_file"),
     // A locked file is refused unless it belongs to the user runtime_dir names.
     ("locked_file", "runtime_dir"),
     // runtime_dir names the user; without USER or LOGNAME it asks the user database.

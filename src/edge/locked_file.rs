@@ -71,13 +71,34 @@ impl LockedFile {
             .custom_flags(NO_FOLLOW)
             .open(&self.lock)
             .map_err(io_at(&self.lock))?;
-        loop {
-            // Released when the file is closed.
-            match rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive) {
-                Ok(()) => return Ok(Lock { file: &self.file, _lock: lock }),
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(LockedFileError::Io { path: self.lock.clone(), source: e.into() }),
-            }
+        // Released when the file is closed.
+        match lock_exclusive(&lock) {
+            Ok(()) => Ok(Lock { file: &self.file, _lock: lock }),
+            Err(source) => Err(LockedFileError::Io { path: self.lock.clone(), source }),
+        }
+    }
+}
+
+/// Waits for an exclusive `flock` on `file` (held until the file is closed or unlocked),
+/// and waits again when a signal interrupts the wait. Every lock countersign takes goes
+/// through here or [`try_lock_exclusive`].
+pub(crate) fn lock_exclusive(file: &File) -> io::Result<()> {
+    loop {
+        match rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive) {
+            Err(rustix::io::Errno::INTR) => {}
+            done => return done.map_err(io::Error::from),
+        }
+    }
+}
+
+/// Takes an exclusive `flock` on `file` when nobody holds one; `Ok(false)` when someone does.
+pub(crate) fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    loop {
+        match rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(true),
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(false),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -149,6 +170,43 @@ impl Lock<'_> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    /// A signal that interrupts the wait (one whose handler asks for no restart) makes
+    /// the lock be waited for again, not an error that would leave the caller without it.
+    #[test]
+    #[allow(unsafe_code)]
+    fn a_signal_does_not_end_the_wait_for_a_lock() {
+        extern "C" fn nothing(_: libc::c_int) {}
+        // SAFETY: a zeroed `sigaction` is a valid empty one; its handler does nothing, and
+        // nothing else in this test binary uses SIGUSR2. No SA_RESTART: a blocked
+        // `flock` returns EINTR.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = nothing as extern "C" fn(libc::c_int) as usize;
+            assert_eq!(libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()), 0);
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("l.lock");
+        let held = File::create(&path).unwrap();
+        lock_exclusive(&held).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            // SAFETY: pthread_self has no preconditions.
+            tx.send(unsafe { libc::pthread_self() }).unwrap();
+            let file = OpenOptions::new().write(true).open(&path).unwrap();
+            lock_exclusive(&file)
+        });
+        let thread = rx.recv().unwrap();
+        for _ in 0..5 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            // SAFETY: the thread is alive (joined only below) and handles SIGUSR2.
+            assert_eq!(unsafe { libc::pthread_kill(thread, libc::SIGUSR2) }, 0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!waiter.is_finished(), "the waiter still waits for the lock");
+        drop(held);
+        assert!(waiter.join().unwrap().is_ok(), "and gets it once it is free");
+    }
 
     fn in_tmp() -> (tempfile::TempDir, LockedFile) {
         let tmp = tempfile::tempdir().unwrap();

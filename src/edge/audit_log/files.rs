@@ -16,7 +16,7 @@ impl DirLock {
     pub(crate) fn take(dir: &Path) -> io::Result<DirLock> {
         let file = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE))?;
         // Blocks until the lock is ours.
-        rustix::fs::flock(&file, FlockOperation::LockExclusive)?;
+        crate::edge::locked_file::lock_exclusive(&file)?;
         Ok(DirLock(file))
     }
 }

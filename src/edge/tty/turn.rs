@@ -3,16 +3,14 @@
 //! `flock(2)` (no polling of the lock); the caller waits on a channel and gives up at the
 //! deadline or when its call is withdrawn. A helper whose caller gave up drops the lock
 //! the moment it gets it.
-// libc calls with no safe wrapper here; every block says why it is sound (SAFETY).
-#![allow(unsafe_code)]
-
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use crate::edge::locked_file::{lock_exclusive, try_lock_exclusive};
 
 /// How often a waiting call looks at its withdrawn flag.
 const CHECK: Duration = Duration::from_millis(50);
@@ -31,12 +29,12 @@ pub(super) fn wait(deadline: Instant, withdrawn: &AtomicBool) -> io::Result<Opti
         .mode(0o600)
         .custom_flags(libc::O_CLOEXEC)
         .open(path)?;
-    if lock(&file, libc::LOCK_EX | libc::LOCK_NB).is_ok() {
+    if matches!(try_lock_exclusive(&file), Ok(true)) {
         return Ok(Some(Turn(file)));
     }
     let (tx, rx) = mpsc::sync_channel::<io::Result<File>>(1);
     std::thread::Builder::new().name("tty-turn".into()).spawn(move || {
-        let got = lock(&file, libc::LOCK_EX).map(|()| file);
+        let got = lock_exclusive(&file).map(|()| file);
         // When the caller has gone, the file (and its lock) is dropped right here.
         let _ = tx.send(got);
     })?;
@@ -53,19 +51,6 @@ pub(super) fn wait(deadline: Instant, withdrawn: &AtomicBool) -> io::Result<Opti
             Ok(Err(e)) => return Err(e),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return Err(io::Error::other("the lock waiter ended")),
-        }
-    }
-}
-
-fn lock(file: &File, how: i32) -> io::Result<()> {
-    loop {
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), how) } == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
         }
     }
 }
