@@ -5,31 +5,10 @@
 mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
-use support::{text, Pty, Wrap};
-
-/// Presses `key` once the console's grace period for a newly shown call has passed.
-fn press(pty: &mut Pty, key: u8) {
-    std::thread::sleep(Duration::from_millis(400));
-    pty.press(key);
-}
-
-fn console(runtime: &std::path::Path) -> (std::process::Child, Pty) {
-    let mut cmd = Command::new(support::bin());
-    cmd.arg("approver").env("COUNTERSIGN_HOME", runtime).env("TERM", "xterm");
-    let pty = Pty::attach_stdio(&mut cmd);
-    let child = cmd.spawn().unwrap();
-    let pty = pty.spawned();
-    let socket = runtime.join("run/approver.sock");
-    let deadline = Instant::now() + support::WAIT;
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "the console never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, pty)
-}
+use support::{console, press_after_grace, text, Pty, Wrap};
 
 #[test]
 fn the_console_answers_calls_from_two_servers() {
@@ -46,9 +25,9 @@ fn the_console_answers_calls_from_two_servers() {
     let screen = pty.text();
     assert!(screen.contains("alpha") && screen.contains("beta"), "{screen}");
     assert!(screen.contains("\\u001b[2J") && !screen.contains("/x\u{1b}[2J"), "payloads are inert on the console");
-    press(&mut pty, b'y');
+    press_after_grace(&mut pty, b'y');
     pty.wait_for("1 held call(s)", 1);
-    press(&mut pty, b'n');
+    press_after_grace(&mut pty, b'n');
     pty.wait_for("Enter sends", 1);
     pty.press(b'\r');
     pty.wait_for("0 held call(s)", 1);
@@ -131,7 +110,7 @@ fn the_console_survives_garbage_an_overlong_line_and_a_silent_peer() {
     let title = b"\x1b]0;countersign: 1 held\x07";
     assert!(raw.windows(title.len()).any(|w| w == title), "the title says a call waits");
     assert!(raw.windows(1).filter(|w| w[0] == 0x07).count() >= 2, "and the bell rang");
-    press(&mut pty, b'y');
+    press_after_grace(&mut pty, b'y');
     assert!(text(&s.answer(1)).starts_with("deleted"), "the console still answers");
     s.wait();
     pty.press(b'q');
@@ -156,7 +135,7 @@ fn the_operator_picks_the_call_and_a_denial_carries_a_reason() {
     // period after a call arrives are ignored, so wait it out first.
     std::thread::sleep(Duration::from_millis(400));
     pty.press_seq(b"\x1b[B");
-    press(&mut pty, b'n');
+    press_after_grace(&mut pty, b'n');
     pty.wait_for("Enter sends", 1);
     for k in b"use staging" {
         pty.press(*k);
@@ -228,9 +207,9 @@ fn the_typescript_sdk_client_reaches_a_console_from_a_desktop_session() {
     client.stdin.take().unwrap().write_all(steps.to_string().as_bytes()).unwrap();
     let screen = pty.wait_for("1 held call(s)", 1);
     assert!(screen.contains("\"path\": \"/ts\""), "{screen}");
-    press(&mut pty, b'y');
+    press_after_grace(&mut pty, b'y');
     pty.wait_for("\"path\": \"/no\"", 1);
-    press(&mut pty, b'n');
+    press_after_grace(&mut pty, b'n');
     pty.wait_for("Enter sends", 1);
     pty.press(0x1b);
     let out = client.wait_with_output().unwrap();

@@ -11,16 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{json, Value};
-use support::{audit_records, bin, text, Session, Wrap};
+use support::{audit_records, bin, console, press_after_grace, text, Session, Wrap};
 
 /// The changing server at `version` ("1" or "2"), behind countersign with the pins of
 /// `home`, headless, labelled `name` (default label when `None`).
 fn start(home: &Path, version: &str, name: Option<&str>, policy: Option<&Path>) -> Session {
-    start_with(home, version, name, policy, false)
+    start_with(home, version, name, policy, |w| w)
 }
 
-/// As [`start`]; with `tty`, not headless and with a real terminal for the prompt.
-fn start_with(home: &Path, version: &str, name: Option<&str>, policy: Option<&Path>, tty: bool) -> Session {
+/// As [`start`], asking as `ask` says: `Wrap::with_tty` (a real terminal for the prompt)
+/// or `Wrap::asking` (no terminal: an approver console in `home` answers).
+fn start_with(home: &Path, version: &str, name: Option<&str>, policy: Option<&Path>, ask: fn(Wrap) -> Wrap) -> Session {
     let mode = home.parent().unwrap().join(format!("mode-{}", name.unwrap_or("default")));
     std::fs::write(&mode, version).unwrap();
     let python = peers::peers().python.display().to_string();
@@ -32,10 +33,7 @@ fn start_with(home: &Path, version: &str, name: Option<&str>, policy: Option<&Pa
     if let Some(policy) = policy {
         wrap = wrap.arg("--policy").arg(&policy.display().to_string());
     }
-    if tty {
-        wrap = wrap.with_tty();
-    }
-    let mut s = wrap.start();
+    let mut s = ask(wrap).start();
     s.initialize("2025-06-18");
     s
 }
@@ -218,7 +216,7 @@ fn the_prompt_shows_what_changed() {
     let mut s = start(&home, "1", None, None);
     list(&mut s, 1);
     end(s);
-    let mut s = start_with(&home, "2", None, None, true);
+    let mut s = start_with(&home, "2", None, None, Wrap::with_tty);
     list(&mut s, 1);
     s.send(
         json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"a"}}}),
@@ -266,6 +264,38 @@ fn the_prompt_shows_what_changed() {
     list(&mut s, 1);
     assert_eq!(text(&s.call(2, "read_file", json!({"path": "a"}))), "read a", "and in later sessions");
     end(s);
+}
+
+#[test]
+fn a_change_accepted_on_the_approver_console_is_pinned() {
+    let (_dir, home) = home();
+    let mut s = start(&home, "1", None, None);
+    list(&mut s, 1);
+    end(s);
+    let (mut console, mut pty) = console(&home);
+    let mut s = start_with(&home, "2", None, None, Wrap::asking);
+    list(&mut s, 1);
+    s.send(
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"b"}}}),
+    );
+    let screen = pty.wait_for("[p] accept the change", 1);
+    assert!(screen.contains("CHANGED"), "{screen}");
+    press_after_grace(&mut pty, b'p');
+    assert_eq!(text(&s.answer(2)), "read b", "decided by its class once the change is accepted");
+    assert_eq!(text(&s.call(3, "read_file", json!({"path": "c"}))), "read c", "accepted for the rest of the session");
+    let records = end(s);
+    let accepted: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"] == "tools")
+        .flat_map(|r| r["tools"].as_array().unwrap())
+        .filter(|t| t["pin"] == "accepted")
+        .collect();
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    assert!(accepted[0]["by"].as_str().unwrap().ends_with("@console"), "{}", accepted[0]);
+    pty.press(b'q');
+    assert!(console.wait().unwrap().success());
+    let (_, out, _) = pins_cli(&home, &["--server", "changing_server"]);
+    assert_eq!(out.matches("changed: sha256:").count(), 2, "read_file is pinned as it is now: {out}");
 }
 
 #[test]

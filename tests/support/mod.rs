@@ -1,12 +1,13 @@
 //! Drives the real `countersign` binary with a real child server, from the client's side.
 //!
 //! One file per helper: [`Wrap`] builds a run, [`Session`] drives it, [`Pty`] is a real
-//! terminal, `audit` reads the log, `process` runs one-shot commands. Add a new helper as
+//! terminal, `console` starts an approver console in one, `audit` reads the log, `process` runs one-shot commands. Add a new helper as
 //! a file of its own here and re-export it below.
 // Test helpers: unwrap is how a helper fails its test; pre_exec and ioctls need unsafe.
 #![allow(dead_code, unused_imports, unsafe_code, clippy::unwrap_used)]
 
 mod audit;
+mod console;
 mod process;
 mod pty;
 mod session;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use audit::audit_records;
+pub(crate) use console::{console, press_after_grace};
 pub(crate) use process::{rss_kib, run};
 pub(crate) use pty::Pty;
 pub(crate) use session::{text, Session};
