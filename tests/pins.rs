@@ -58,6 +58,22 @@ fn end(mut s: Session) -> Vec<Value> {
     s.audit_records()
 }
 
+/// The session's records show `read_file`'s change accepted once, by an operator at
+/// `place` (`@tty`, `@console`), and the pins now hold it as it is.
+fn assert_read_file_accepted(home: &Path, records: Vec<Value>, place: &str) {
+    let accepted: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["event"] == "tools")
+        .flat_map(|r| r["tools"].as_array().unwrap())
+        .filter(|t| t["pin"] == "accepted")
+        .collect();
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    assert_eq!(accepted[0]["name"], "read_file");
+    assert!(accepted[0]["by"].as_str().unwrap().ends_with(place), "{}", accepted[0]);
+    let (_, out, _) = pins_cli(home, &["--server", "changing_server"]);
+    assert_eq!(out.matches("changed: sha256:").count(), 2, "read_file is pinned as it is now: {out}");
+}
+
 fn pins_cli(home: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(bin())
         .arg("pins")
@@ -248,18 +264,7 @@ fn the_prompt_shows_what_changed() {
     s.tty.as_mut().unwrap().press(b'p');
     assert_eq!(text(&s.answer(4)), "read b");
     assert_eq!(text(&s.call(5, "read_file", json!({"path": "c"}))), "read c", "accepted for the rest of the session");
-    let records = end(s);
-    let accepted: Vec<&Value> = records
-        .iter()
-        .filter(|r| r["event"] == "tools")
-        .flat_map(|r| r["tools"].as_array().unwrap())
-        .filter(|t| t["pin"] == "accepted")
-        .collect();
-    assert_eq!(accepted.len(), 1, "{accepted:?}");
-    assert_eq!(accepted[0]["name"], "read_file");
-    assert!(accepted[0]["by"].as_str().unwrap().ends_with("@tty"), "{}", accepted[0]);
-    let (_, out, _) = pins_cli(&home, &["--server", "changing_server"]);
-    assert_eq!(out.matches("changed: sha256:").count(), 2, "read_file is pinned as it is now: {out}");
+    assert_read_file_accepted(&home, end(s), "@tty");
     let mut s = start(&home, "2", None, None);
     list(&mut s, 1);
     assert_eq!(text(&s.call(2, "read_file", json!({"path": "a"}))), "read a", "and in later sessions");
@@ -283,19 +288,9 @@ fn a_change_accepted_on_the_approver_console_is_pinned() {
     press_after_grace(&mut pty, b'p');
     assert_eq!(text(&s.answer(2)), "read b", "decided by its class once the change is accepted");
     assert_eq!(text(&s.call(3, "read_file", json!({"path": "c"}))), "read c", "accepted for the rest of the session");
-    let records = end(s);
-    let accepted: Vec<&Value> = records
-        .iter()
-        .filter(|r| r["event"] == "tools")
-        .flat_map(|r| r["tools"].as_array().unwrap())
-        .filter(|t| t["pin"] == "accepted")
-        .collect();
-    assert_eq!(accepted.len(), 1, "{accepted:?}");
-    assert!(accepted[0]["by"].as_str().unwrap().ends_with("@console"), "{}", accepted[0]);
+    assert_read_file_accepted(&home, end(s), "@console");
     pty.press(b'q');
     assert!(console.wait().unwrap().success());
-    let (_, out, _) = pins_cli(&home, &["--server", "changing_server"]);
-    assert_eq!(out.matches("changed: sha256:").count(), 2, "read_file is pinned as it is now: {out}");
 }
 
 #[test]
