@@ -361,3 +361,25 @@ async fn a_waiting_client_gets_progress_every_five_seconds() {
     assert!(text(&r.at_client().await).contains("denied_by_operator"));
     r.end().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_stops_reading_holds_back_the_client_but_still_reaches_it() {
+    let mut r = start(true);
+    r.ready().await;
+    // The server reads nothing more: the client's notifications fill the pipe to it, then
+    // the writer's queue, then countersign stops reading the client (back-pressure), so
+    // the client's own writes stop going anywhere.
+    let pad = "p".repeat(100 << 10);
+    let line = format!("{}\n", json!({"jsonrpc":"2.0","method":"notifications/message","params":{"pad":pad}}));
+    let mut sent = 0;
+    while tokio::time::timeout(Duration::from_secs(1), r.client.write_all(line.as_bytes())).await.is_ok() {
+        sent += 1;
+        assert!(sent < 60, "6 MB went somewhere: nothing held the client back");
+    }
+    assert!(sent > 20, "the pipes and the queue hold about 2.3 MB before it stops: {sent}");
+    // The other direction still flows.
+    r.reply(json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"still here"}}))
+        .await;
+    assert_eq!(r.at_client().await["params"]["data"], "still here");
+    r.end().await;
+}
