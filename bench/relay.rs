@@ -7,6 +7,9 @@
 //!   for information: the floor for an interposer that must see a message whole;
 //! * `loop relay`: whole lines again, but on one thread with tokio's event loop, as
 //!   countersign runs, for information: what the event loop itself costs;
+//! * `line, 1 MiB`: the line relay with the two pipes that carry the server's answers
+//!   enlarged to 1 MiB, as countersign enlarges them, for information: the floor for
+//!   countersign's way of passing a large message whole;
 //! * `countersign`: `countersign --headless --audit-dir DIR -- <fake server>`, audit on.
 //!
 //! It prints the round-trip time of one read-only `tools/call` (median over thousands of
@@ -24,7 +27,7 @@
 //!
 //! This one executable plays every part: with `--role-server` it is the fake server, with
 //! `--role-relay -- CMD...` the bare relay, with `--role-line-relay -- CMD...` the line
-//! relay, with `--role-loop-relay -- CMD...` the loop relay, and otherwise the client that drives and measures. The fake server is canned: it
+//! relay (`--role-line-relay-1m` with 1 MiB pipes), with `--role-loop-relay -- CMD...` the loop relay, and otherwise the client that drives and measures. The fake server is canned: it
 //! finds the method, the id and whether the tool is `big` with plain byte searches, and
 //! writes precomputed answers, so its own time does not hide the relay's.
 #![allow(clippy::unwrap_used, unsafe_code)]
@@ -48,8 +51,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("--role-server") => server::fake_server(),
-        Some("--role-relay") => bare::bare_relay(&args[2..], false),
-        Some("--role-line-relay") => bare::bare_relay(&args[2..], true),
+        Some("--role-relay") => bare::bare_relay(&args[2..], false, false),
+        Some("--role-line-relay") => bare::bare_relay(&args[2..], true, false),
+        Some("--role-line-relay-1m") => bare::bare_relay(&args[2..], true, true),
         Some("--role-loop-relay") => event_loop::loop_relay(&args[2..]),
         // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: a smoke run.
         _ => driver::driver(args.iter().any(|a| a == "--bench")),

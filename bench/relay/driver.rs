@@ -125,6 +125,9 @@ pub(crate) fn driver(bench: bool) {
     let mut line_relay = Command::new(&me);
     line_relay.args(["--role-line-relay", "--"]);
     server(&mut line_relay);
+    let mut line_relay_1m = Command::new(&me);
+    line_relay_1m.args(["--role-line-relay-1m", "--"]);
+    server(&mut line_relay_1m);
     let mut loop_relay = Command::new(&me);
     loop_relay.args(["--role-loop-relay", "--"]);
     server(&mut loop_relay);
@@ -153,6 +156,7 @@ pub(crate) fn driver(bench: bool) {
         ("loop relay", loop_relay, false),
         ("countersign", gate, false),
         ("cs, sockets", gate_sockets, true),
+        ("line, 1 MiB", line_relay_1m, false),
     ];
     for (name, cmd, sockets) in setups {
         let mut cmd = if name == "direct" { cmd } else { wrapped(cmd) };

@@ -109,11 +109,11 @@ pub(crate) fn print(sizes: &Sizes, sessions: &[Session], outcome: &Outcome) -> b
     println!("measured in {:.1} s", measured.as_secs_f64());
     println!();
 
-    let (direct, relay, line_relay, loop_relay, gate, gate_sockets) =
-        (&sessions[0], &sessions[1], &sessions[2], &sessions[3], &sessions[4], &sessions[5]);
+    let (direct, relay, line_relay, loop_relay, gate, gate_sockets, line_relay_1m) =
+        (&sessions[0], &sessions[1], &sessions[2], &sessions[3], &sessions[4], &sessions[5], &sessions[6]);
     let ratio = |a: u64, b: u64| if b == 0 { f64::NAN } else { a as f64 / b as f64 };
     println!("for scale, against the bare relay:");
-    for s in [direct, line_relay, loop_relay, gate_sockets] {
+    for s in [direct, line_relay, line_relay_1m, loop_relay, gate_sockets] {
         println!(
             "  {:<12} round trip {:.2}x, cpu per call {:.2}x, large result {:.2}x, peak RSS {:.2}x",
             s.name,
@@ -141,6 +141,11 @@ pub(crate) fn print(sizes: &Sizes, sessions: &[Session], outcome: &Outcome) -> b
             "  pass one {:<8} result           {big:>6.2}x   target <= 1.50x                  {}",
             mib(big_bytes as u64),
             verdict(big <= 1.5)
+        );
+        println!(
+            "    the floor for passing it whole with countersign's pipes (line, 1 MiB): {:.2}x; countersign {:.2}x that",
+            ratio(median(&line_relay_1m.big), median(&relay.big)),
+            ratio(median(&gate.big), median(&line_relay_1m.big)),
         );
         println!(
             "  peak RSS {:>9}                 {:>6.2}x   target <= 2 x largest message = {}   {}",
