@@ -442,7 +442,8 @@ pub fn sha256_text(digest: &[u8]) -> String {
     text
 }
 
-fn push_hex(bytes: &[u8], out: &mut String) {
+/// Appends the lowercase hex of `bytes` to `out`.
+pub fn push_hex(bytes: &[u8], out: &mut String) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for chunk in bytes.chunks(32) {
         let mut text = [0u8; 64];

@@ -10,4 +10,6 @@ pub mod secrets;
 pub mod time;
 pub mod verify;
 
-pub use record::{advance, line_hash, render, Args, ChainHead, Event, Origin, GENESIS, SCHEMA};
+pub use record::{
+    advance, line_hash, render, render_onto, Args, ChainHead, Event, Later, Members, Origin, GENESIS, SCHEMA,
+};

@@ -1,14 +1,16 @@
 //! Audit records: one JSON object per line, chained by the hash of the line before
 //! (PRODUCT.md section 7). Field names are a public interface.
 
+use std::borrow::Cow;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use super::redact_raw::write_redacted;
 use super::time::push_rfc3339_micros;
-use crate::core::digest::{canonical_string, hex, JsonEscaped};
+use crate::core::digest::{canonical_string, hex, push_hex, JsonEscaped};
 use crate::core::json::Shared;
 
 /// Schema version written in every record's `v`.
@@ -35,19 +37,28 @@ impl ChainHead {
     }
 }
 
-/// One event, before it is placed in the chain: its own members, already JSON text, in
-/// key order.
-#[derive(Debug, Clone, PartialEq)]
+/// One event, before it is placed in the chain: its own members, as JSON text in key
+/// order, or the values to write them from when the record is rendered.
+#[derive(Clone)]
 pub struct Event {
     pub name: &'static str,
     /// `"key":value` members, comma-separated, in key order (empty: none).
     members: String,
+    /// Members written when the record is rendered, on the audit thread (the records of
+    /// every call: the relay only moves their values here, off its path).
+    later: Option<Arc<dyn Later>>,
     /// A call's arguments, redacted when the record is rendered (on the audit thread, off
     /// the relay's path). Written first, as `args`, the smallest key of a `decision`.
     args: Option<Args>,
     /// The server label the record is about, when it is not the writer's own (an
     /// approval of another server's call, changed by this process).
     server: Option<String>,
+}
+
+/// Members of an [`Event`] that are written when it is rendered (see [`Event::later`]).
+pub trait Later: Send + Sync {
+    /// Writes the members, in key order, after `args`.
+    fn members(&self, m: Members) -> Members;
 }
 
 /// The `args` of a `decision` record.
@@ -74,7 +85,7 @@ impl Event {
                 members.push_str(&value.to_string());
             }
         }
-        Event { name, members, args: None, server: None }
+        Event { name, members, later: None, args: None, server: None }
     }
 
     /// The same event, about the server `label` whoever writes it.
@@ -86,7 +97,43 @@ impl Event {
     /// An event built member by member (for the ones written per call; a call's
     /// `decision` has about 400 bytes of members, which then need no second allocation).
     pub fn build(name: &'static str) -> Members {
-        Members { event: Event { name, members: String::with_capacity(512), args: None, server: None }, last: "" }
+        Members {
+            event: Event { name, members: String::with_capacity(512), later: None, args: None, server: None },
+            last: "",
+        }
+    }
+
+    /// An event whose members are written from `later` when it is rendered, after `args`.
+    pub fn later(name: &'static str, args: Option<Args>, later: Arc<dyn Later>) -> Event {
+        Event { name, members: String::new(), later: Some(later), args, server: None }
+    }
+
+    /// The members as JSON text (written now when they are written later).
+    fn members(&self) -> Cow<'_, str> {
+        match &self.later {
+            Some(later) => Cow::Owned(later.members(Members::onto(String::new())).done().members),
+            None => Cow::Borrowed(&self.members),
+        }
+    }
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("name", &self.name)
+            .field("members", &self.members())
+            .field("args", &self.args)
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.name == other.name
+            && self.members() == other.members()
+            && self.args == other.args
+            && self.server == other.server
     }
 }
 
@@ -98,6 +145,11 @@ pub struct Members {
 }
 
 impl Members {
+    /// Members written after what `out` holds.
+    fn onto(out: String) -> Members {
+        Members { event: Event { name: "", members: out, later: None, args: None, server: None }, last: "" }
+    }
+
     #[inline]
     fn key(&mut self, key: &'static str) -> &mut String {
         debug_assert!(key > self.last && key > "args", "audit members out of key order: {key}");
@@ -197,7 +249,16 @@ pub struct Origin {
 /// Renders `event` as the line that follows `head`, at time `micros`. The common fields
 /// come first in a fixed order; event fields follow in key order.
 pub fn render(head: &ChainHead, origin: &Origin, micros: i64, event: &Event) -> String {
-    let mut line = String::with_capacity(256 + event.members.len());
+    let mut line = String::with_capacity(256 + event.members.len() + if event.later.is_some() { 256 } else { 0 });
+    render_onto(head, origin, micros, event, &mut line);
+    line
+}
+
+/// [`render`] onto the end of `out` (a batch of lines), without a newline; returns where
+/// the line starts in `out`.
+pub fn render_onto(head: &ChainHead, origin: &Origin, micros: i64, event: &Event, out: &mut String) -> usize {
+    let start = out.len();
+    let mut line = std::mem::take(out);
     line.push_str(r#"{"v":"#);
     decimal(SCHEMA, &mut line);
     line.push_str(r#","ts":""#);
@@ -224,17 +285,32 @@ pub fn render(head: &ChainHead, origin: &Origin, micros: i64, event: &Event) -> 
             write_redacted(arguments.raw(), &mut line);
         }
     }
-    if !event.members.is_empty() {
-        line.push(',');
-        line.push_str(&event.members);
+    match &event.later {
+        // Straight into the line: each member after the first field starts with a comma.
+        Some(later) => line = later.members(Members::onto(line)).done().members,
+        None if !event.members.is_empty() => {
+            line.push(',');
+            line.push_str(&event.members);
+        }
+        None => {}
     }
     line.push('}');
-    line
+    *out = line;
+    start
 }
 
 /// The head after appending `line`.
 pub fn advance(head: &ChainHead, line: &str) -> ChainHead {
     ChainHead { seq: head.seq + 1, hash: line_hash(line.as_bytes()) }
+}
+
+impl ChainHead {
+    /// [`advance`] in place (the hash's text written over the last one).
+    pub fn advance(&mut self, line: &str) {
+        self.seq += 1;
+        self.hash.clear();
+        push_hex(&Sha256::digest(line.as_bytes()), &mut self.hash);
+    }
 }
 
 #[cfg(test)]
@@ -307,5 +383,40 @@ mod tests {
         assert!(render(&head, &origin, 0, &empty).ends_with(r#","args":{}}"#));
         let unknown = Event::build("decision").args(Args::Unknown).str("tool", "t").done();
         assert!(render(&head, &origin, 0, &unknown).ends_with(r#","args":null,"tool":"t"}"#));
+    }
+
+    #[test]
+    fn lines_rendered_onto_a_batch_and_heads_advanced_in_place_match_the_plain_ones() {
+        let origin = Origin { session: "s".into(), server: "bank".into() };
+        let (mut head, mut batch) = (ChainHead::genesis(), String::from("earlier line\n"));
+        for n in 0..3u64 {
+            let e = Event::build("result").num("bytes", n).done();
+            let line = render(&head, &origin, 9, &e);
+            let start = render_onto(&head, &origin, 9, &e, &mut batch);
+            assert_eq!(&batch[start..], line);
+            let next = advance(&head, &line);
+            head.advance(&batch[start..]);
+            assert_eq!(head, next);
+            batch.push('\n');
+        }
+        assert!(batch.starts_with("earlier line\n{"));
+    }
+
+    #[test]
+    fn members_written_later_render_as_members_written_now() {
+        struct Values(String, u64);
+        impl Later for Values {
+            fn members(&self, m: Members) -> Members {
+                m.str("tool", &self.0).num("waited_ms", self.1)
+            }
+        }
+        let (origin, head) = (Origin { session: "s".into(), server: "bank".into() }, ChainHead::genesis());
+        let args = Args::Call(Some(Shared::new(r#"{"token":"sk-1"}"#.to_owned())));
+        let later = Event::later("decision", Some(args.clone()), Arc::new(Values("re\"fund\n".into(), 7)));
+        let now = Event::build("decision").args(args).str("tool", "re\"fund\n").num("waited_ms", 7).done();
+        assert_eq!(render(&head, &origin, 5, &later), render(&head, &origin, 5, &now));
+        assert_eq!(later, now);
+        assert_eq!(format!("{later:?}"), format!("{now:?}"), "tests read members from the debug form");
+        assert_ne!(later, Event::later("decision", None, Arc::new(Values("refund".into(), 7))));
     }
 }

@@ -1,38 +1,54 @@
 //! The audit records a session writes (PRODUCT.md section 7), built from its values.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use crate::core::audit::redact::redact_excerpt;
-use crate::core::audit::{Args, Event};
+use crate::core::audit::{Args, Event, Later, Members};
 use crate::core::classify::{Class, Tool};
 use crate::core::gate::{By, Call, Decision};
 use crate::core::protocol::Id;
 
-/// The `decision` record of one call. The arguments are redacted when the record is
-/// written, on the audit thread.
+/// The `decision` record of one call. Its members (and the redacted arguments) are
+/// written when the record is, on the audit thread.
 pub(super) fn decision(id: &Id, tool: &str, args: Args, digest: Option<&str>, task: bool, d: &Decision) -> Event {
-    Event::build("decision")
-        .args(args)
-        .display("by", &d.by)
-        .str("class", d.class.as_str())
-        .str("decision", if d.allows() { "allow" } else { "deny" })
-        .opt_str("detail", d.detail.as_deref())
-        .opt_str("digest", digest)
-        .some_str(
-            "lease",
-            match &d.by {
-                By::Lease(id) => Some(id.as_str()),
-                _ => None,
-            },
-        )
-        .str("reason", d.reason.as_str())
-        .some_str("receipt", d.receipt.as_deref())
-        .display("request_id", id)
-        .opt_str("rule", d.rule.as_deref())
-        .bool("task", task)
-        .str("tool", tool)
-        .num("waited_ms", d.waited_ms)
-        .done()
+    let values =
+        DecisionRecord { id: id.clone(), tool: tool.to_owned(), digest: digest.map(str::to_owned), task, d: d.clone() };
+    Event::later("decision", Some(args), Arc::new(values))
+}
+
+struct DecisionRecord {
+    id: Id,
+    tool: String,
+    digest: Option<String>,
+    task: bool,
+    d: Decision,
+}
+
+impl Later for DecisionRecord {
+    fn members(&self, m: Members) -> Members {
+        let d = &self.d;
+        m.display("by", &d.by)
+            .str("class", d.class.as_str())
+            .str("decision", if d.allows() { "allow" } else { "deny" })
+            .opt_str("detail", d.detail.as_deref())
+            .opt_str("digest", self.digest.as_deref())
+            .some_str(
+                "lease",
+                match &d.by {
+                    By::Lease(id) => Some(id.as_str()),
+                    _ => None,
+                },
+            )
+            .str("reason", d.reason.as_str())
+            .some_str("receipt", d.receipt.as_deref())
+            .display("request_id", &self.id)
+            .opt_str("rule", d.rule.as_deref())
+            .bool("task", self.task)
+            .str("tool", &self.tool)
+            .num("waited_ms", d.waited_ms)
+    }
 }
 
 /// A call's arguments as the log shows them: redacted, long values cut (what a pending
@@ -58,18 +74,32 @@ pub(super) struct Outcome {
     pub bytes: usize,
 }
 
-/// The `result` record of a call the server answered.
-pub(super) fn result(id: &Id, tool: &str, digest: &str, class: Class, o: Outcome) -> Event {
-    Event::build("result")
-        .num("bytes", o.bytes as u64)
-        .str("class", class.as_str())
-        .str("digest", digest)
-        .num("duration_ms", o.ms)
-        .bool("is_error", o.is_error)
-        .bool("jsonrpc_error", o.error)
-        .display("request_id", id)
-        .str("tool", tool)
-        .done()
+/// The `result` record of a call the server answered (its members written on the audit
+/// thread).
+pub(super) fn result(id: &Id, tool: String, digest: String, class: Class, outcome: Outcome) -> Event {
+    Event::later("result", None, Arc::new(ResultRecord { id: id.clone(), tool, digest, class, outcome }))
+}
+
+struct ResultRecord {
+    id: Id,
+    tool: String,
+    digest: String,
+    class: Class,
+    outcome: Outcome,
+}
+
+impl Later for ResultRecord {
+    fn members(&self, m: Members) -> Members {
+        let o = &self.outcome;
+        m.num("bytes", o.bytes as u64)
+            .str("class", self.class.as_str())
+            .str("digest", &self.digest)
+            .num("duration_ms", o.ms)
+            .bool("is_error", o.is_error)
+            .bool("jsonrpc_error", o.error)
+            .display("request_id", &self.id)
+            .str("tool", &self.tool)
+    }
 }
 
 /// Malformed or ambiguous input, with a short excerpt.

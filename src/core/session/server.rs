@@ -93,10 +93,15 @@ impl Session {
                     InFlight::Call { tool, digest, class, since, approval } => {
                         let ms = now.mono.saturating_sub(since).as_millis() as u64;
                         let outcome = records::Outcome { is_error, error, ms, bytes: bytes.len() };
-                        out.push(Action::Record(records::result(&id, &tool, &digest, class, outcome)));
-                        if let Some(approval) = approval {
-                            self.carry(&id, tool, digest, *approval, result.as_deref(), now);
-                        }
+                        let record = match approval {
+                            Some(approval) => {
+                                let record = records::result(&id, tool.clone(), digest.clone(), class, outcome);
+                                self.carry(&id, tool, digest, *approval, result.as_deref(), now);
+                                record
+                            }
+                            None => records::result(&id, tool, digest, class, outcome),
+                        };
+                        out.push(Action::Record(record));
                     }
                     InFlight::Other => {}
                 }

@@ -13,7 +13,7 @@ use super::fault::Fault;
 use super::files::{day_files, first_line, DirLock};
 use super::seal::{self, SealKey};
 use super::{AuditError, AuditSettings};
-use crate::core::audit::{advance, render, time, ChainHead, Event};
+use crate::core::audit::{render_onto, time, ChainHead, Event};
 
 pub(super) struct Writer {
     settings: AuditSettings,
@@ -33,7 +33,12 @@ pub(super) struct Writer {
     key: Option<SealKey>,
     /// The day file's name for a day number (days since the epoch), of the last record.
     day_name: (i64, String),
+    /// The lines of a batch, rendered into one buffer kept from batch to batch.
+    pending: String,
 }
+
+/// A batch buffer larger than this is not kept for the next batch (idle memory).
+const KEEP_PENDING: usize = 256 << 10;
 
 impl Writer {
     pub(super) fn new(settings: AuditSettings) -> Writer {
@@ -56,6 +61,7 @@ impl Writer {
             fault: Fault::from_env(),
             key,
             day_name: (i64::MIN, String::new()),
+            pending: String::new(),
         };
         if let Err(e) = writer.prepare() {
             writer.warn_once(&e);
@@ -200,7 +206,8 @@ impl Writer {
             }
         };
         let recovered = if events.is_empty() { None } else { self.recovered() };
-        let mut pending = Vec::new();
+        // The batch buffer is kept between batches: grown once, not per batch.
+        let mut pending = std::mem::take(&mut self.pending);
         let mut finished_day = None;
         for event in recovered.iter().chain(events) {
             let micros = self.settings.clock.now_micros();
@@ -221,13 +228,17 @@ impl Writer {
                 anchor.file = day;
                 self.open = Some((file, anchor.clone()));
             }
-            let line = render(&anchor.head, &self.settings.origin, micros, event);
-            anchor.head = advance(&anchor.head, &line);
-            anchor.size += line.len() as u64 + 1;
-            pending.extend_from_slice(line.as_bytes());
-            pending.push(b'\n');
+            // Rendered straight into the batch, and hashed there.
+            let start = render_onto(&anchor.head, &self.settings.origin, micros, event, &mut pending);
+            anchor.head.advance(&pending[start..]);
+            anchor.size += (pending.len() - start) as u64 + 1;
+            pending.push('\n');
         }
-        self.write_out(&mut pending, sync)?;
+        let written = self.write_out(&mut pending, sync);
+        if pending.capacity() <= KEEP_PENDING {
+            self.pending = pending;
+        }
+        written?;
         if !events.is_empty() {
             write_anchor(&head_file, &anchor, sync).map_err(|e| self.error(e))?;
             if let Some((_, mine)) = self.open.as_mut() {
@@ -262,14 +273,15 @@ impl Writer {
     }
 
     /// Writes the lines gathered for the open day file in one write.
-    fn write_out(&mut self, pending: &mut Vec<u8>, sync: bool) -> Result<(), AuditError> {
+    fn write_out(&mut self, pending: &mut String, sync: bool) -> Result<(), AuditError> {
         if pending.is_empty() {
             return Ok(());
         }
         let Some((file, _)) = self.open.as_mut() else {
             return Err(self.error("no open day file"));
         };
-        let written = self.fault.write_all(file, pending).and_then(|_| if sync { file.sync_data() } else { Ok(()) });
+        let written =
+            self.fault.write_all(file, pending.as_bytes()).and_then(|_| if sync { file.sync_data() } else { Ok(()) });
         pending.clear();
         written.map_err(|e| self.error(e))
     }
