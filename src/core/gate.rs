@@ -97,38 +97,60 @@ pub enum CallError {
     BadArguments,
 }
 
+/// The members of a call's params that countersign reads, found in one walk over them
+/// (the first of each key counts; duplicates never get this far: the scanner refuses them).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Params<'a> {
+    name: Option<Raw<'a>>,
+    arguments: Option<Raw<'a>>,
+    task: bool,
+    /// `params._meta`, which the session also reads (the revision of a 2026-07-28 request).
+    pub meta: Option<Raw<'a>>,
+    input_responses: bool,
+    request_state: Option<Raw<'a>>,
+}
+
+impl<'a> Params<'a> {
+    /// `None` when `params` is not an object.
+    pub fn read(params: Raw<'a>) -> Option<Params<'a>> {
+        if params.kind() != Some(Kind::Object) {
+            return None;
+        }
+        let mut p = Params::default();
+        for (key, value) in params.members() {
+            match &*key {
+                "name" if p.name.is_none() => p.name = Some(value),
+                "arguments" if p.arguments.is_none() => p.arguments = Some(value),
+                "task" => p.task = true,
+                "_meta" if p.meta.is_none() => p.meta = Some(value),
+                "inputResponses" => p.input_responses = true,
+                "requestState" if p.request_state.is_none() => p.request_state = Some(value),
+                _ => {}
+            }
+        }
+        Some(p)
+    }
+}
+
 impl Call {
     /// Reads a call from `params`, the JSON text of its `params` inside `line` (the
     /// received message, already validated by `json::scan_envelope`). Reads the name, the
     /// markers and the progress token; the arguments are only walked once, to digest them.
     /// `params` outside `line` still works, with a copy of the arguments.
     pub fn read(id: Id, params: Option<Raw<'_>>, line: &Shared) -> Result<Call, CallError> {
-        let params = params.filter(|p| p.kind() == Some(Kind::Object)).ok_or(CallError::NoName)?;
-        let mut name = None;
-        let mut arguments = None;
-        let mut task = false;
-        let mut meta = None;
-        let mut input_responses = false;
-        let mut request_state = None;
-        // One pass over the members; the first of each key counts (duplicates never get
-        // this far: the scanner refuses them).
-        for (key, value) in params.members() {
-            match &*key {
-                "name" if name.is_none() => name = Some(value),
-                "arguments" if arguments.is_none() => arguments = Some(value),
-                "task" => task = true,
-                "_meta" if meta.is_none() => meta = Some(value),
-                "inputResponses" => input_responses = true,
-                "requestState" if request_state.is_none() => request_state = Some(value),
-                _ => {}
-            }
-        }
-        let name = name.and_then(|n| n.as_str()).ok_or(CallError::NoName)?.into_owned();
-        if arguments.is_some_and(|a| a.kind() != Some(Kind::Object)) {
+        Call::from_params(id, params.and_then(Params::read).as_ref(), line)
+    }
+
+    /// [`Call::read`] from params already walked (`None`: they were not an object).
+    pub fn from_params(id: Id, params: Option<&Params<'_>>, line: &Shared) -> Result<Call, CallError> {
+        let p = params.ok_or(CallError::NoName)?;
+        let name = p.name.and_then(|n| n.as_str()).ok_or(CallError::NoName)?.into_owned();
+        if p.arguments.is_some_and(|a| a.kind() != Some(Kind::Object)) {
             return Err(CallError::BadArguments);
         }
-        let digest = call_digest_raw(&name, arguments).ok_or(CallError::BadArguments)?;
-        let progress_token = meta
+        let digest = call_digest_raw(&name, p.arguments).ok_or(CallError::BadArguments)?;
+        let progress_token = p
+            .meta
             .and_then(|m| m.get("progressToken"))
             .filter(|t| matches!(t.kind(), Some(Kind::String | Kind::Number)))
             .and_then(|t| t.parse().ok())
@@ -136,12 +158,12 @@ impl Call {
         Ok(Call {
             id,
             name,
-            arguments: arguments.map(|a| line.part(a.text())),
+            arguments: p.arguments.map(|a| line.part(a.text())),
             digest,
-            task,
+            task: p.task,
             progress_token,
-            retry: input_responses || request_state.is_some(),
-            request_state: request_state.map(|r| line.part(r.text())),
+            retry: p.input_responses || p.request_state.is_some(),
+            request_state: p.request_state.map(|r| line.part(r.text())),
         })
     }
 

@@ -2,10 +2,12 @@
 //! reader before the session sees the line, so that the task owning the session only
 //! routes: a giant message is validated (and its call digested) off that task.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 use crate::core::audit::redact::redact;
-use crate::core::gate::{Call, CallError};
+use crate::core::gate::{Call, CallError, Params};
 use crate::core::json::{self, Message, Raw, Shared, Value};
 use crate::core::protocol::{kind_of, meta_revision, Id, Kind, Revision, META_CLIENT_INFO};
 
@@ -164,11 +166,16 @@ fn item_kind(line: &Shared, env: json::Envelope<'_>) -> ItemKind {
                 m if m.starts_with("tasks/") => &["_meta", "taskId"],
                 _ => &["_meta"],
             };
-            let small = raw.map(|r| r.pick(keys, SMALL));
-            let mut facts = Box::new(facts(&method, small.as_ref()));
             if method == "tools/call" {
-                facts.call = Some(Call::read(id.clone(), raw, line));
+                // One walk over the params for the call and its `_meta` alike.
+                let params = raw.and_then(Params::read);
+                let small = raw.map(|_| meta_only(params.as_ref()));
+                let mut facts = Box::new(facts(&method, small.as_ref()));
+                facts.call = Some(Call::from_params(id.clone(), params.as_ref(), line));
+                return ItemKind::Request { id, method, facts };
             }
+            let small = raw.map(|r| r.pick(keys, SMALL));
+            let facts = Box::new(facts(&method, small.as_ref()));
             ItemKind::Request { id, method, facts }
         }
         Kind::Notification { method } if method == "tools/call" => ItemKind::CallNotification,
@@ -181,6 +188,13 @@ fn item_kind(line: &Shared, env: json::Envelope<'_>) -> ItemKind {
         }
         Kind::Response { .. } | Kind::Error { .. } => ItemKind::Response,
     }
+}
+
+/// What `params.pick(&["_meta"], SMALL)` gives, from params already walked.
+fn meta_only<'a>(params: Option<&Params<'a>>) -> Value<'a> {
+    let meta = params.and_then(|p| p.meta).filter(|m| m.text().len() <= SMALL);
+    let meta = meta.and_then(|m| m.parse().ok()).map(|tree| (Cow::Borrowed("_meta"), tree));
+    Value::Object(meta.into_iter().collect())
 }
 
 fn facts(method: &str, params: Option<&Value<'_>>) -> Facts {
@@ -224,6 +238,24 @@ fn meta(params: Option<&Value<'_>>) -> Option<Meta> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_calls_meta_read_in_its_one_walk_is_what_picking_it_gives() {
+        let big = format!(r#"{{"_meta":{{"pad":"{}"}},"name":"t"}}"#, "x".repeat(SMALL));
+        for params in [
+            r#"{"name":"t","arguments":{"_meta":1},"_meta":{"progressToken":7}}"#,
+            r#"{"name":"t","\u005fmeta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}"#,
+            r#"{"name":"t","arguments":{}}"#,
+            r#"{"name":"t","_meta":[1,2]}"#,
+            r#"{"_meta":{"a":1},"name":"t","_meta":{"a":2}}"#,
+            r#"["_meta"]"#,
+            r#""x""#,
+            &big,
+        ] {
+            let raw = Raw::new(params);
+            assert_eq!(meta_only(Params::read(raw).as_ref()), raw.pick(&["_meta"], SMALL), "{params}");
+        }
+    }
 
     fn single(line: &str) -> ItemKind {
         match read(line.as_bytes().to_vec()) {
