@@ -349,22 +349,20 @@ impl Session {
     }
 
     fn forward(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
-        let Some(held) = self.requests.remove_held(ticket) else {
-            return;
-        };
-        self.counts.allowed += 1;
         // Only a human's approval is worth carrying to a retry; the policy allows again.
         let stateless = self.revision.is_some_and(|r| r.is_stateless());
         let approval = (stateless && decision.reason != Reason::AllowedByPolicy).then(|| Box::new(decision));
-        let what = InFlight::Call {
-            tool: held.call.name,
-            digest: held.call.digest,
+        let forwarded = self.requests.forward(ticket, |held| InFlight::Call {
+            tool: std::mem::take(&mut held.call.name),
+            digest: std::mem::take(&mut held.call.digest),
             class: held.class,
             since: now.mono,
             approval,
-        };
-        self.requests.in_flight(held.id, held.to, what);
-        out.push(Action::ToServer(held.bytes));
+        });
+        if let Some(held) = forwarded {
+            self.counts.allowed += 1;
+            out.push(Action::ToServer(held.bytes));
+        }
     }
 
     fn deny_held(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {

@@ -134,6 +134,17 @@ pub(super) enum InFlight {
     Other,
 }
 
+/// What an answer from the server was for.
+#[derive(Debug)]
+pub(super) enum Answered {
+    /// A request in flight, which is answered now.
+    InFlight(To, InFlight),
+    /// A held call, which the server never saw (it stays held).
+    Held,
+    /// No request countersign knows.
+    Unknown,
+}
+
 #[derive(Debug)]
 enum Slot {
     /// The call is in [`Requests::held`] under this ticket.
@@ -247,16 +258,30 @@ impl Requests {
         Some(held)
     }
 
-    /// The server answered `id`: the request leaves.
-    pub(super) fn answered(&mut self, id: &Id) -> Option<(To, InFlight)> {
+    /// A held call is forwarded: it leaves the held calls and, under the same id (one
+    /// lookup, the id's entry kept), waits for the server's answer as `what` says.
+    pub(super) fn forward(&mut self, ticket: Ticket, what: impl FnOnce(&mut HeldCall) -> InFlight) -> Option<HeldCall> {
+        let mut held = self.held.remove(&ticket)?;
+        self.held_bytes -= held.bytes.len();
+        let what = what(&mut held);
+        match self.by_id.get_mut(&held.id) {
+            Some(entry) if matches!(entry.slot, Slot::Held(t) if t == ticket) => entry.slot = Slot::InFlight(what),
+            // Cannot happen: the id of a held call names it. Leave the other entry be.
+            _ => {}
+        }
+        Some(held)
+    }
+
+    /// The server answered `id`: a request in flight leaves.
+    pub(super) fn answered(&mut self, id: &Id) -> Answered {
         match self.by_id.remove(id) {
-            Some(Entry { to, slot: Slot::InFlight(what) }) => Some((to, what)),
+            Some(Entry { to, slot: Slot::InFlight(what) }) => Answered::InFlight(to, what),
             Some(held) => {
                 // The server never saw a held call: an answer to it is not one.
                 self.by_id.insert(id.clone(), held);
-                None
+                Answered::Held
             }
-            None => None,
+            None => Answered::Unknown,
         }
     }
 

@@ -7,7 +7,7 @@ use serde_json::{json, Value as Json};
 
 use super::outbound::{Answer, AnswerKind, ServerLine};
 use super::records;
-use super::requests::{InFlight, Stage};
+use super::requests::{Answered, InFlight, Stage};
 use super::{Action, Now, Session};
 use crate::core::classify::read_page;
 use crate::core::json::{self, Value};
@@ -44,7 +44,7 @@ impl Session {
         if self.listing.is_page(&id) {
             return;
         }
-        if let Some((to, _)) = self.requests.answered(&id) {
+        if let Answered::InFlight(to, _) = self.requests.answered(&id) {
             let line = error_response(
                 Some(&id),
                 code::INTERNAL_ERROR,
@@ -73,13 +73,14 @@ impl Session {
                     // A page that came too late: countersign's own, never the client's.
                     return;
                 }
-                if self.requests.held_ticket(&id).is_some() {
+                let (to, what) = match self.requests.answered(&id) {
+                    Answered::InFlight(to, what) => (to, what),
                     // The server never saw a held call: it cannot answer it.
-                    return self.reject("server", "an answer to a call that was never forwarded", &bytes, out);
-                }
-                let Some((to, what)) = self.requests.answered(&id) else {
+                    Answered::Held => {
+                        return self.reject("server", "an answer to a call that was never forwarded", &bytes, out)
+                    }
                     // Not a request we know of: the client may still (JSON-RPC says so).
-                    return out.push(Action::ToClient(bytes));
+                    Answered::Unknown => return out.push(Action::ToClient(bytes)),
                 };
                 let mut bytes = bytes;
                 match what {
