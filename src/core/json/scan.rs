@@ -1,6 +1,7 @@
 //! The scanner behind [`scan_envelope`] and [`parse`].
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use super::keys::{duplicate_key, find_duplicate, key_hash};
 use super::special::find_special;
@@ -78,7 +79,7 @@ pub fn parse(bytes: &[u8]) -> Result<Value<'_>, Refusal> {
     let mut s = Scanner::new(bytes).map_err(Refusal::Invalid)?;
     let value = s.value().map_err(Refusal::Invalid)?;
     s.end().map_err(Refusal::Invalid)?;
-    match s.ambiguity {
+    match s.ambiguity.take() {
         Some(a) => Err(Refusal::Ambiguous(a)),
         None => Ok(value),
     }
@@ -97,6 +98,25 @@ struct Scanner<'a> {
 
 type Scan<T> = Result<T, JsonError>;
 
+thread_local! {
+    /// The key list of the last scan on this thread, empty, kept for the next one: every
+    /// line is scanned, and a small one then allocates no list.
+    static KEYS: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+}
+
+/// A key list longer than this (a message with many keys open at once) is not kept.
+const KEEP_KEYS: usize = 4096;
+
+impl Drop for Scanner<'_> {
+    fn drop(&mut self) {
+        if self.keys.capacity() <= KEEP_KEYS {
+            self.keys.clear();
+            let keys = std::mem::take(&mut self.keys);
+            let _ = KEYS.try_with(|kept| kept.set(keys));
+        }
+    }
+}
+
 impl<'a> Scanner<'a> {
     fn new(bytes: &'a [u8]) -> Scan<Self> {
         Ok(Scanner::of(Scanner::utf8(bytes)?))
@@ -107,8 +127,10 @@ impl<'a> Scanner<'a> {
     }
 
     fn of(src: &'a str) -> Self {
-        // Room for the keys of a small message's open objects, so that it grows no list.
-        Scanner { src, bytes: src.as_bytes(), pos: 0, depth: 0, ambiguity: None, keys: Vec::with_capacity(16) }
+        // The room of the last scan on this thread, or room for a small message's keys.
+        let mut keys = KEYS.try_with(Cell::take).unwrap_or_default();
+        keys.reserve(16);
+        Scanner { src, bytes: src.as_bytes(), pos: 0, depth: 0, ambiguity: None, keys }
     }
 
     fn err<T>(&self, what: &'static str) -> Scan<T> {
