@@ -65,7 +65,7 @@ fn write_at(value: Raw<'_>, depth: usize, out: &mut String) {
         }
         Some(Kind::Object) => {
             // As serde_json's map writes it: keys in order, the last of equal keys wins.
-            let mut shown: Vec<(String, String)> = Vec::new();
+            let mut shown: Vec<(Cow<'_, str>, String)> = Vec::new();
             let mut members = value.members();
             while shown.len() < MAX_ITEMS {
                 let Some((key, v)) = members.next_raw() else { break };
@@ -85,7 +85,7 @@ fn write_at(value: Raw<'_>, depth: usize, out: &mut String) {
             if more > 0 {
                 let mut text = String::new();
                 canonical_string(&format!("{more} more members"), &mut text);
-                shown.push(("[cut]".into(), text));
+                shown.push((Cow::Borrowed("[cut]"), text));
             }
             // Stable: among equal keys the last one written stays last.
             shown.sort_by(|a, b| a.0.cmp(&b.0));
@@ -118,10 +118,16 @@ fn write_at(value: Raw<'_>, depth: usize, out: &mut String) {
     }
 }
 
-/// `cut` of the decoded string, decoding no more than it shows.
-fn cut_raw(value: Raw<'_>) -> String {
+/// `cut` of the decoded string, decoding no more than it shows (and borrowed when it is
+/// short and has no escapes, as most are).
+fn cut_raw(value: Raw<'_>) -> Cow<'_, str> {
+    let inner = value.text().get(1..value.text().len().saturating_sub(1)).unwrap_or("");
+    if inner.len() <= MAX_STRING && !inner.contains('\\') && value.pieces().is_some() {
+        // At most MAX_STRING bytes, so at most as many characters: nothing to cut.
+        return Cow::Borrowed(inner);
+    }
     let Some(mut pieces) = value.pieces() else {
-        return String::new();
+        return Cow::Borrowed("");
     };
     // The decoded text is never longer than the literal; what is kept, at most
     // MAX_STRING chars of up to four bytes.
@@ -148,7 +154,7 @@ fn cut_raw(value: Raw<'_>) -> String {
     if more > 0 {
         shown.push_str(&format!("…[cut {more} chars]"));
     }
-    shown
+    Cow::Owned(shown)
 }
 
 /// `is_secret_value` of the decoded string.

@@ -134,9 +134,11 @@ static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
 /// True when `text` holds a secret in a well-known format, a URL with a password, or a
 /// `NAME=value` with a secret-looking name.
 pub fn is_secret_value(text: &str) -> bool {
+    // The last two patterns need a `://` and an `=`: without one, their (allocating)
+    // searches are skipped.
     FORMAT_SET.is_match(text)
-        || URL_PASSWORD.is_match(text)
-        || ASSIGNMENT.captures_iter(text).any(|c| is_secret_key(&c[2]) && c[3] != *REDACTED)
+        || (text.contains("://") && URL_PASSWORD.is_match(text))
+        || (text.contains('=') && ASSIGNMENT.captures_iter(text).any(|c| is_secret_key(&c[2]) && c[3] != *REDACTED))
 }
 
 /// `text` with every secret [`is_secret_value`] finds replaced by `[REDACTED]`: a whole
