@@ -301,11 +301,13 @@ pub fn render_onto(head: &ChainHead, origin: &Origin, micros: i64, event: &Event
 
 /// The head after appending `line`.
 pub fn advance(head: &ChainHead, line: &str) -> ChainHead {
-    ChainHead { seq: head.seq + 1, hash: line_hash(line.as_bytes()) }
+    let mut next = head.clone();
+    next.advance(line);
+    next
 }
 
 impl ChainHead {
-    /// [`advance`] in place (the hash's text written over the last one).
+    /// The head after appending `line`, in place (the hash's text written over the last).
     pub fn advance(&mut self, line: &str) {
         self.seq += 1;
         self.hash.clear();
