@@ -159,21 +159,21 @@ fn item_kind(line: &Shared, env: json::Envelope<'_>) -> ItemKind {
         Kind::Request { id, method } => {
             let raw = env.params.map(Raw::new);
             // Only the small members the session reads become a tree, in one walk over
-            // the params; a call's arguments stay text. Most requests (a `tools/call`
-            // among them) are read for `_meta` alone, and without one nothing is built.
-            let keys: &[&str] = match method.as_str() {
-                "initialize" | "tools/list" => &["_meta", "cursor", "protocolVersion", "clientInfo"],
-                m if m.starts_with("tasks/") => &["_meta", "taskId"],
-                _ => &["_meta"],
-            };
+            // the params; a call's arguments stay text. Most requests are read for `_meta`
+            // alone, and without one nothing is built.
             if method == "tools/call" {
-                // One walk over the params for the call and its `_meta` alike.
+                // The call and its `_meta` from the same walk.
                 let params = raw.and_then(Params::read);
                 let small = raw.map(|_| meta_only(params.as_ref()));
                 let mut facts = Box::new(facts(&method, small.as_ref()));
                 facts.call = Some(Call::from_params(id.clone(), params.as_ref(), line));
                 return ItemKind::Request { id, method, facts };
             }
+            let keys: &[&str] = match method.as_str() {
+                "initialize" | "tools/list" => &["_meta", "cursor", "protocolVersion", "clientInfo"],
+                m if m.starts_with("tasks/") => &["_meta", "taskId"],
+                _ => &["_meta"],
+            };
             let small = raw.map(|r| r.pick(keys, SMALL));
             let facts = Box::new(facts(&method, small.as_ref()));
             ItemKind::Request { id, method, facts }
