@@ -36,8 +36,6 @@ const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 /// Characters in a short id (30 random bits).
 pub const ID_CHARS: usize = 6;
 
-/// A short id from random bytes (the edge reads them): [`ID_CHARS`] characters of
-/// lowercase Crockford base32, easy to type and to read aloud.
 /// A span of seconds as the operator reads it at a glance: `45s`, `12m`, `1h05m` (how
 /// long an approval has waited, or has left).
 pub fn span(secs: u64) -> String {
@@ -48,6 +46,8 @@ pub fn span(secs: u64) -> String {
     }
 }
 
+/// A short id from random bytes (the edge reads them): [`ID_CHARS`] characters of
+/// lowercase Crockford base32, easy to type and to read aloud.
 pub fn short_id(random: [u8; 4]) -> String {
     let bits = u32::from_le_bytes(random);
     (0..ID_CHARS).map(|i| ALPHABET[((bits >> (5 * i)) & 31) as usize] as char).collect()
