@@ -240,7 +240,10 @@ fn digest_confirmation_takes_the_code_and_a_wrong_code_approves_nothing() {
     let home = home();
     seed(home.path(), vec![pending(home.path(), "7k3m9q", D1, "digest")], vec![]);
     let (child, mut pty) = approve_in_pty(home.path(), "7k3m9q");
-    pty.wait_for("type the digest's first 4 digits", 1);
+    let screen = pty.wait_for("type the digest's first 4 digits", 1);
+    // The hour left reads as with `confirm = "key"`, not as a count of seconds.
+    let left = screen.split("lapses in ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap_or("");
+    assert!(["57m", "58m", "59m"].contains(&left), "time left read at a glance: {left:?}\n{screen}");
     after_grace();
     pty.press(b'y');
     for key in b"0000" {

@@ -170,32 +170,28 @@ impl Keys {
         }
     }
 
-    /// The keys line with the time left (`seconds_left`, counted down in minutes and
-    /// seconds from ten minutes up: a pending approval confirmed with `countersign
-    /// approve` may have most of an hour).
+    /// The keys line of a live prompt, with the seconds left.
     pub fn line(&self, seconds_left: u64) -> String {
+        self.line_ending(&format!("{seconds_left:>3}s left"))
+    }
+
+    /// The keys line, ending with `tail` (after a gap; nothing when empty): how long the
+    /// call has, as the screen words it.
+    pub fn line_ending(&self, tail: &str) -> String {
         let pin = if self.changed { "  [p] accept the change" } else { "" };
-        let seconds_left = countdown(seconds_left);
-        match self.confirm {
-            Confirm::Key => format!(
-                "  [y] approve once  [n] deny  [a] allow this tool for 15 min  [v] view all{pin}   {seconds_left} left"
-            ),
+        let keys = match self.confirm {
+            Confirm::Key => format!("  [y] approve once  [n] deny  [a] allow this tool for 15 min  [v] view all{pin}"),
             Confirm::Digest => {
                 let shown: String = self.typed.chars().chain(std::iter::repeat('_')).take(CODE_DIGITS).collect();
                 format!(
-                    "  type the digest's first {CODE_DIGITS} digits to approve: [{shown}]  [n] deny  [v] view all{pin}   {seconds_left} left"
+                    "  type the digest's first {CODE_DIGITS} digits to approve: [{shown}]  [n] deny  [v] view all{pin}"
                 )
             }
+        };
+        match tail {
+            "" => keys,
+            tail => format!("{keys}   {tail}"),
         }
-    }
-}
-
-/// `  7s`, `120s` (a prompt's usual minutes), `59m12s` (from ten minutes up: the most
-/// of an hour a pending approval may have left).
-fn countdown(secs: u64) -> String {
-    match secs {
-        s if s < 600 => format!("{s:>3}s"),
-        s => format!("{}m{:02}s", s / 60, s % 60),
     }
 }
 
@@ -385,8 +381,8 @@ mod tests {
         assert_eq!(k.press('\r'), Step::Ignored);
         assert_eq!(k.press('x'), Step::Ignored);
         assert!(k.line(7).ends_with("  7s left") && k.line(7).contains("[a] allow"));
-        assert!(k.line(120).ends_with("  120s left"), "{}", k.line(120));
-        assert!(k.line(3539).ends_with(" 58m59s left"), "an hour's countdown reads in minutes");
+        assert!(k.line_ending("lapses in 58m").ends_with("[v] view all   lapses in 58m"));
+        assert!(k.line_ending("").ends_with("[v] view all"));
         assert_eq!(k.press('p'), Step::Ignored, "nothing to accept: the tool did not change");
         assert!(!k.line(7).contains("[p]"));
     }

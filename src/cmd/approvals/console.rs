@@ -148,10 +148,10 @@ impl BookPane {
                 if full {
                     lines.extend(render_full(&held));
                 }
-                let secs = u64::try_from((p.lapses - self.now) / 1_000_000).unwrap_or(0);
+                // When it lapses is on the first line, as for `confirm = "key"`.
                 let line = match (held.confirm, keys) {
-                    (Confirm::Digest, Some(keys)) => keys.line(secs),
-                    (Confirm::Digest, None) => Keys::new(&held).without_pin().line(secs),
+                    (Confirm::Digest, Some(keys)) => keys.line_ending(""),
+                    (Confirm::Digest, None) => Keys::new(&held).without_pin().line_ending(""),
                     (Confirm::Key, _) => "  [y] approve once  [n] deny  [v] view all".to_owned(),
                 };
                 (lines, line)

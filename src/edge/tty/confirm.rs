@@ -105,10 +105,9 @@ pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
 
 /// The keys line: the prompt's, without the lease (`approve` answers one call).
 fn line(keys: &Keys, confirm: Confirm, secs: u64) -> String {
+    let lapses = format!("lapses in {}", crate::core::approvals::span(secs));
     match confirm {
-        Confirm::Key => {
-            format!("  [y] approve once  [n] deny  [v] view all   lapses in {}", crate::core::approvals::span(secs))
-        }
-        Confirm::Digest => keys.line(secs),
+        Confirm::Key => format!("  [y] approve once  [n] deny  [v] view all   {lapses}"),
+        Confirm::Digest => keys.line_ending(&lapses),
     }
 }
