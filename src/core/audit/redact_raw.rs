@@ -121,14 +121,14 @@ fn write_at(value: Raw<'_>, depth: usize, out: &mut String) {
 /// `cut` of the decoded string, decoding no more than it shows (and borrowed when it is
 /// short and has no escapes, as most are).
 fn cut_raw(value: Raw<'_>) -> Cow<'_, str> {
-    let inner = value.text().get(1..value.text().len().saturating_sub(1)).unwrap_or("");
-    if inner.len() <= MAX_STRING && !inner.contains('\\') && value.pieces().is_some() {
-        // At most MAX_STRING bytes, so at most as many characters: nothing to cut.
-        return Cow::Borrowed(inner);
-    }
     let Some(mut pieces) = value.pieces() else {
         return Cow::Borrowed("");
     };
+    let inner = value.text().get(1..value.text().len() - 1).unwrap_or("");
+    if inner.len() <= MAX_STRING && !inner.contains('\\') {
+        // At most MAX_STRING bytes, so at most as many characters: nothing to cut.
+        return Cow::Borrowed(inner);
+    }
     // The decoded text is never longer than the literal; what is kept, at most
     // MAX_STRING chars of up to four bytes.
     let mut shown = String::with_capacity(value.text().len().min(4 * MAX_STRING));

@@ -245,10 +245,16 @@ impl Requests {
         tickets
     }
 
-    /// Removes a held call (withdrawn, decided, failed).
-    pub(super) fn remove_held(&mut self, ticket: Ticket) -> Option<HeldCall> {
+    /// Takes a held call out of the held calls (its id's entry is the caller's to change).
+    fn take_held(&mut self, ticket: Ticket) -> Option<HeldCall> {
         let held = self.held.remove(&ticket)?;
         self.held_bytes -= held.bytes.len();
+        Some(held)
+    }
+
+    /// Removes a held call (withdrawn, decided, failed).
+    pub(super) fn remove_held(&mut self, ticket: Ticket) -> Option<HeldCall> {
+        let held = self.take_held(ticket)?;
         if let Some(other) = self.by_id.remove(&held.id) {
             if !matches!(other.slot, Slot::Held(t) if t == ticket) {
                 // Cannot happen: an id is in one place at a time. Put it back untouched.
@@ -261,8 +267,7 @@ impl Requests {
     /// A held call is forwarded: it leaves the held calls and, under the same id (one
     /// lookup, the id's entry kept), waits for the server's answer as `what` says.
     pub(super) fn forward(&mut self, ticket: Ticket, what: impl FnOnce(&mut HeldCall) -> InFlight) -> Option<HeldCall> {
-        let mut held = self.held.remove(&ticket)?;
-        self.held_bytes -= held.bytes.len();
+        let mut held = self.take_held(ticket)?;
         let what = what(&mut held);
         match self.by_id.get_mut(&held.id) {
             Some(entry) if matches!(entry.slot, Slot::Held(t) if t == ticket) => entry.slot = Slot::InFlight(what),
