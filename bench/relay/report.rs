@@ -134,6 +134,13 @@ pub(crate) fn print(sizes: &Sizes, sessions: &[Session], outcome: &Outcome) -> b
             "  cpu per call                      {:>6.2}x   (for information)",
             ratio(gate.rtt_cpu, relay.rtt_cpu)
         );
+        let per_call = |ns: u64| us(ns / (rounds * calls).max(1) as u64);
+        println!(
+            "    by thread: the session's {}, the audit thread's {}; the loop relay (its event loop, no work) {}",
+            per_call(gate.rtt_cpu - gate.rtt_audit_cpu),
+            per_call(gate.rtt_audit_cpu),
+            per_call(loop_relay.rtt_cpu),
+        );
     }
     if big_reps > 0 {
         let big = ratio(median(&gate.big), median(&relay.big));

@@ -29,6 +29,8 @@ pub(crate) struct Session {
     /// CPU time (all threads) spent during the round trips and during the large results.
     pub(crate) rtt_cpu: u64,
     pub(crate) big_cpu: u64,
+    /// The audit thread's share of `rtt_cpu` (countersign only).
+    pub(crate) rtt_audit_cpu: u64,
 }
 
 impl Session {
@@ -70,6 +72,7 @@ impl Session {
             peak_hwm: 0,
             rtt_cpu: 0,
             big_cpu: 0,
+            rtt_audit_cpu: 0,
         }
     }
 
@@ -175,13 +178,35 @@ pub(crate) fn memory(pid: u32) -> (u64, u64, u64) {
 
 /// User plus system CPU time of `pid` and all its threads so far, in nanoseconds.
 pub(crate) fn cpu_time(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    stat_cpu(&format!("/proc/{pid}/stat")).map_or(0, |(_, ns)| ns)
+}
+
+/// The part of [`cpu_time`] spent by `pid`'s threads whose name starts with `name`
+/// (countersign names its audit thread; the rest is the session's thread and short-lived
+/// helpers).
+pub(crate) fn thread_cpu_time(pid: u32, name: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| stat_cpu(&task.path().join("stat").to_string_lossy()))
+        .filter(|(comm, _)| comm.starts_with(name))
+        .map(|(_, ns)| ns)
+        .sum()
+}
+
+/// The command name and user plus system CPU time, in nanoseconds, of a `stat` file of
+/// `/proc`.
+fn stat_cpu(path: &str) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name is in parentheses and may hold spaces.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(').map_or("", |(_, c)| c).to_owned();
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     // SAFETY: sysconf has no memory effects.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    (ticks(11) + ticks(12)) * 1_000_000_000 / hz
+    Some((comm, (ticks(11) + ticks(12)) * 1_000_000_000 / hz))
 }
