@@ -307,6 +307,37 @@ pub fn missing_separator(argv: &[OsString]) -> Option<String> {
     None
 }
 
+/// The audit commands that take the audit directory as `--dir`, and their flags that take
+/// a value.
+const AUDIT_DIR_COMMANDS: &[&str] = &["verify", "seal", "tail"];
+const AUDIT_VALUE_FLAGS: &[&str] = &["--dir", "--key", "--tool", "--server", "--decision"];
+
+/// For `countersign audit verify DIR` (and `seal`, `tail`), which failed to parse because
+/// the directory was given without `--dir`: the command line to use instead.
+pub fn missing_dir_flag(argv: &[OsString]) -> Option<String> {
+    let args: Vec<String> = argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let audit = args.iter().position(|a| a == "audit")?;
+    args.get(audit + 1).filter(|c| AUDIT_DIR_COMMANDS.contains(&c.as_str()))?;
+    let rest = &args[audit + 2..];
+    if rest.iter().any(|a| a == "--dir" || a.starts_with("--dir=")) {
+        return None;
+    }
+    let mut i = 0;
+    while i < rest.len() {
+        let arg = &rest[i];
+        if arg.starts_with('-') {
+            i += if AUDIT_VALUE_FLAGS.contains(&arg.as_str()) { 2 } else { 1 };
+            continue;
+        }
+        let mut fixed: Vec<String> = args[..audit + 2].iter().map(|a| shell_quote(a)).collect();
+        fixed.push("--dir".to_owned());
+        fixed.push(shell_quote(arg));
+        fixed.extend(rest.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| shell_quote(a)));
+        return Some(format!("countersign {}", fixed.join(" ")));
+    }
+    None
+}
+
 fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=+,%~".contains(c));
     if plain {

@@ -4,9 +4,13 @@ fn main() {
     let cli = match countersign::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            match countersign::cli::missing_separator(&std::env::args_os().collect::<Vec<_>>()) {
-                Some(fix) => eprintln!("error: put `--` before the server command:\n  {fix}"),
-                None => drop(e.print()),
+            let argv: Vec<_> = std::env::args_os().collect();
+            if let Some(fix) = countersign::cli::missing_separator(&argv) {
+                eprintln!("error: put `--` before the server command:\n  {fix}");
+            } else if let Some(fix) = countersign::cli::missing_dir_flag(&argv) {
+                eprintln!("error: give the audit directory with `--dir`:\n  {fix}");
+            } else {
+                let _ = e.print();
             }
             std::process::exit(countersign::EXIT_FAILURE);
         }

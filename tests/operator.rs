@@ -178,7 +178,7 @@ fn server_stderr_is_inert_and_held_while_a_prompt_is_up() {
 }
 
 #[test]
-fn plain_countersign_prints_help_and_a_missing_separator_gets_the_right_command() {
+fn plain_countersign_prints_help_and_a_missing_separator_or_dir_flag_gets_the_right_command() {
     let (code, out, err) = support::run(&[], b"");
     assert_eq!(code, 125);
     assert!(err.contains("Usage: countersign") && out.is_empty(), "{err}");
@@ -188,6 +188,15 @@ fn plain_countersign_prints_help_and_a_missing_separator_gets_the_right_command(
     let (code, _, err) = support::run(&["some-server", "--its-flag"], b"");
     assert_eq!(code, 125);
     assert!(err.contains("countersign -- some-server --its-flag"), "{err}");
+    let (code, _, err) = support::run(&["audit", "verify", "/var/log/my audit"], b"");
+    assert_eq!(code, 125);
+    assert!(err.contains("countersign audit verify --dir '/var/log/my audit'\n"), "{err}");
+    let (code, _, err) = support::run(&["audit", "tail", "--tool", "write_*", "logs", "-f"], b"");
+    assert_eq!(code, 125);
+    assert!(err.contains("countersign audit tail --dir logs --tool 'write_*' -f\n"), "{err}");
+    let (code, _, err) = support::run(&["audit", "seal", "--dir", "a", "b"], b"");
+    assert_eq!(code, 125);
+    assert!(!err.contains("--dir b") && err.contains("unexpected argument 'b'"), "{err}");
     let (code, out, _) = support::run(&["digest"], br#"{"name":"t","arguments":{}}"#);
     assert_eq!(code, 0, "subcommands still work");
     assert!(out.starts_with("sha256:"));

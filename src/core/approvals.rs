@@ -213,12 +213,6 @@ struct About<'a> {
     audit_dir: &'a str,
 }
 
-impl<'a> About<'a> {
-    fn new(id: &'a str, label: &'a str, tool: &'a str, digest: Option<&'a str>, audit_dir: &'a str) -> About<'a> {
-        About { id, label, tool, digest, audit_dir }
-    }
-}
-
 fn change(about: About<'_>, action: Action, by: &str, expires: Option<i64>, extra: &[(&str, &str)]) -> Change {
     let mut fields = json!({"id": about.id, "action": action.as_str(), "tool": about.tool, "by": by});
     if let Some(digest) = about.digest {
@@ -241,19 +235,31 @@ fn change(about: About<'_>, action: Action, by: &str, expires: Option<i64>, extr
 
 impl Pending {
     fn about(&self) -> About<'_> {
-        About::new(&self.id, &self.label, &self.tool, Some(&self.digest), &self.audit_dir)
+        About {
+            id: &self.id,
+            label: &self.label,
+            tool: &self.tool,
+            digest: Some(&self.digest),
+            audit_dir: &self.audit_dir,
+        }
     }
 }
 
 impl Receipt {
     fn about(&self) -> About<'_> {
-        About::new(&self.id, &self.label, &self.tool, Some(&self.digest), &self.audit_dir)
+        About {
+            id: &self.id,
+            label: &self.label,
+            tool: &self.tool,
+            digest: Some(&self.digest),
+            audit_dir: &self.audit_dir,
+        }
     }
 }
 
 impl Lease {
     fn about(&self) -> About<'_> {
-        About::new(&self.id, &self.label, &self.tool, None, &self.audit_dir)
+        About { id: &self.id, label: &self.label, tool: &self.tool, digest: None, audit_dir: &self.audit_dir }
     }
 }
 
