@@ -155,9 +155,14 @@ fn a_lease_reaches_other_processes_until_it_is_revoked() {
     assert!(text(&r).starts_with("deleted"), "another process, other arguments, the same lease: {r}");
     let (code, out, err) = run_in(home.path(), &["leases"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("delete_file"), "{out}");
-    let (code, _, err) = run_in(home.path(), &["leases", "revoke", "--all"]);
+    // Revoked by the id the list shows, typed as a person might (a real session's lease
+    // id, not a seeded one).
+    let line = out.lines().find(|l| l.contains("delete_file")).unwrap_or_else(|| panic!("{out}"));
+    let id = line.split_whitespace().next().unwrap().to_owned();
+    assert!(approvals_id(&id), "a lease id reads like a pending approval's: {out}");
+    let (code, out, err) = run_in(home.path(), &["leases", "revoke", &id.to_uppercase()]);
     assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("revoked lease {id}\n"));
     let r = other.call(2, "delete_file", json!({"path": "/c"}));
     pending_id(&text(&r));
     other.wait();
@@ -171,6 +176,11 @@ fn a_lease_reaches_other_processes_until_it_is_revoked() {
     assert_eq!(actions, ["lease_granted", "lease_revoked"], "{approvals:?}");
     assert_eq!(approvals[0]["id"], decision["lease"]);
     assert!(approvals[0]["by"].as_str().unwrap().ends_with("@tty") && approvals[0]["expires"].is_string());
+}
+
+/// Six characters of lowercase Crockford base32, as `countersign pending` shows ids.
+fn approvals_id(id: &str) -> bool {
+    id.len() == 6 && id.bytes().all(|b| b"0123456789abcdefghjkmnpqrstvwxyz".contains(&b))
 }
 
 /// `countersign ARGS` with `<state>` at `home`: exit code, stdout, stderr.

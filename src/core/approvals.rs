@@ -53,6 +53,23 @@ pub fn short_id(random: [u8; 4]) -> String {
     (0..ID_CHARS).map(|i| ALPHABET[((bits >> (5 * i)) & 31) as usize] as char).collect()
 }
 
+/// The id of a lease the session numbered `n` grants: a short id like the book's own, so
+/// that it is read and typed the same way; distinct for every `n` below 2^30 within one
+/// session, and as unpredictable across sessions as the session id (hex) it comes from.
+pub fn lease_id(session: &str, n: u64) -> String {
+    let seed = session.get(..8).and_then(|hex| u32::from_str_radix(hex, 16).ok()).unwrap_or(0);
+    // Multiplying by an odd number is a bijection on the 30 bits an id keeps.
+    short_id((seed ^ (n as u32).wrapping_mul(0x9E37_79B1)).to_le_bytes())
+}
+
+/// A lease id as typed: a short id ([`parse_id`]), or a lease id in the longer form that
+/// earlier versions gave (`f10d0114-2`), exactly as listed, case ignored.
+pub fn parse_lease_id(typed: &str) -> Option<String> {
+    let typed = typed.trim();
+    let stored = !typed.is_empty() && typed.len() <= 40 && typed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    parse_id(typed).or_else(|| stored.then(|| typed.to_ascii_lowercase()))
+}
+
 /// An id as a person typed it, in its stored form: case is ignored, and the letters
 /// Crockford base32 reads as digits (`i`/`l` = 1, `o` = 0) are read so. `None` when it
 /// cannot be an id.

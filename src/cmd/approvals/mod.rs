@@ -14,7 +14,7 @@ mod record;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::core::approvals::{parse_id, Book, BookError, Change, Revoke};
+use crate::core::approvals::{parse_id, parse_lease_id, Book, BookError, Change, Revoke};
 use crate::core::audit::time::rfc3339_micros;
 use crate::core::sanitize::inert;
 use crate::edge::approvals::Store;
@@ -192,7 +192,7 @@ impl Approvals {
         let done = self.apply(|book, now| {
             let which = match typed {
                 Some(typed) => {
-                    Revoke::One(parse_id(typed).ok_or_else(|| BookError::NoLease { id: inert(typed).into() })?)
+                    Revoke::One(parse_lease_id(typed).ok_or_else(|| BookError::NoLease { id: inert(typed).into() })?)
                 }
                 None => Revoke::All,
             };

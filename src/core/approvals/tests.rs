@@ -65,6 +65,21 @@ fn short_ids_are_six_unambiguous_characters_and_read_back_as_typed() {
 }
 
 #[test]
+fn a_sessions_lease_ids_are_short_ids_distinct_within_the_session_and_typed_back() {
+    let session = "048efcc440509da8dc0c786e4f9a9d0d";
+    let ids: std::collections::HashSet<String> = (0..50_000).map(|n| lease_id(session, n)).collect();
+    assert_eq!(ids.len(), 50_000, "every ticket its own id");
+    assert!(ids.iter().all(|id| parse_id(id).as_deref() == Some(id.as_str())), "typed back as listed");
+    assert_ne!(lease_id(session, 1), lease_id("9c1d2e3f40509da8dc0c786e4f9a9d0d", 1), "another session, other ids");
+    assert_eq!(lease_id("not hex", 3), lease_id("", 3), "a session id that is no hex still gives ids");
+    assert_eq!(parse_lease_id(" 7K3M9Q "), Some("7k3m9q".into()));
+    // Earlier versions named leases `<session>-<ticket>`: still revocable as listed.
+    assert_eq!(parse_lease_id("F10D0114-2"), Some("f10d0114-2".into()));
+    assert_eq!(parse_lease_id("f10d0114-2\u{1b}[2J"), None);
+    assert_eq!(parse_lease_id(""), None);
+}
+
+#[test]
 fn a_pending_approval_is_stored_redacted_and_records_asked() {
     let mut book = Book::default();
     let (id, fresh, changes) = book.ask(new("refund", D1), ids(), T0).unwrap();

@@ -222,8 +222,7 @@ impl Session {
                 self.approve(ticket, d(Reason::ApprovedByOperator, by, None), now, out)
             }
             Asked::Approved { by, lease: true } => {
-                // The session id is random: the lease id is the user's only one.
-                let id = format!("{}-{}", &self.settings.session[..self.settings.session.len().min(8)], ticket);
+                let id = crate::core::approvals::lease_id(&self.settings.session, ticket);
                 out.push(Action::GrantLease(Lease { id: id.clone(), tool, by: by.to_string() }));
                 let detail = Some(format!("lease {id} granted for 15 minutes"));
                 self.approve(ticket, d(Reason::ApprovedByOperator, by, detail), now, out)
