@@ -242,6 +242,9 @@ pub enum AuditCommand {
         /// Only records about tools matching this glob
         #[arg(long, value_name = "GLOB")]
         tool: Option<String>,
+        /// Only records of servers whose label matches this glob
+        #[arg(long, value_name = "GLOB")]
+        server: Option<String>,
         /// Only decisions with this outcome
         #[arg(long, value_enum)]
         decision: Option<DecisionFilter>,
@@ -338,7 +341,8 @@ pub fn missing_dir_flag(argv: &[OsString]) -> Option<String> {
     None
 }
 
-fn shell_quote(arg: &str) -> String {
+/// `arg` as a shell word: as it is when plain, else single-quoted.
+pub(crate) fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=+,%~".contains(c));
     if plain {
         arg.to_owned()

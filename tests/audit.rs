@@ -62,6 +62,35 @@ fn an_unwritable_audit_directory_denies_what_changes_state() {
 }
 
 #[test]
+fn an_audit_directory_open_to_others_is_refused_and_no_approval_is_kept_for_later() {
+    let home = tempfile::tempdir().unwrap();
+    let w = Wrap::fake();
+    let audit = w.path("shared-audit");
+    std::fs::create_dir(&audit).unwrap();
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Nobody can be asked (no terminal, no console): without the audit log, the call is
+    // not kept as a pending approval that could never be approved.
+    let mut s = Wrap::fake().asking().runtime(home.path()).audit_in(&audit).start();
+    s.initialize("2025-11-25");
+    let d = text(&s.call(1, "delete_file", json!({"path": "/a"})));
+    assert!(d.contains("reason=audit_unavailable") && d.contains("open to other users"), "{d}");
+    assert!(!d.contains("countersign approve"), "{d}");
+    assert_eq!(s.call(2, "read_file", json!({}))["result"]["isError"], false, "read-only still passes");
+    s.wait();
+    let named = format!("{} is open to other users (mode 755)", audit.display());
+    assert!(s.stderr_text().contains(&named), "{}", s.stderr_text());
+    let mode = std::fs::metadata(&audit).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "the user's directory is left as it was");
+    assert_eq!(std::fs::read_dir(&audit).unwrap().count(), 0, "nothing was written there");
+    let pending = std::process::Command::new(support::bin())
+        .arg("pending")
+        .env("COUNTERSIGN_HOME", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&pending.stdout), "no pending approvals\n");
+}
+
+#[test]
 fn three_processes_share_one_chain() {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit").display().to_string();
@@ -147,6 +176,7 @@ fn retention_removes_whole_old_days_only() {
     let w = Wrap::fake().arg("--audit-retention-days").arg("2");
     let audit = w.audit_dir();
     std::fs::create_dir_all(&audit).unwrap();
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o700)).unwrap();
     std::fs::write(audit.join("2000-01-01.jsonl"), "").unwrap();
     std::fs::write(audit.join("notes.txt"), "mine").unwrap();
     let mut s = w.start();
@@ -174,6 +204,26 @@ fn tail_shows_decisions_readably_and_as_json() {
     let (_, out, _) = run(&["audit", "tail", "--dir", dir, "--json", "--tool", "read_*"], b"");
     let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(!records.is_empty() && records.iter().all(|r| r["tool"] == "read_file"));
+}
+
+#[test]
+fn tail_keeps_the_servers_a_glob_names() {
+    let w = Wrap::fake().arg("--name").arg("alpha-bank");
+    let audit = w.audit_dir();
+    let mut s = w.start();
+    s.initialize("2025-11-25");
+    s.call(1, "read_file", json!({}));
+    s.wait();
+    let dir = audit.to_str().unwrap();
+    let (code, out, err) = run(&["audit", "tail", "--dir", dir, "--json", "--server", "alpha-*"], b"");
+    assert_eq!(code, 0, "{err}");
+    let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(records.len() >= 2 && records.iter().all(|r| r["server"] == "alpha-bank"), "{out}");
+    let (code, out, _) = run(&["audit", "tail", "--dir", dir, "--server", "beta*"], b"");
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (code, _, err) = run(&["audit", "tail", "--dir", dir, "--server", "[a"], b"");
+    assert_eq!(code, 125, "a bad glob is a usage error: {err}");
+    assert!(err.contains("--server"), "{err}");
 }
 
 fn lines_of(path: &std::path::Path) -> Vec<String> {

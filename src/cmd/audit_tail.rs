@@ -20,6 +20,7 @@ pub(super) struct Options {
     pub dir: Option<PathBuf>,
     pub follow: bool,
     pub tool: Option<String>,
+    pub server: Option<String>,
     pub decision: Option<DecisionFilter>,
     pub json: bool,
     pub lines: usize,
@@ -30,19 +31,22 @@ pub(super) fn run(opts: Options) -> Result<i32, Error> {
         Some(d) => d.clone(),
         None => super::default_audit_dir()?,
     };
-    let tool = match &opts.tool {
-        Some(g) => Some(Pattern::new(g, false).map_err(|e| Error::Usage(format!("--tool: {e}")))?),
-        None => None,
+    let glob = |flag: &str, g: &Option<String>| match g {
+        Some(g) => Pattern::new(g, false).map(Some).map_err(|e| Error::Usage(format!("{flag}: {e}"))),
+        None => Ok(None),
     };
+    let (tool, server) = (glob("--tool", &opts.tool)?, glob("--server", &opts.server)?);
     let color = !opts.json && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let keep = |r: &Json| {
-        let tool_ok = tool.as_ref().is_none_or(|g| r["tool"].as_str().is_some_and(|t| g.is_match(t)));
+        let matches = |g: &Option<Pattern>, key: &str| {
+            g.as_ref().is_none_or(|g| r[key].as_str().is_some_and(|v| g.is_match(v)))
+        };
         let decision_ok = match opts.decision {
             None => true,
             Some(DecisionFilter::Allow) => r["decision"] == "allow",
             Some(DecisionFilter::Deny) => r["decision"] == "deny",
         };
-        tool_ok && decision_ok
+        matches(&tool, "tool") && matches(&server, "server") && decision_ok
     };
     let mut out = std::io::stdout().lock();
     let mut show = |line: &[u8]| -> Result<(), Error> {

@@ -144,7 +144,8 @@ fn check_chain(
 
 fn print_summary(out: &mut impl Write, s: &Summary) -> std::io::Result<()> {
     let trimmed = if s.trimmed { " (older days removed by retention, as the head anchor records)" } else { "" };
-    writeln!(out, "intact: {} records in {} files, seq {}..{}{trimmed}", s.lines, s.files, s.first_seq, s.last_seq)?;
+    let files = if s.files == 1 { "1 file".to_owned() } else { format!("{} files", s.files) };
+    writeln!(out, "intact: {} records in {files}, seq {}..{}{trimmed}", s.lines, s.first_seq, s.last_seq)?;
     for note in &s.notes {
         writeln!(out, "note: {}", cut(note, 400))?;
     }

@@ -79,12 +79,14 @@ pub(super) fn run(headless: bool, audit_dir: Option<PathBuf>) -> Result<i32, Err
     drop(client);
     let _ = child.wait();
     say(&format!("\nThe audit log ({}):", audit.display()))?;
-    say("  countersign audit tail --dir <that directory>   and   countersign audit verify --dir <that directory>\n")?;
+    let quoted = crate::cli::shell_quote(&audit.to_string_lossy());
+    say(&format!("  countersign audit tail --dir {quoted}\n  countersign audit verify --dir {quoted}\n"))?;
     let dir = Some(audit.clone());
     super::audit_tail::run(super::audit_tail::Options {
         dir: dir.clone(),
         follow: false,
         tool: None,
+        server: None,
         decision: None,
         json: false,
         lines: 20,

@@ -33,8 +33,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Audit(AuditCommand::Verify { dir, key })) => audit_verify::run_with(dir, key),
         Some(Command::Audit(AuditCommand::Keygen)) => audit_keygen::run(),
         Some(Command::Audit(AuditCommand::Seal { dir })) => audit_seal::run(dir),
-        Some(Command::Audit(AuditCommand::Tail { dir, follow, tool, decision, json, lines })) => {
-            audit_tail::run(audit_tail::Options { dir, follow, tool, decision, json, lines })
+        Some(Command::Audit(AuditCommand::Tail { dir, follow, tool, server, decision, json, lines })) => {
+            audit_tail::run(audit_tail::Options { dir, follow, tool, server, decision, json, lines })
         }
         Some(Command::Generate { what }) => generate::run(what),
         Some(Command::DemoServer { flags }) => Ok(demo_server::run(flags)),

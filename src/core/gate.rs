@@ -257,7 +257,12 @@ pub fn denial_text(tool: &str, decision: &Decision, digest: Option<&str>) -> Str
         Reason::ToolChanged => "the server changed this tool's definition since it was pinned, and no operator can be asked here; the user can review it with `countersign pins` and accept it with `countersign pins accept`".to_owned(),
         _ => "this call was not allowed".to_owned(),
     };
-    let detail = decision.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+    let detail = match (decision.detail.as_deref(), decision.reason) {
+        (None, _) => String::new(),
+        // These details go on to say what the user can do: sentences of their own.
+        (Some(d), Reason::ApprovalPending | Reason::ApprovalTimeout | Reason::DeniedHeadless) => format!(": {d}"),
+        (Some(d), _) => format!(" ({d})"),
+    };
     let digest = digest.unwrap_or("none");
     format!("countersign denied {tool}: {why}{detail}. reason={} digest={digest}", decision.reason)
 }

@@ -64,10 +64,14 @@ fn state_base() -> io::Result<PathBuf> {
 /// Creates `dir` (and its parents) 0700 when missing, then refuses it unless it is a real
 /// directory of this user that no one else can read or write.
 pub fn private_dir(dir: &Path) -> io::Result<()> {
+    let not_dir = || io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is not a directory", dir.display()));
+    if fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(not_dir());
+    }
     fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| named(dir, e))?;
     let meta = fs::symlink_metadata(dir).map_err(|e| named(dir, e))?;
     if !meta.is_dir() {
-        return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is not a directory", dir.display())));
+        return Err(not_dir());
     }
     if meta.uid() != uid() {
         return Err(io::Error::new(

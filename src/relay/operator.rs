@@ -107,7 +107,11 @@ impl Operator for Human {
                 Ok(Ok(Outcome::Timeout)) => Asked::TimedOut { detail: NO_ANSWER.into() },
                 // Only when the session withdrew it, and then nobody reads this answer.
                 Ok(Ok(Outcome::Withdrawn)) => Asked::TimedOut { detail: "withdrawn".into() },
-                Ok(Err(e)) => Asked::Nobody { why: format!("no approver console, and no terminal to ask at: {e}") },
+                Ok(Err(e)) => {
+                    // The system's words stay in countersign's log; the model's text is for people.
+                    tracing::debug!("no terminal to ask at: {e}");
+                    Asked::Nobody { why: "no approver console is running, and there is no terminal to ask at".into() }
+                }
                 Err(e) => Asked::Nobody { why: format!("the prompt failed ({e})") },
             }
         })

@@ -102,6 +102,7 @@ where
             line = client.next(), if client_open => match line {
                 Some(line) => {
                     let now = owner.now();
+                    owner.session.audit_down(owner.audit.unavailable());
                     owner.session.client(line, now, &mut owner.out);
                     owner.apply(Some(client.pacer())).await;
                 }

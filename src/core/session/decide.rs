@@ -105,6 +105,10 @@ impl Session {
                 let reason = if changed.is_some() { Reason::ToolChanged } else { Reason::DeniedHeadless };
                 return self.deny_held(ticket, decision(reason, By::Headless, changed), now, out);
             }
+            _ if self.audit_down.is_some() => {
+                let why = self.audit_down.clone();
+                return self.deny_held(ticket, decision(Reason::AuditUnavailable, By::Policy, why), now, out);
+            }
             _ => {}
         }
         if let Some(approval) = self.carried_for(ticket, now) {

@@ -224,6 +224,8 @@ pub struct Session {
     server_gone: bool,
     /// Tools whose listed definition differs from their pin: (pinned, listed).
     changed: HashMap<String, (Definition, Definition)>,
+    /// Why the audit log cannot be written, while it cannot ([`Session::audit_down`]).
+    audit_down: Option<String>,
 }
 
 impl Session {
@@ -247,7 +249,17 @@ impl Session {
             counts: Counts::default(),
             server_gone: false,
             changed: HashMap::new(),
+            audit_down: None,
         }
+    }
+
+    /// What the audit log's writer last found: `Some(why)` while the log cannot be
+    /// written. A call that would need a human is then denied at once with
+    /// `audit_unavailable`: neither the human's answer (or a pending approval) nor the
+    /// call's write-ahead record could be kept. Calls the policy allows are decided as
+    /// ever (read-only ones pass; others fail their write-ahead record).
+    pub fn audit_down(&mut self, why: Option<String>) {
+        self.audit_down = why;
     }
 
     pub fn counts(&self) -> Counts {

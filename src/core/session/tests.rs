@@ -242,6 +242,23 @@ fn a_record_that_cannot_be_written_denies_the_call() {
 }
 
 #[test]
+fn while_the_audit_log_is_down_a_call_that_needs_a_human_is_denied_at_once() {
+    let mut t = T::new(false);
+    t.s.audit_down(Some("audit log /x: disk full".into()));
+    let actions = t.call(1, "refund", 1.0);
+    assert!(ask_ticket(&actions).is_none(), "nobody is asked, nothing is kept for later");
+    assert!(!actions.iter().any(|a| matches!(a, Action::Consult(..) | Action::File(..))));
+    let text = denial_text(&to_client(&actions)[0]);
+    assert!(text.contains("reason=audit_unavailable") && text.contains("disk full"), "{text}");
+    assert!(decisions(&actions)[0].contains("audit_unavailable"));
+    // Read-only calls the policy allows still pass.
+    assert_eq!(to_server(&t.call(2, "balance", 1.1))[0]["params"]["name"], "balance");
+    // The log is back: the operator is asked again.
+    t.s.audit_down(None);
+    assert!(ask_ticket(&t.call(3, "refund", 1.2)).is_some());
+}
+
+#[test]
 fn cancelled_while_at_the_operator_is_withdrawn_and_never_forwarded() {
     let mut t = T::new(false);
     let ticket = t.held_at_operator(1, "refund", 1.0);
@@ -400,7 +417,8 @@ fn a_lease_is_granted_to_the_book_and_allows_what_it_finds() {
         _ => None,
     });
     let lease = lease.expect("granted");
-    assert!(lease.id.starts_with("s1-") && lease.tool == "refund" && lease.by == "operator:ann@tty", "{lease:?}");
+    assert_eq!(lease.id, crate::core::approvals::lease_id("s1", ticket), "a short id, typed as listed");
+    assert!(lease.tool == "refund" && lease.by == "operator:ann@tty", "{lease:?}");
     t.recorded(ticket, true, 2.0);
     t.grants.push_back(Some(Grant::Lease { id: lease.id.clone() }));
     let actions = t.call(2, "refund", 10.0);

@@ -17,7 +17,8 @@ pub mod seal;
 mod writer;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -55,6 +56,24 @@ impl Urgency for Job {
 #[derive(Clone)]
 pub struct AuditLog {
     tx: Arc<Sender>,
+    health: Arc<Health>,
+}
+
+/// Whether the log can be written, as the writer last found: read on every client
+/// message, so a flag first and the reason only when it is down.
+#[derive(Default)]
+struct Health {
+    down: AtomicBool,
+    why: Mutex<String>,
+}
+
+impl Health {
+    fn set(&self, down: Option<&str>) {
+        if let Some(why) = down {
+            *self.why.lock().unwrap_or_else(PoisonError::into_inner) = why.to_owned();
+        }
+        self.down.store(down.is_some(), Ordering::Release);
+    }
 }
 
 /// The senders' side of the queue: when the last handle goes, the writer finishes what
@@ -77,17 +96,33 @@ pub struct AuditSettings {
 
 impl AuditLog {
     /// Starts the writer thread.
+    /// Starts the writer thread, once the directory is set up (or found unusable: then
+    /// [`AuditLog::unavailable`] says why from the start).
     pub fn start(settings: AuditSettings) -> (AuditLog, std::thread::JoinHandle<()>) {
         let queue = Arc::new(Queue::new());
         let jobs = queue.clone();
+        let health = Arc::new(Health::default());
+        let writer = Writer::new(settings);
+        health.set(writer.down());
+        let told = health.clone();
         let thread = std::thread::Builder::new()
             .name("countersign-audit".into())
             .spawn(move || {
-                writer_loop(settings, &jobs);
+                writer_loop(writer, &jobs, &told);
                 jobs.writer_gone();
             })
             .expect("spawn the audit thread");
-        (AuditLog { tx: Arc::new(Sender(queue)) }, thread)
+        (AuditLog { tx: Arc::new(Sender(queue)), health }, thread)
+    }
+
+    /// Why the log cannot be written, when the last attempt failed: a call that would
+    /// need a human is then denied at once (`audit_unavailable`), since neither the
+    /// human's decision nor the call could be recorded.
+    pub fn unavailable(&self) -> Option<String> {
+        if !self.health.down.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(self.health.why.lock().unwrap_or_else(PoisonError::into_inner).clone())
     }
 
     /// Appends `event` soon (within about a second on disk). Waits only when the writer
@@ -114,8 +149,7 @@ impl AuditLog {
     }
 }
 
-fn writer_loop(settings: AuditSettings, queue: &Queue<Job>) {
-    let mut writer = Writer::new(settings);
+fn writer_loop(mut writer: Writer, queue: &Queue<Job>, health: &Health) {
     let mut unsynced: Option<Instant> = None;
     let mut jobs = Vec::with_capacity(queue::BATCH);
     let mut events = Vec::with_capacity(queue::BATCH);
@@ -146,6 +180,7 @@ fn writer_loop(settings: AuditSettings, queue: &Queue<Job>) {
             }
             Err(e) => writer.warn_once(e),
         }
+        health.set(writer.down());
         for ack in acks {
             let _ = ack.send(result.clone());
         }

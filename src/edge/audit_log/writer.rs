@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 
 use serde_json::json;
 
@@ -17,7 +17,11 @@ use crate::core::audit::{render_onto, time, ChainHead, Event};
 
 pub(super) struct Writer {
     settings: AuditSettings,
-    warned: bool,
+    /// Why the log cannot be written, from the last failure until a write succeeds
+    /// (warned about once).
+    down: Option<String>,
+    /// The directory was set up (created or checked private, retention applied).
+    prepared: bool,
     /// The day file last written, open, and the anchor as this writer left it.
     open: Option<(File, Anchor)>,
     head: Option<File>,
@@ -51,7 +55,8 @@ impl Writer {
         };
         let mut writer = Writer {
             settings,
-            warned: false,
+            down: None,
+            prepared: false,
             open: None,
             head: None,
             lost: BTreeMap::new(),
@@ -74,17 +79,22 @@ impl Writer {
     }
 
     pub(super) fn warn_once(&mut self, e: &AuditError) {
-        if !self.warned {
+        if self.down.is_none() {
             tracing::error!("{e}; calls that change state will be denied (audit_unavailable) until it can be written");
-            self.warned = true;
         }
+        self.down = Some(e.to_string());
+    }
+
+    /// Why the log cannot be written now (`None`: the last write, or the setup, worked).
+    pub(super) fn down(&self) -> Option<&str> {
+        self.down.as_deref()
     }
 
     /// Creates the directory (0700), applies retention, seals finished days.
     fn prepare(&mut self) -> Result<(), AuditError> {
         let dir = self.settings.dir.clone();
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| self.error(e))?;
-        let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+        // Made 0700 when missing; one open to others is refused, never quietly changed.
+        crate::edge::runtime_dir::private_dir(&dir).map_err(|e| self.error(e))?;
         let _lock = DirLock::take(&dir).map_err(|e| self.error(e))?;
         let now = self.settings.clock.now_micros();
         if let Some(days) = self.settings.retention_days {
@@ -124,6 +134,7 @@ impl Writer {
                 tracing::warn!("audit: cannot seal finished days in {}: {e}", dir.display());
             }
         }
+        self.prepared = true;
         Ok(())
     }
 
@@ -142,7 +153,7 @@ impl Writer {
         let result = self.append_locked(events, sync);
         match &result {
             Ok(()) if !events.is_empty() => {
-                self.warned = false;
+                self.down = None;
             }
             Ok(()) => {}
             Err(e) => {
@@ -180,7 +191,9 @@ impl Writer {
 
     fn append_locked(&mut self, events: &[Event], sync: bool) -> Result<(), AuditError> {
         let dir = self.settings.dir.clone();
-        if !dir.is_dir() {
+        // Until the directory was set up once (it may have been refused), and whenever it
+        // went away.
+        if !self.prepared || !dir.is_dir() {
             self.prepare()?;
         }
         let _lock = DirLock::take(&dir).map_err(|e| self.error(e))?;
