@@ -109,6 +109,10 @@ pub struct Keys {
     confirm: Confirm,
     /// The tool changed since it was pinned: `p` accepts the change.
     changed: bool,
+    /// `a` offers a lease: not under digest confirmation, and not for a changed tool,
+    /// which a lease does not let through (PRODUCT.md section 7a: it is asked whatever
+    /// allows it).
+    lease: bool,
     /// The code to type; empty when the digest has no four hex digits (nothing approves).
     code: String,
     typed: String,
@@ -126,7 +130,9 @@ impl Keys {
         } else {
             String::new()
         };
-        Keys { confirm: held.confirm, changed: held.changed.is_some(), code, typed: String::new() }
+        let changed = held.changed.is_some();
+        let lease = held.confirm == Confirm::Key && !changed;
+        Keys { confirm: held.confirm, changed, lease, code, typed: String::new() }
     }
 
     /// The same keys without `p`: where a change cannot be accepted (a pending approval).
@@ -145,7 +151,7 @@ impl Keys {
         match self.confirm {
             Confirm::Key => match key {
                 'y' | 'Y' => Step::Answer(Answer::Approve),
-                'a' | 'A' => Step::Answer(Answer::Lease),
+                'a' | 'A' if self.lease => Step::Answer(Answer::Lease),
                 _ => Step::Ignored,
             },
             Confirm::Digest => match key {
@@ -180,7 +186,10 @@ impl Keys {
     pub fn line_ending(&self, tail: &str) -> String {
         let pin = if self.changed { "  [p] accept the change" } else { "" };
         let keys = match self.confirm {
-            Confirm::Key => format!("  [y] approve once  [n] deny  [a] allow this tool for 15 min  [v] view all{pin}"),
+            Confirm::Key => {
+                let lease = if self.lease { "  [a] allow this tool for 15 min" } else { "" };
+                format!("  [y] approve once  [n] deny{lease}  [v] view all{pin}")
+            }
             Confirm::Digest => {
                 let shown: String = self.typed.chars().chain(std::iter::repeat('_')).take(CODE_DIGITS).collect();
                 format!(
@@ -394,6 +403,10 @@ mod tests {
         let mut k = Keys::new(&h);
         assert_eq!(k.press('p'), Step::Answer(Answer::AcceptPin));
         assert!(k.line(7).contains("[p] accept the change"), "{}", k.line(7));
+        // A lease would not let a changed tool through: none is offered or taken.
+        assert!(!k.line(7).contains("[a]"), "{}", k.line(7));
+        assert_eq!(k.press('a'), Step::Ignored);
+        assert_eq!(k.press('y'), Step::Answer(Answer::Approve));
         let mut pending = Keys::new(&h).without_pin();
         assert_eq!(pending.press('p'), Step::Ignored);
         assert_eq!(serde_json::to_string(&Answer::AcceptPin).unwrap(), r#""accept_pin""#);
