@@ -237,7 +237,8 @@ impl Session {
                 self.deny_held(ticket, d(Reason::DeniedByOperator, by, detail), now, out)
             }
             Asked::TimedOut { detail } => self.timed_out(ticket, detail, now, out),
-            Asked::Nobody { why } => self.file(ticket, d(Reason::ApprovalPending, By::Headless, Some(why)), out),
+            // `headless` is only ever `--headless` (docs/audit.md).
+            Asked::Nobody { why } => self.file(ticket, d(Reason::ApprovalPending, By::Policy, Some(why)), out),
             Asked::AcceptedPin { by } => {
                 self.accept_pin(&tool, &by, out);
                 if let Some(held) = self.requests.held_mut(ticket) {

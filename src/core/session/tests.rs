@@ -368,7 +368,12 @@ fn nobody_to_ask_keeps_the_call_as_a_pending_approval() {
     let text = denial_text(&to_client(&actions)[0]);
     assert!(text.contains("reason=approval_pending"), "{text}");
     assert!(text.contains("pending approval k7m2qx") && text.contains("`countersign approve k7m2qx`"), "{text}");
+    // The reason, then what the user can do, as sentences (no parenthesis left open).
+    assert!(text.contains("nobody could be asked now: no terminal. It is kept as pending approval"), "{text}");
+    assert_eq!(text.matches('(').count(), text.matches(')').count(), "{text}");
     assert!(actions.iter().any(|a| matches!(a, Action::Notice(n) if n.contains("countersign approve k7m2qx"))));
+    // Not `headless`: that is only ever `--headless` (docs/audit.md).
+    assert!(decisions(&actions)[0].contains(r#"\"by\":\"policy\""#), "{}", decisions(&actions)[0]);
     assert_eq!(t.s.held(), 0);
 }
 
