@@ -116,7 +116,7 @@ fn a_changed_tool_is_denied_headless_until_accepted() {
     assert_eq!(pin_notes(&records, "new"), ["flip", "read_file", "stat_file", "wipe", "write_file"]);
     let (code, out, _) = pins_cli(&home, &[]);
     assert_eq!(code, 0);
-    assert!(out.contains("changing_server\n") && out.contains("  read_file  sha256:"), "{out}");
+    assert!(out.contains("changing_server\n") && out.contains("\n  read_file   sha256:"), "names in one column: {out}");
     assert!(!out.contains("changed"), "{out}");
 
     // Session 2: the server changed three tools.
@@ -126,12 +126,21 @@ fn a_changed_tool_is_denied_headless_until_accepted() {
     assert_eq!(reason(&s.call(3, "wipe", json!({"path": "/"}))), "tool_changed", "readOnlyHint turned on");
     assert_eq!(reason(&s.call(4, "write_file", json!({"path": "a", "also": "b"}))), "tool_changed");
     assert_eq!(text(&s.call(5, "stat_file", json!({"path": "a"}))), "stat a", "unchanged tools pass");
-    let records = end(s);
+    s.close_stdin();
+    s.wait();
+    // The readable log says which tools changed, with both digests.
+    let (_, tail, _) = support::run(&["audit", "tail", "--dir", s.wrap.audit_dir().to_str().unwrap()], b"");
+    let listing = tail.lines().find(|l| l.contains(" tools ")).unwrap_or_else(|| panic!("{tail}"));
+    assert_eq!(listing.matches("(CHANGED: pinned sha256:").count(), 3, "{listing}");
+    assert!(listing.contains("stat_file=read_only ") && listing.contains("listed sha256:"), "{listing}");
+    let records = s.audit_records();
     assert_eq!(pin_notes(&records, "changed"), ["read_file", "wipe", "write_file"]);
     let changed = records.iter().find(|r| r["event"] == "tools").unwrap().to_string();
     assert!(changed.contains("pinned_digest") && changed.contains("listed_digest"), "{changed}");
     let (_, out, _) = pins_cli(&home, &["--server", "changing_server"]);
     assert_eq!(out.matches("changed: sha256:").count(), 3, "{out}");
+    // What changed is shown under each changed tool, as at the prompt.
+    assert!(out.contains("\n      annotations:\n        - ") && out.contains("\n        + "), "{out}");
 
     // Accepting one tool, then the rest.
     let (code, out, _) = pins_cli(&home, &["accept", "changing_server", "wipe"]);
@@ -156,6 +165,9 @@ fn a_changed_tool_is_denied_headless_until_accepted() {
     let (code, out, _) = pins_cli(&home, &["forget", "changing_server"]);
     assert_eq!((code, out.as_str()), (0, "forgot the pins of changing_server\n"));
     assert_eq!(pins_cli(&home, &[]).1, "no pins\n");
+    let (_, tail, _) = support::run(&["audit", "tail", "--dir", home.join("audit").to_str().unwrap()], b"");
+    assert!(tail.contains("wipe (accepted: sha256:") && tail.contains(" -> sha256:"), "{tail}");
+    assert!(tail.contains("pins forgotten by operator:"), "{tail}");
 }
 
 #[test]

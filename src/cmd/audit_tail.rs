@@ -179,6 +179,25 @@ fn inert_json(line: &[u8], record: &Json) -> String {
 }
 
 /// One record as a line for people. Every value from the log is untrusted text.
+/// One tool of a `tools` record: its class, and what its pin says when it is news (a
+/// new, changed or accepted definition; `same` says nothing).
+fn tool_shown(t: &Json) -> String {
+    let name = inert_cut(t["name"].as_str().unwrap_or("?"), 40);
+    let short = |key: &str| {
+        let digest = t[key].as_str().unwrap_or("?");
+        inert_cut(digest.get(..19).unwrap_or(digest), 19)
+    };
+    let class = t["class"].as_str().map(|c| format!("={c}")).unwrap_or_default();
+    match t["pin"].as_str() {
+        Some("new") => format!("{name}{class} (new, pinned)"),
+        Some("changed") => {
+            format!("{name}{class} (CHANGED: pinned {}, listed {})", short("pinned_digest"), short("listed_digest"))
+        }
+        Some("accepted") => format!("{name} (accepted: {} -> {})", short("pinned_digest"), short("accepted_digest")),
+        _ => format!("{name}{class}"),
+    }
+}
+
 fn readable(r: &Json, color: bool) -> String {
     let paint = |code: &str, text: &str| {
         if color {
@@ -216,21 +235,20 @@ fn readable(r: &Json, color: bool) -> String {
         Some("rejected") => paint("33", &format!("from {}: {}", s("from"), s("reason"))),
         Some("client") => inert_cut(&format!("{} protocol {}", r["client"], r["protocol"]), 120),
         Some("tools") => {
-            let tools: Vec<String> = r["tools"]
-                .as_array()
-                .map(|ts| {
-                    ts.iter()
-                        .map(|t| {
-                            format!(
-                                "{}={}",
-                                inert_cut(t["name"].as_str().unwrap_or("?"), 40),
-                                t["class"].as_str().unwrap_or("?")
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            tools.join(" ")
+            let tools: Vec<String> = r["tools"].as_array().map(|ts| ts.iter().map(tool_shown).collect()).unwrap_or_default();
+            let mut text = tools.join(" ");
+            if r["pins"] == "forgotten" {
+                text.push_str("pins forgotten");
+            }
+            if let Some(by) = r["by"].as_str() {
+                text.push_str(&format!(" by {}", inert_cut(by, 60)));
+            }
+            let changed = r["tools"].as_array().is_some_and(|ts| ts.iter().any(|t| t["pin"] == "changed"));
+            if changed {
+                paint("33", &text)
+            } else {
+                text
+            }
         }
         Some("session_start") => inert_cut(&r["argv"].to_string(), 120),
         Some("session_end") => format!("exit {} {}", r["exit_status"], r["counts"]),

@@ -56,11 +56,17 @@ fn list(server: Option<String>) -> Result<i32, Error> {
     }
     for (label, pins) in labels.iter().filter(|(_, p)| !p.is_empty()) {
         text.push_str(&format!("{}\n", crate::core::sanitize::inert(label)));
-        for (tool, pin) in pins {
-            let tool = crate::core::sanitize::inert(tool);
-            text.push_str(&format!("  {tool}  {}  pinned {}", pin.pinned.digest, pin.pinned_at));
+        let names: Vec<String> = pins.keys().map(|t| crate::core::sanitize::inert(t).into_owned()).collect();
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        for (tool, pin) in names.iter().zip(pins.values()) {
+            text.push_str(&format!("  {tool:<width$}  {}  pinned {}", pin.pinned.digest, pin.pinned_at));
             if let Some(seen) = &pin.seen {
                 text.push_str(&format!("  changed: {} seen {}", seen.definition.digest, seen.seen_at));
+                // What changed, as the prompt shows it (the digests are on the line above),
+                // so that `pins accept` is not taken blind.
+                for line in crate::core::pins::render_change(&pin.pinned, &seen.definition).lines().skip(2) {
+                    text.push_str(&format!("\n      {line}"));
+                }
             }
             text.push('\n');
         }
