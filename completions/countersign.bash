@@ -401,7 +401,7 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__audit__subcmd__tail)
-            opts="-f -n -v -h --dir --follow --tool --decision --json --lines --verbose --help"
+            opts="-f -n -v -h --dir --follow --tool --server --decision --json --lines --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -412,6 +412,10 @@ _countersign() {
                     return 0
                     ;;
                 --tool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -521,12 +525,16 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__generate)
-            opts="-v -h --verbose --help bash zsh fish man"
+            opts="-v -h --dir --verbose --help bash zsh fish man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

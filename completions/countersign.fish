@@ -66,6 +66,7 @@ complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fis
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from seal" -s h -l help -d 'Print help'
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l dir -d 'Audit directory [default: as for the wrapper]' -r -F
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l tool -d 'Only records about tools matching this glob' -r
+complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l server -d 'Only records of servers whose label matches this glob' -r
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -l decision -d 'Only decisions with this outcome' -r -f -a "allow\t''
 deny\t''"
 complete -c countersign -n "__fish_countersign_using_subcommand audit; and __fish_seen_subcommand_from tail" -s n -l lines -d 'How many recent records to show before following' -r
@@ -147,6 +148,7 @@ complete -c countersign -n "__fish_countersign_using_subcommand pins; and __fish
 complete -c countersign -n "__fish_countersign_using_subcommand pins; and __fish_seen_subcommand_from help" -f -a "accept" -d 'Take the changed tools\' new definitions as their pins (every changed tool when none is named)'
 complete -c countersign -n "__fish_countersign_using_subcommand pins; and __fish_seen_subcommand_from help" -f -a "forget" -d 'Drop every pin of a server label: its tools are pinned again as new'
 complete -c countersign -n "__fish_countersign_using_subcommand pins; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c countersign -n "__fish_countersign_using_subcommand generate" -l dir -d 'With `man`: write every page (countersign.1 and one per subcommand) into DIR' -r -F
 complete -c countersign -n "__fish_countersign_using_subcommand generate" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'
 complete -c countersign -n "__fish_countersign_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c countersign -n "__fish_countersign_using_subcommand demo-server" -s v -l verbose -d 'More diagnostics on stderr (-v info, -vv debug); RUST_LOG overrides'

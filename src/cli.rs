@@ -133,6 +133,9 @@ pub enum Command {
     Generate {
         #[arg(value_enum)]
         what: Generated,
+        /// With `man`: write every page (countersign.1 and one per subcommand) into DIR
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Run the built-in demo MCP server on stdio (used by `countersign demo` and the tests)
     #[command(hide = true)]

@@ -38,9 +38,8 @@ pub(super) fn run(opts: Options) -> Result<i32, Error> {
     let (tool, server) = (glob("--tool", &opts.tool)?, glob("--server", &opts.server)?);
     let color = !opts.json && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let keep = |r: &Json| {
-        let matches = |g: &Option<Pattern>, key: &str| {
-            g.as_ref().is_none_or(|g| r[key].as_str().is_some_and(|v| g.is_match(v)))
-        };
+        let matches =
+            |g: &Option<Pattern>, key: &str| g.as_ref().is_none_or(|g| r[key].as_str().is_some_and(|v| g.is_match(v)));
         let decision_ok = match opts.decision {
             None => true,
             Some(DecisionFilter::Allow) => r["decision"] == "allow",
@@ -235,7 +234,8 @@ fn readable(r: &Json, color: bool) -> String {
         Some("rejected") => paint("33", &format!("from {}: {}", s("from"), s("reason"))),
         Some("client") => inert_cut(&format!("{} protocol {}", r["client"], r["protocol"]), 120),
         Some("tools") => {
-            let tools: Vec<String> = r["tools"].as_array().map(|ts| ts.iter().map(tool_shown).collect()).unwrap_or_default();
+            let tools: Vec<String> =
+                r["tools"].as_array().map(|ts| ts.iter().map(tool_shown).collect()).unwrap_or_default();
             let mut text = tools.join(" ");
             if r["pins"] == "forgotten" {
                 text.push_str("pins forgotten");

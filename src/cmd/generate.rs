@@ -1,16 +1,47 @@
 //! Completions and the man page, from the same clap definitions as the parser.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use clap_complete::Shell;
 
 use crate::cli::{command, Generated};
 use crate::Error;
 
-pub(super) fn run(what: Generated) -> Result<i32, Error> {
-    let bytes = render(what);
-    std::io::stdout().write_all(&bytes).map_err(|e| Error::io("writing stdout", e))?;
+pub(super) fn run(what: Generated, dir: Option<PathBuf>) -> Result<i32, Error> {
+    let Some(dir) = dir.filter(|_| what == Generated::Man) else {
+        let bytes = render(what);
+        std::io::stdout().write_all(&bytes).map_err(|e| Error::io("writing stdout", e))?;
+        return Ok(0);
+    };
+    let mut written = String::new();
+    for (name, page) in man_pages() {
+        let path = dir.join(&name);
+        std::fs::write(&path, page).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        written.push_str(&format!("{}\n", path.display()));
+    }
+    std::io::stdout().write_all(written.as_bytes()).map_err(|e| Error::io("writing stdout", e))?;
     Ok(0)
+}
+
+/// Every man page: countersign(1) and one per subcommand that is not hidden
+/// (countersign-audit(1), countersign-audit-verify(1), ...), named as the SUBCOMMANDS
+/// sections refer to them: (file name, page).
+pub fn man_pages() -> Vec<(String, Vec<u8>)> {
+    fn walk(cmd: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            walk(sub, pages);
+        }
+        let man = clap_mangen::Man::new(cmd);
+        let mut page = Vec::new();
+        man.render(&mut page).expect("rendering into memory");
+        pages.push((man.get_filename(), page));
+    }
+    let mut cmd = command().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    walk(cmd, &mut pages);
+    pages
 }
 
 pub fn render(what: Generated) -> Vec<u8> {
@@ -21,8 +52,8 @@ pub fn render(what: Generated) -> Vec<u8> {
         Generated::Zsh => Shell::Zsh,
         Generated::Fish => Shell::Fish,
         Generated::Man => {
-            clap_mangen::Man::new(cmd).render(&mut out).expect("rendering into memory");
-            return out;
+            let mut pages = man_pages();
+            return pages.pop().map(|(_, page)| page).unwrap_or_default();
         }
     };
     clap_complete::generate(shell, &mut cmd, "countersign", &mut out);

@@ -19,7 +19,7 @@ mod wrap;
 use crate::cli::{AuditCommand, Cli, Command, InstallArgs, LeasesCommand, PinsCommand, PolicyCommand};
 use crate::Error;
 
-pub use generate::render as generated;
+pub use generate::{man_pages, render as generated};
 pub use settings::{default_audit_dir, load_policy};
 
 pub fn run(cli: Cli) -> Result<i32, Error> {
@@ -36,7 +36,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Audit(AuditCommand::Tail { dir, follow, tool, server, decision, json, lines })) => {
             audit_tail::run(audit_tail::Options { dir, follow, tool, server, decision, json, lines })
         }
-        Some(Command::Generate { what }) => generate::run(what),
+        Some(Command::Generate { what, dir }) => generate::run(what, dir),
         Some(Command::DemoServer { flags }) => Ok(demo_server::run(flags)),
         Some(Command::Demo { headless, audit_dir }) => demo::run(headless, audit_dir),
         Some(Command::Approver) => approver::run(),

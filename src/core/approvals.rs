@@ -66,7 +66,8 @@ pub fn lease_id(session: &str, n: u64) -> String {
 /// earlier versions gave (`f10d0114-2`), exactly as listed, case ignored.
 pub fn parse_lease_id(typed: &str) -> Option<String> {
     let typed = typed.trim();
-    let stored = !typed.is_empty() && typed.len() <= 40 && typed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let stored =
+        !typed.is_empty() && typed.len() <= 40 && typed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     parse_id(typed).or_else(|| stored.then(|| typed.to_ascii_lowercase()))
 }
 
