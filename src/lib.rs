@@ -37,6 +37,12 @@ impl Error {
         Error::Io { what: what.into(), error }
     }
 
+    /// The reader of our output went away (`countersign … | head`): nothing to report,
+    /// as for any command whose pipe was closed.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, Error::Io { error, .. } if error.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     /// The documented exit status for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -21,7 +21,9 @@ fn main() {
     };
     countersign::edge::logging::init(cli.verbose);
     let code = countersign::run(cli).unwrap_or_else(|e| {
-        tracing::error!("{e}");
+        if !e.is_closed_pipe() {
+            tracing::error!("{e}");
+        }
         e.exit_code()
     });
     std::process::exit(code);

@@ -192,6 +192,21 @@ fn policy_check_prints_rules_and_names_errors() {
     let (code, out, _) = run(&["policy", "check", good.to_str().unwrap()], b"");
     assert_eq!(code, 0);
     assert!(out.contains("r1 -> allow") && out.contains("lt 50000"), "{out}");
+    assert!(out.contains("[pinning]\n  mode         ask"), "the pinning mode is part of the policy: {out}");
+    let hide = dir.path().join("hide.toml");
+    std::fs::write(&hide, "[pinning]\nmode = \"hide\"\n").unwrap();
+    let (code, out, _) = run(&["policy", "check", hide.to_str().unwrap()], b"");
+    assert_eq!(code, 0);
+    assert!(out.contains("  mode         hide"), "{out}");
+    // No file named and none at the default place: says where it looked.
+    let out = std::process::Command::new(support::bin())
+        .args(["policy", "check"])
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .output()
+        .unwrap();
+    let expected =
+        format!("no policy file at {}: built-in defaults", dir.path().join("config/countersign/policy.toml").display());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&expected), "{out:?}");
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[[rules]]\nid = \"r1\"\ntool = \"re[fund\"\naction = \"allow\"\n").unwrap();
     let (code, _, err) = run(&["policy", "check", bad.to_str().unwrap()], b"");

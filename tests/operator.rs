@@ -203,6 +203,21 @@ fn plain_countersign_prints_help_and_a_missing_separator_or_dir_flag_gets_the_ri
 }
 
 #[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `countersign generate zsh | head -0`: the reader is gone before anything is written.
+    let (read, write) = rustix::pipe::pipe().unwrap();
+    drop(read);
+    let out = Command::new(support::bin())
+        .args(["generate", "zsh"])
+        .stdout(std::process::Stdio::from(write))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no error for a reader that left");
+    assert_ne!(out.status.code(), Some(0), "what was asked was not written");
+}
+
+#[test]
 fn a_runtime_directory_open_to_others_or_foreign_is_refused_by_name() {
     use std::os::unix::fs::PermissionsExt;
     let home = tempfile::tempdir().unwrap();

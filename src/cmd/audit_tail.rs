@@ -109,6 +109,10 @@ pub(super) fn run(opts: Options) -> Result<i32, Error> {
     if !opts.follow {
         return Ok(0);
     }
+    if recent.is_empty() && std::io::stderr().is_terminal() {
+        // Said on the terminal only: stdout stays the records alone.
+        let _ = writeln!(std::io::stderr(), "no records yet in {}: waiting for new ones (Ctrl-C stops)", dir.display());
+    }
     // Follow: read only what was appended since, from where the last read stopped.
     let mut current: Option<(String, BufReader<File>)> = None;
     if !position.0.is_empty() {

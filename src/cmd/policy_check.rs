@@ -10,7 +10,10 @@ pub(super) fn run(file: Option<PathBuf>) -> Result<i32, Error> {
     let mut out = std::io::stdout().lock();
     let heading = match &source {
         Some((path, digest)) => format!("policy {} is valid ({digest})", path.display()),
-        None => "no policy file: built-in defaults".to_owned(),
+        None => match super::settings::default_policy_path() {
+            Some(path) => format!("no policy file at {}: built-in defaults", path.display()),
+            None => "no policy file: built-in defaults".to_owned(),
+        },
     };
     writeln!(out, "{heading}\n{policy}").map_err(|e| Error::io("writing stdout", e))?;
     Ok(0)

@@ -24,7 +24,12 @@ pub fn default_audit_dir() -> Result<PathBuf, Error> {
 
 /// `$XDG_CONFIG_HOME/countersign/policy.toml`, when it exists.
 pub(super) fn default_policy_file() -> Option<PathBuf> {
-    xdg("XDG_CONFIG_HOME", ".config").map(|d| d.join("countersign/policy.toml")).filter(|p| p.exists())
+    default_policy_path().filter(|p| p.exists())
+}
+
+/// Where the policy is looked for when none is named (whether or not it exists).
+pub(super) fn default_policy_path() -> Option<PathBuf> {
+    xdg("XDG_CONFIG_HOME", ".config").map(|d| d.join("countersign/policy.toml"))
 }
 
 /// Loads the policy named (or the default file, or the built-in defaults). Returns the

@@ -14,7 +14,7 @@ pub const GRACE: Duration = Duration::from_secs(2);
 pub enum SpawnError {
     #[error("no server command given")]
     Empty,
-    #[error("cannot find server command {0:?}")]
+    #[error("cannot find server command {0:?} on PATH (clients started from a desktop may not have your shell's PATH: give the command's full path)")]
     NotFound(OsString),
     #[error("cannot run server command {0:?}: {1}")]
     Failed(OsString, std::io::Error),

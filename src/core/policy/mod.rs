@@ -133,6 +133,12 @@ impl fmt::Display for Policy {
         if self.confirm == Confirm::Digest {
             writeln!(f, "  {:<12} digest", "confirm")?;
         }
+        let pinning = match self.pinning {
+            crate::core::pins::Mode::Ask => "ask (a changed tool is asked about)",
+            crate::core::pins::Mode::Hide => "hide (a changed tool is asked about and left out of listings)",
+            crate::core::pins::Mode::Off => "off (tools are not pinned)",
+        };
+        writeln!(f, "[pinning]\n  mode         {pinning}")?;
         if self.rules.is_empty() {
             return writeln!(f, "no rules: every call gets its class default");
         }

@@ -42,7 +42,11 @@ pub fn keygen(state: &Path) -> io::Result<(PathBuf, String)> {
     if key_path.exists() {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
-            format!("a sealing key exists at {}; move it away first to make a new one", key_path.display()),
+            format!(
+                "a sealing key exists at {} (its public key is {}); move both away first to make a new one",
+                key_path.display(),
+                state.join(PUB_FILE).display()
+            ),
         ));
     }
     let KeyPair { pk, sk } = KeyPair::generate_unencrypted_keypair().map_err(other)?;
