@@ -181,7 +181,6 @@ fn inert_json(line: &[u8], record: &Json) -> String {
     out
 }
 
-/// One record as a line for people. Every value from the log is untrusted text.
 /// One tool of a `tools` record: its class, and what its pin says when it is news (a
 /// new, changed or accepted definition; `same` says nothing).
 fn tool_shown(t: &Json) -> String {
@@ -201,6 +200,7 @@ fn tool_shown(t: &Json) -> String {
     }
 }
 
+/// One record as a line for people. Every value from the log is untrusted text.
 fn readable(r: &Json, color: bool) -> String {
     let paint = |code: &str, text: &str| {
         if color {
