@@ -28,17 +28,11 @@ _countersign() {
             countersign,demo)
                 cmd="countersign__subcmd__demo"
                 ;;
-            countersign,demo-server)
-                cmd="countersign__subcmd__demo__subcmd__server"
-                ;;
             countersign,deny)
                 cmd="countersign__subcmd__deny"
                 ;;
             countersign,digest)
                 cmd="countersign__subcmd__digest"
-                ;;
-            countersign,generate)
-                cmd="countersign__subcmd__generate"
                 ;;
             countersign,help)
                 cmd="countersign__subcmd__help"
@@ -103,17 +97,11 @@ _countersign() {
             countersign__subcmd__help,demo)
                 cmd="countersign__subcmd__help__subcmd__demo"
                 ;;
-            countersign__subcmd__help,demo-server)
-                cmd="countersign__subcmd__help__subcmd__demo__subcmd__server"
-                ;;
             countersign__subcmd__help,deny)
                 cmd="countersign__subcmd__help__subcmd__deny"
                 ;;
             countersign__subcmd__help,digest)
                 cmd="countersign__subcmd__help__subcmd__digest"
-                ;;
-            countersign__subcmd__help,generate)
-                cmd="countersign__subcmd__help__subcmd__generate"
                 ;;
             countersign__subcmd__help,help)
                 cmd="countersign__subcmd__help__subcmd__help"
@@ -209,7 +197,7 @@ _countersign() {
 
     case "${cmd}" in
         countersign)
-            opts="-v -h -V --name --policy --audit-dir --audit-retention-days --headless --approval-timeout --verbose --help --version audit digest policy approver pending approve deny leases demo install uninstall pins generate demo-server help"
+            opts="-v -h -V --name --policy --audit-dir --audit-retention-days --headless --approval-timeout --verbose --help --version audit digest policy approver pending approve deny leases demo install uninstall pins help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -478,20 +466,6 @@ _countersign() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        countersign__subcmd__demo__subcmd__server)
-            opts="-v -h --verbose --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         countersign__subcmd__deny)
             opts="-v -h --reason --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -524,26 +498,8 @@ _countersign() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        countersign__subcmd__generate)
-            opts="-v -h --dir --verbose --help bash zsh fish man"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         countersign__subcmd__help)
-            opts="audit digest policy approver pending approve deny leases demo install uninstall pins generate demo-server help"
+            opts="audit digest policy approver pending approve deny leases demo install uninstall pins help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -668,20 +624,6 @@ _countersign() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        countersign__subcmd__help__subcmd__demo__subcmd__server)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         countersign__subcmd__help__subcmd__deny)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -697,20 +639,6 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__help__subcmd__digest)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        countersign__subcmd__help__subcmd__generate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -20,6 +20,9 @@ fn committed_completions_match_the_flags() {
     ] {
         let committed = std::fs::read(root().join(file)).unwrap_or_default();
         assert!(committed == generated(what), "{file} is out of date: regenerate it (see tests/generated.rs)");
+        let text = String::from_utf8_lossy(&committed);
+        assert!(text.contains("approver") && text.contains("audit"), "{file}");
+        assert!(!text.contains("demo-server") && !text.contains("generate"), "{file} offers hidden subcommands");
     }
 }
 

@@ -45,7 +45,7 @@ pub fn man_pages() -> Vec<(String, Vec<u8>)> {
 }
 
 pub fn render(what: Generated) -> Vec<u8> {
-    let mut cmd = command();
+    let cmd = command();
     let mut out = Vec::new();
     let shell = match what {
         Generated::Bash => Shell::Bash,
@@ -56,6 +56,20 @@ pub fn render(what: Generated) -> Vec<u8> {
             return pages.pop().map(|(_, page)| page).unwrap_or_default();
         }
     };
-    clap_complete::generate(shell, &mut cmd, "countersign", &mut out);
+    clap_complete::generate(shell, &mut without_hidden(cmd), "countersign", &mut out);
     out
+}
+
+/// The command without its hidden subcommands (the shells' completion generators offer
+/// them otherwise, and clap cannot take a subcommand out: this is a copy of what
+/// completions read).
+fn without_hidden(cmd: clap::Command) -> clap::Command {
+    let mut copy = clap::Command::new("countersign")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(cmd.get_arguments().cloned())
+        .subcommands(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    if let Some(about) = cmd.get_about() {
+        copy = copy.about(about.clone());
+    }
+    copy
 }
