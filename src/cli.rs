@@ -344,6 +344,16 @@ pub fn missing_dir_flag(argv: &[OsString]) -> Option<String> {
     None
 }
 
+/// For `countersign leases --all` (PRODUCT.md writes `leases [revoke <ID>|--all]`), which
+/// failed to parse: the command line to use.
+pub fn misplaced_all(argv: &[OsString]) -> Option<String> {
+    let args: Vec<String> = argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let leases = args.iter().position(|a| a == "leases")?;
+    let rest = &args[leases + 1..];
+    (rest.iter().any(|a| a == "--all") && !rest.iter().any(|a| a == "revoke"))
+        .then(|| "countersign leases revoke --all".to_owned())
+}
+
 /// `arg` as a shell word: as it is when plain, else single-quoted.
 pub(crate) fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@=+,%~".contains(c));

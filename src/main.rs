@@ -9,6 +9,8 @@ fn main() {
                 eprintln!("error: put `--` before the server command:\n  {fix}");
             } else if let Some(fix) = countersign::cli::missing_dir_flag(&argv) {
                 eprintln!("error: give the audit directory with `--dir`:\n  {fix}");
+            } else if let Some(fix) = countersign::cli::misplaced_all(&argv) {
+                eprintln!("error: `--all` goes after `revoke`:\n  {fix}");
             } else {
                 let _ = e.print();
             }
@@ -20,10 +22,15 @@ fn main() {
         }
     };
     countersign::edge::logging::init(cli.verbose);
+    // Only a subcommand's output can have a reader that leaves early; the wrapper's
+    // stdout is the client's, and the relay deals with it.
+    let subcommand = cli.command.is_some();
     let code = countersign::run(cli).unwrap_or_else(|e| {
-        if !e.is_closed_pipe() {
-            tracing::error!("{e}");
+        if subcommand && e.is_closed_pipe() {
+            // The reader took what it wanted (`… | head`): not a failure of ours.
+            return 0;
         }
+        tracing::error!("{e}");
         e.exit_code()
     });
     std::process::exit(code);

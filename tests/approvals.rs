@@ -271,6 +271,9 @@ fn deny_with_a_reason_is_recorded_inert_and_the_id_cannot_be_decided_again() {
     assert_eq!(records[0]["action"], "denied");
     assert_eq!(records[0]["detail"], "not \\u001b[2Jtoday");
     assert_eq!(records[0]["by"], "operator:alice@cli");
+    // The readable log shows the reason too, inert.
+    let (_, tail, _) = cli(home.path(), &["audit", "tail", "--dir", audit_dir(home.path()).to_str().unwrap()]);
+    assert!(tail.contains("denied 7k3m9q") && tail.contains(" — not \\u001b[2Jtoday"), "{tail}");
     let (code, _, err) = cli(home.path(), &["deny", "7k3m9q"]);
     assert_eq!(code, 1);
     assert!(err.contains("7k3m9q was already denied"), "{err}");

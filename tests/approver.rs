@@ -142,13 +142,19 @@ fn the_operator_picks_the_call_and_a_denial_carries_a_reason() {
     }
     pty.press(b'\r');
     assert!(text(&b.answer(1)).contains("denied_by_operator"));
-    pty.wait_for("deny: use staging", 1);
+    pty.wait_for("denied: use staging", 1);
+    // The window title counts down as calls are answered.
+    pty.wait_for("countersign: 1 held", 2);
     pty.wait_for("1 held call(s)", 1);
-    // Quitting while a call waits is a timeout for the wrapper, never "headless".
+    // Quitting while a call waits asks once more, then is a timeout for the wrapper,
+    // never "headless", and the model is told the console was closed.
+    pty.press(b'q');
+    pty.wait_for("q again quits", 1);
     pty.press(b'q');
     assert!(child.wait().unwrap().success());
     let r = a.answer(1);
     assert!(text(&r).contains("reason=approval_timeout"), "{r}");
+    assert!(text(&r).contains("the approver console was closed before anyone answered"), "{r}");
     a.wait();
     b.wait();
 }

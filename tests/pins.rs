@@ -61,15 +61,17 @@ fn end(mut s: Session) -> Vec<Value> {
 /// The session's records show `read_file`'s change accepted once, by an operator at
 /// `place` (`@tty`, `@console`), and the pins now hold it as it is.
 fn assert_read_file_accepted(home: &Path, records: Vec<Value>, place: &str) {
-    let accepted: Vec<&Value> = records
+    let accepted: Vec<(&Value, &Value)> = records
         .iter()
         .filter(|r| r["event"] == "tools")
-        .flat_map(|r| r["tools"].as_array().unwrap())
-        .filter(|t| t["pin"] == "accepted")
+        .flat_map(|r| r["tools"].as_array().unwrap().iter().map(move |t| (r, t)))
+        .filter(|(_, t)| t["pin"] == "accepted")
         .collect();
     assert_eq!(accepted.len(), 1, "{accepted:?}");
-    assert_eq!(accepted[0]["name"], "read_file");
-    assert!(accepted[0]["by"].as_str().unwrap().ends_with(place), "{}", accepted[0]);
+    let (record, tool) = accepted[0];
+    assert_eq!(tool["name"], "read_file");
+    // `by` beside `tools`, where `countersign pins accept` writes it too.
+    assert!(record["by"].as_str().unwrap().ends_with(place), "{record}");
     let (_, out, _) = pins_cli(home, &["--server", "changing_server"]);
     assert_eq!(out.matches("changed: sha256:").count(), 2, "read_file is pinned as it is now: {out}");
 }

@@ -73,6 +73,8 @@ struct View {
     book_keys: Option<(String, Keys)>,
     /// The operator chose the selection (up/down) rather than taking the default.
     picked: bool,
+    /// `q` was pressed once while calls wait: the next `q` quits.
+    quitting: bool,
 }
 
 pub(super) fn run() -> Result<i32, Error> {
@@ -115,7 +117,15 @@ async fn console() -> Result<i32, Error> {
             }
             input = keys.recv() => match input {
                 None | Some(Input::Quit) => break,
-                Some(Input::Key(KeyCode::Char('q'))) if view.reason.is_none() => break,
+                // With calls waiting, a first `q` only says what quitting does.
+                Some(Input::Key(KeyCode::Char('q'))) if view.reason.is_none() && (calls.is_empty() || view.quitting) => break,
+                Some(Input::Key(KeyCode::Char('q'))) if view.reason.is_none() => {
+                    view.quitting = true;
+                    view.note = Some(format!(
+                        "{} held call(s) wait here: q again quits, and their wrappers deny them as not answered in time",
+                        calls.len()
+                    ));
+                }
                 Some(Input::Redraw) => {}
                 Some(Input::Key(code)) => match on_key(code, &mut calls, &book, &mut view) {
                     Some(Did::Book(act)) => {
@@ -130,7 +140,8 @@ async fn console() -> Result<i32, Error> {
                         restart_codes(&mut calls);
                         let reply = Reply { answer, user: user_name(), reason: reason.clone() };
                         let sent = approver::answer(&mut call.stream, &reply).await.is_ok();
-                        let mut what = if sent { format!("{answer:?}").to_lowercase() } else { "gone before the answer".into() };
+                        announce(calls.len(), false);
+                        let mut what = if sent { answered(answer).to_owned() } else { "gone before the answer".into() };
                         if let Some(reason) = reason {
                             what.push_str(&format!(": {}", inert_cut(&reason, 60)));
                         }
@@ -183,6 +194,8 @@ async fn console() -> Result<i32, Error> {
 /// Applies one key; returns what it asked for: a held call answered (its index, the
 /// answer and a reason) or a change to the approval book.
 fn on_key(code: KeyCode, calls: &mut [Pending], book: &BookPane, view: &mut View) -> Option<Did> {
+    // Any other key takes back a first `q`.
+    view.quitting = false;
     let held = calls.len();
     let n = held + book.len();
     // The selected pending approval's id, when one is selected.
@@ -295,6 +308,16 @@ fn select(view: &mut View, i: usize, n: usize) {
 fn restart_codes(calls: &mut [Pending]) {
     for call in calls {
         call.keys = Keys::new(&call.held);
+    }
+}
+
+/// An answer as the recent decisions list says it.
+fn answered(answer: Answer) -> &'static str {
+    match answer {
+        Answer::Approve => "approved once",
+        Answer::Deny => "denied",
+        Answer::Lease => "approved, lease granted",
+        Answer::AcceptPin => "change accepted",
     }
 }
 

@@ -111,7 +111,8 @@ pub(super) fn run(opts: Options) -> Result<i32, Error> {
     }
     if recent.is_empty() && std::io::stderr().is_terminal() {
         // Said on the terminal only: stdout stays the records alone.
-        let _ = writeln!(std::io::stderr(), "no records yet in {}: waiting for new ones (Ctrl-C stops)", dir.display());
+        let state = if dir.is_dir() { "no records yet in" } else { "no such directory (yet):" };
+        let _ = writeln!(std::io::stderr(), "{state} {}: waiting for new records (Ctrl-C stops)", dir.display());
     }
     // Follow: read only what was appended since, from where the last read stopped.
     let mut current: Option<(String, BufReader<File>)> = None;
@@ -270,5 +271,12 @@ fn readable(r: &Json, color: bool) -> String {
         }
         _ => String::new(),
     };
-    format!("{} {body}", paint("2", &head))
+    // The operator's reason, a lease granted, what replaced a lease: the record's own words.
+    let detail = match r["event"].as_str() {
+        Some("decision" | "approval") => {
+            r["detail"].as_str().map(|d| format!(" — {}", inert_cut(d, 160))).unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    format!("{} {body}{detail}", paint("2", &head))
 }

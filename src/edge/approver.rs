@@ -98,7 +98,8 @@ pub async fn ask(stream: UnixStream, held: &Held, deadline: Instant) -> io::Resu
     let mut read = BufReader::new(read);
     let deadline = tokio::time::Instant::from_std(deadline);
     match tokio::time::timeout_at(deadline, read_capped(&mut read)).await {
-        Err(_) | Ok(Ok(None)) => Ok(None),
+        Err(_) => Ok(None),
+        Ok(Ok(None)) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the console closed before answering")),
         Ok(Ok(Some(answer))) => serde_json::from_slice(&answer).map(Some).map_err(io::Error::other),
         Ok(Err(e)) => Err(e),
     }

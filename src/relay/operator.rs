@@ -93,7 +93,13 @@ impl Operator for Human {
                     Ok(None) => Asked::TimedOut { detail: NO_ANSWER.into() },
                     // A console that quits or breaks while the call waits: nobody answered
                     // in time, which is not "nobody could be asked".
-                    Err(e) => Asked::TimedOut { detail: format!("the approver console closed before answering ({e})") },
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        Asked::TimedOut { detail: "the approver console was closed before anyone answered".into() }
+                    }
+                    Err(e) => {
+                        tracing::debug!("the approver console broke: {e}");
+                        Asked::TimedOut { detail: "the approver console stopped before anyone answered".into() }
+                    }
                 };
             }
             let withdrawn = Arc::new(AtomicBool::new(false));

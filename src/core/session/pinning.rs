@@ -79,8 +79,10 @@ impl Session {
         let Some((old, new)) = self.changed.remove(tool) else {
             return;
         };
-        let note = serde_json::json!({"name": tool, "pin": "accepted", "pinned_digest": old.digest, "accepted_digest": new.digest, "by": by.to_string()});
-        out.push(Action::Record(crate::core::audit::Event::new("tools", serde_json::json!({ "tools": [note] }))));
+        // `by` beside `tools`, as `countersign pins accept` writes it.
+        let note = serde_json::json!({"name": tool, "pin": "accepted", "pinned_digest": old.digest, "accepted_digest": new.digest});
+        let fields = serde_json::json!({ "tools": [note], "by": by.to_string() });
+        out.push(Action::Record(crate::core::audit::Event::new("tools", fields)));
         out.push(Action::Pin(pins::Update::Accept { tool: tool.to_owned(), definition: new }));
     }
 
