@@ -80,6 +80,9 @@ pub enum Command {
     #[command(subcommand)]
     Policy(PolicyCommand),
     /// Full-screen console that approves held calls from every countersign of this user
+    #[command(
+        after_help = "Keys: up/down pick a held call (or a pending approval or lease below them); y approves the call once; n denies it and asks for an optional reason for the model (Enter sends it, Esc sends none); a allows the tool on that server for 15 minutes (a lease; not offered under confirm = \"digest\" or for a changed tool); under confirm = \"digest\", the digest's first 4 hex digits approve instead of y; p accepts a changed tool's new definition; v shows the whole payload; PgUp/PgDn scroll it; r revokes the selected lease; q quits (asked once more while calls are held). Keys in the first 300 ms after a call is shown are ignored. A call arriving rings the bell and the window title counts the held calls. Run it in any terminal of the same user: wrappers find it from a client's stripped environment."
+    )]
     Approver,
     /// List the pending approvals (calls nobody could answer) and the approved ones not yet used
     Pending,
