@@ -202,6 +202,11 @@ fn approve_in_a_terminal_shows_the_call_and_y_makes_a_receipt() {
     let (code, out, err) =
         cli(home.path(), &["audit", "verify", "--dir", &audit_dir(home.path()).display().to_string()]);
     assert_eq!(code, 0, "{out}{err}");
+    // Denying the approved, unused call withdraws the approval, and says so.
+    let (code, out, err) = cli(home.path(), &["deny", "7k3m9q"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("withdrew the approval 7k3m9q"), "{out}");
+    assert!(book(home.path())["receipts"].as_array().unwrap().is_empty());
 }
 
 #[test]

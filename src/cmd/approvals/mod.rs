@@ -177,10 +177,16 @@ impl Approvals {
     fn deny(&self, typed: &str, reason: Option<&str>) -> Result<i32, Error> {
         let done = self.apply(|book, now| {
             let id = id_of(typed)?;
-            book.deny(&id, &self.by, reason, now).map(|c| (id, c))
+            // An approved call not run yet is withdrawn; a pending one is denied.
+            let approved = book.receipts.iter().any(|r| r.id == id);
+            book.deny(&id, &self.by, reason, now).map(|c| ((id, approved), c))
         })?;
         match done {
-            Ok(id) => {
+            Ok((id, true)) => {
+                say(&format!("withdrew the approval {id}: the call it was for will be asked about again\n"))?;
+                Ok(0)
+            }
+            Ok((id, false)) => {
                 say(&format!("denied {id}\n"))?;
                 Ok(0)
             }
