@@ -298,20 +298,25 @@ pub fn missing_separator(argv: &[OsString]) -> Option<String> {
         return None;
     }
     let subcommands: Vec<String> = command().get_subcommands().map(|c| c.get_name().to_owned()).collect();
+    let i = first_word(&args, WRAP_VALUE_FLAGS)?;
+    if subcommands.contains(&args[i]) || args[i] == "help" {
+        return None;
+    }
+    let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+    let (ours, server) = quoted.split_at(i);
+    let ours = if ours.is_empty() { String::new() } else { format!("{} ", ours.join(" ")) };
+    Some(format!("countersign {ours}-- {}", server.join(" ")))
+}
+
+/// The position of the first argument that is neither a flag nor the value of one of
+/// `value_flags`.
+fn first_word(args: &[String], value_flags: &[&str]) -> Option<usize> {
     let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        if arg.starts_with('-') {
-            i += if WRAP_VALUE_FLAGS.contains(&arg.as_str()) { 2 } else { 1 };
-            continue;
+    while let Some(arg) = args.get(i) {
+        if !arg.starts_with('-') {
+            return Some(i);
         }
-        if subcommands.contains(arg) || arg == "help" {
-            return None;
-        }
-        let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
-        let (ours, server) = quoted.split_at(i);
-        let ours = if ours.is_empty() { String::new() } else { format!("{} ", ours.join(" ")) };
-        return Some(format!("countersign {ours}-- {}", server.join(" ")));
+        i += if value_flags.contains(&arg.as_str()) { 2 } else { 1 };
     }
     None
 }
@@ -331,20 +336,12 @@ pub fn missing_dir_flag(argv: &[OsString]) -> Option<String> {
     if rest.iter().any(|a| a == "--dir" || a.starts_with("--dir=")) {
         return None;
     }
-    let mut i = 0;
-    while i < rest.len() {
-        let arg = &rest[i];
-        if arg.starts_with('-') {
-            i += if AUDIT_VALUE_FLAGS.contains(&arg.as_str()) { 2 } else { 1 };
-            continue;
-        }
-        let mut fixed: Vec<String> = args[..audit + 2].iter().map(|a| shell_quote(a)).collect();
-        fixed.push("--dir".to_owned());
-        fixed.push(shell_quote(arg));
-        fixed.extend(rest.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| shell_quote(a)));
-        return Some(format!("countersign {}", fixed.join(" ")));
-    }
-    None
+    let i = first_word(rest, AUDIT_VALUE_FLAGS)?;
+    let mut fixed: Vec<String> = args[..audit + 2].iter().map(|a| shell_quote(a)).collect();
+    fixed.push("--dir".to_owned());
+    fixed.push(shell_quote(&rest[i]));
+    fixed.extend(rest.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| shell_quote(a)));
+    Some(format!("countersign {}", fixed.join(" ")))
 }
 
 /// For `countersign leases --all` (PRODUCT.md writes `leases [revoke <ID>|--all]`), which

@@ -62,6 +62,31 @@ fn an_unwritable_audit_directory_denies_what_changes_state() {
 }
 
 #[test]
+fn a_refused_audit_directory_is_used_once_it_is_made_private() {
+    let w = Wrap::fake();
+    let policy = allow_deletes(&w);
+    let audit = w.path("shared-audit");
+    std::fs::create_dir(&audit).unwrap();
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let mut s = Wrap::fake().arg("--policy").arg(&policy).audit_in(&audit).start();
+    s.initialize("2025-11-25");
+    let d = text(&s.call(1, "delete_file", json!({"path": "/a"})));
+    assert!(d.contains("reason=audit_unavailable"), "refused while open to the group: {d}");
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let ran = text(&s.call(2, "delete_file", json!({"path": "/b"})));
+    assert!(!ran.contains("countersign denied"), "the setup is tried again and the call runs: {ran}");
+    s.wait();
+    let decided: Vec<String> = audit_records(&audit)
+        .iter()
+        .filter(|r| r["event"] == "decision")
+        .map(|r| format!("{} {}", r["args"]["path"], r["decision"]))
+        .collect();
+    assert!(decided.contains(&r#""/b" "allow""#.to_owned()), "{decided:?}");
+    let (code, out, _) = run(&["audit", "verify", "--dir", audit.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
 fn an_audit_directory_open_to_others_is_refused_and_no_approval_is_kept_for_later() {
     let home = tempfile::tempdir().unwrap();
     let w = Wrap::fake();

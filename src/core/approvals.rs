@@ -251,27 +251,22 @@ fn change(about: About<'_>, action: Action, by: &str, expires: Option<i64>, extr
     }
 }
 
+impl<'a> About<'a> {
+    /// What a change says about a pending approval or a receipt: the call they are for.
+    fn call(id: &'a str, label: &'a str, tool: &'a str, digest: &'a str, audit_dir: &'a str) -> About<'a> {
+        About { id, label, tool, digest: Some(digest), audit_dir }
+    }
+}
+
 impl Pending {
     fn about(&self) -> About<'_> {
-        About {
-            id: &self.id,
-            label: &self.label,
-            tool: &self.tool,
-            digest: Some(&self.digest),
-            audit_dir: &self.audit_dir,
-        }
+        About::call(&self.id, &self.label, &self.tool, &self.digest, &self.audit_dir)
     }
 }
 
 impl Receipt {
     fn about(&self) -> About<'_> {
-        About {
-            id: &self.id,
-            label: &self.label,
-            tool: &self.tool,
-            digest: Some(&self.digest),
-            audit_dir: &self.audit_dir,
-        }
+        About::call(&self.id, &self.label, &self.tool, &self.digest, &self.audit_dir)
     }
 }
 

@@ -133,15 +133,11 @@ impl<'a> Params<'a> {
 }
 
 impl Call {
-    /// Reads a call from `params`, the JSON text of its `params` inside `line` (the
-    /// received message, already validated by `json::scan_envelope`). Reads the name, the
-    /// markers and the progress token; the arguments are only walked once, to digest them.
+    /// Reads a call from its params, walked once by [`Params::read`] over the JSON text of
+    /// `params` inside `line` (the received message, already validated by
+    /// `json::scan_envelope`; `None`: they were not an object). Reads the name, the markers
+    /// and the progress token; the arguments are only walked once, to digest them.
     /// `params` outside `line` still works, with a copy of the arguments.
-    pub fn read(id: Id, params: Option<Raw<'_>>, line: &Shared) -> Result<Call, CallError> {
-        Call::from_params(id, params.and_then(Params::read).as_ref(), line)
-    }
-
-    /// [`Call::read`] from params already walked (`None`: they were not an object).
     pub fn from_params(id: Id, params: Option<&Params<'_>>, line: &Shared) -> Result<Call, CallError> {
         let p = params.ok_or(CallError::NoName)?;
         let name = p.name.and_then(|n| n.as_str()).ok_or(CallError::NoName)?.into_owned();
@@ -288,9 +284,13 @@ mod tests {
     use crate::core::digest::call_digest;
     use crate::core::json::parse;
 
+    fn read_call(id: Id, params: Option<Raw<'_>>, line: &Shared) -> Result<Call, CallError> {
+        Call::from_params(id, params.and_then(Params::read).as_ref(), line)
+    }
+
     fn read(params: &str) -> Result<Call, CallError> {
         let line = Shared::new(params.to_owned());
-        Call::read(Id::Number("1".into()), Some(line.raw()), &line)
+        read_call(Id::Number("1".into()), Some(line.raw()), &line)
     }
 
     #[test]
@@ -308,7 +308,7 @@ mod tests {
         assert_eq!(read(r#"{"name":7}"#).unwrap_err(), CallError::NoName);
         assert_eq!(read("[]").unwrap_err(), CallError::NoName);
         assert_eq!(
-            Call::read(Id::Number("1".into()), None, &Shared::new(String::new())).unwrap_err(),
+            read_call(Id::Number("1".into()), None, &Shared::new(String::new())).unwrap_err(),
             CallError::NoName
         );
         let retry = read(r#"{"name":"x","requestState":"abc"}"#).unwrap();
@@ -327,7 +327,7 @@ mod tests {
         let line =
             Shared::new(r#"{"jsonrpc":"2.0","id":1,"params":{"name":"x","arguments":{"big":[1,2,3]}}}"#.to_owned());
         let params = line.raw().get("params");
-        let c = Call::read(Id::Number("1".into()), params, &line).unwrap();
+        let c = read_call(Id::Number("1".into()), params, &line).unwrap();
         let args = c.arguments.as_ref().unwrap();
         assert_eq!(args.as_str(), r#"{"big":[1,2,3]}"#);
         let within = args.as_str().as_ptr() as usize - line.as_str().as_ptr() as usize;
