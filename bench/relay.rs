@@ -10,6 +10,10 @@
 //! * `line, 1 MiB`: the line relay with the two pipes that carry the server's answers
 //!   enlarged to 1 MiB, as countersign enlarges them, for information: the floor for
 //!   countersign's way of passing a large message whole;
+//! * `work floor`: whole lines again, on blocking threads, with the per-call work a gate
+//!   must do (parse both lines, classify, digest, two chained audit records) done plainly
+//!   with serde_json, for information: what that work costs before any design of
+//!   countersign's (`relay/floor.rs`);
 //! * `countersign`: `countersign --headless --audit-dir DIR -- <fake server>`, audit on.
 //!
 //! It prints the round-trip time of one read-only `tools/call` (median over thousands of
@@ -27,9 +31,11 @@
 //!
 //! This one executable plays every part: with `--role-server` it is the fake server, with
 //! `--role-relay -- CMD...` the bare relay, with `--role-line-relay -- CMD...` the line
-//! relay (`--role-line-relay-1m` with 1 MiB pipes), with `--role-loop-relay -- CMD...` the loop relay, and otherwise the client that drives and measures. The fake server is canned: it
-//! finds the method, the id and whether the tool is `big` with plain byte searches, and
-//! writes precomputed answers, so its own time does not hide the relay's.
+//! relay (`--role-line-relay-1m` with 1 MiB pipes), with `--role-loop-relay -- CMD...` the
+//! loop relay, with `--role-work-floor -- CMD...` the work floor, and otherwise the client
+//! that drives and measures. The fake server is canned: it finds the method, the id and
+//! whether the tool is `big` with plain byte searches, and writes precomputed answers, so
+//! its own time does not hide the relay's.
 #![allow(clippy::unwrap_used, unsafe_code)]
 
 #[path = "relay/bare.rs"]
@@ -38,6 +44,8 @@ mod bare;
 mod driver;
 #[path = "relay/event_loop.rs"]
 mod event_loop;
+#[path = "relay/floor.rs"]
+mod floor;
 #[path = "relay/report.rs"]
 mod report;
 #[path = "relay/server.rs"]
@@ -55,6 +63,7 @@ fn main() {
         Some("--role-line-relay") => bare::bare_relay(&args[2..], true, false),
         Some("--role-line-relay-1m") => bare::bare_relay(&args[2..], true, true),
         Some("--role-loop-relay") => event_loop::loop_relay(&args[2..]),
+        Some("--role-work-floor") => floor::work_floor(&args[2..]),
         // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: a smoke run.
         _ => driver::driver(args.iter().any(|a| a == "--bench")),
     }

@@ -134,6 +134,10 @@ pub(crate) fn driver(bench: bool) {
     let mut loop_relay = Command::new(&me);
     loop_relay.args(["--role-loop-relay", "--"]);
     server(&mut loop_relay);
+    let floor_log = scratch.join("floor.jsonl");
+    let mut work_floor = Command::new(&me);
+    work_floor.args(["--role-work-floor", "--"]).env("CS_BENCH_FLOOR_LOG", &floor_log);
+    server(&mut work_floor);
     let mut gate = Command::new(&countersign);
     gate.arg("--headless").arg("--audit-dir").arg(&audit_dir).arg("--");
     server(&mut gate);
@@ -160,6 +164,7 @@ pub(crate) fn driver(bench: bool) {
         ("countersign", gate, false),
         ("cs, sockets", gate_sockets, true),
         ("line, 1 MiB", line_relay_1m, false),
+        ("work floor", work_floor, false),
     ];
     for (name, cmd, sockets) in setups {
         let mut cmd = if name == "direct" { cmd } else { wrapped(cmd) };
@@ -224,19 +229,16 @@ pub(crate) fn driver(bench: bool) {
     let measured = bench_started.elapsed();
     let sessions: Vec<Session> = sessions.into_iter().map(Session::finish).collect();
 
-    // The audit really was on: one decision and one result per call.
+    // The audit really was on: one decision and one result per call, from the two
+    // countersign setups (they share the audit directory) and from the work floor.
     let (mut decisions, mut results) = (0usize, 0usize);
-    if let Ok(entries) = std::fs::read_dir(&audit_dir) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().ends_with(".jsonl") {
-                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-                decisions += text.lines().filter(|l| l.contains("\"event\":\"decision\"")).count();
-                results += text.lines().filter(|l| l.contains("\"event\":\"result\"")).count();
-            }
-        }
+    let logs = std::fs::read_dir(&audit_dir).into_iter().flatten().flatten().map(|e| e.path());
+    for log in logs.filter(|p| p.extension().is_some_and(|e| e == "jsonl")).chain([floor_log]) {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        decisions += text.lines().filter(|l| l.contains("\"event\":\"decision\"")).count();
+        results += text.lines().filter(|l| l.contains("\"event\":\"result\"")).count();
     }
-    // Two countersign setups share the audit directory.
-    let expected_calls = 2 * (warmup + rounds * calls + big_reps);
+    let expected_calls = 3 * (warmup + rounds * calls + big_reps);
     let outcome = Outcome { largest, measured, decisions, results, expected_calls };
     let audit_ok = report::print(&sizes, &sessions, &outcome);
     let _ = std::fs::remove_dir_all(&scratch);

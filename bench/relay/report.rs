@@ -103,17 +103,19 @@ pub(crate) fn print(sizes: &Sizes, sessions: &[Session], outcome: &Outcome) -> b
     }
     let audit_ok = decisions == expected_calls && results == expected_calls;
     println!(
-        "audit: {decisions} decision and {results} result records for {expected_calls} calls{}",
+        "audit: {decisions} decision and {results} result records for {expected_calls} calls \
+         (both countersign setups and the work floor){}",
         if audit_ok { "" } else { "  <-- UNEXPECTED" }
     );
     println!("measured in {:.1} s", measured.as_secs_f64());
     println!();
 
-    let (direct, relay, line_relay, loop_relay, gate, gate_sockets, line_relay_1m) =
-        (&sessions[0], &sessions[1], &sessions[2], &sessions[3], &sessions[4], &sessions[5], &sessions[6]);
+    let [direct, relay, line_relay, loop_relay, gate, gate_sockets, line_relay_1m, work_floor] = sessions else {
+        panic!("the report expects the eight setups the driver starts");
+    };
     let ratio = |a: u64, b: u64| if b == 0 { f64::NAN } else { a as f64 / b as f64 };
     println!("for scale, against the bare relay:");
-    for s in [direct, line_relay, line_relay_1m, loop_relay, gate_sockets] {
+    for s in [direct, line_relay, line_relay_1m, loop_relay, work_floor, gate_sockets] {
         println!(
             "  {:<12} round trip {:.2}x, cpu per call {:.2}x, large result {:.2}x, peak RSS {:.2}x",
             s.name,
@@ -140,6 +142,13 @@ pub(crate) fn print(sizes: &Sizes, sessions: &[Session], outcome: &Outcome) -> b
             per_call(gate.rtt_cpu - gate.rtt_audit_cpu),
             per_call(gate.rtt_audit_cpu),
             per_call(loop_relay.rtt_cpu),
+        );
+        println!(
+            "    the work floor (the same work done plainly, relay/floor.rs): round trip {:.2}x, cpu per call {:.2}x; countersign {:.2}x and {:.2}x that",
+            ratio(median(&work_floor.rtt), median(&relay.rtt)),
+            ratio(work_floor.rtt_cpu, relay.rtt_cpu),
+            ratio(median(&gate.rtt), median(&work_floor.rtt)),
+            ratio(gate.rtt_cpu, work_floor.rtt_cpu),
         );
     }
     if big_reps > 0 {
