@@ -242,6 +242,7 @@ fn python_sdk_client_gets_a_pending_id_that_the_user_approves_for_one_call() {
     let (code, screen) = approve_in_terminal(&[("HOME", &state)], &id, b'y');
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("delete_file") && screen.contains("/a"), "the call is shown:\n{screen}");
+    assert!(screen.contains("runs once if it comes within 10m"), "how long the approval holds:\n{screen}");
     std::fs::write(&approved, "").unwrap();
     next(); // waited
     let again = next();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::list::{cut, short_digest, span};
 use super::Approvals;
-use crate::core::approvals::{Lease, Pending, Revoke};
+use crate::core::approvals::{Lease, Pending, Revoke, RECEIPT_LIFETIME};
 use crate::core::audit::time::rfc3339_micros;
 use crate::core::prompt::{render, render_full, Confirm, Keys};
 use crate::core::sanitize::inert_cut;
@@ -196,11 +196,11 @@ fn run(approvals: &Approvals, act: Act) -> String {
         Act::Approve(id) => approvals.apply(|b, now| b.approve(&id, &by, now)).map(|r| {
             r.map(|r| {
                 format!(
-                    "approved {id} ({} / {} {}): the next identical call runs once, until {}",
+                    "approved {id} ({} / {} {}): the next identical call runs once if it comes within {}",
                     cut(&r.label, 30),
                     cut(&r.tool, 40),
                     short_digest(&r.digest),
-                    rfc3339_micros(r.expires)
+                    span(RECEIPT_LIFETIME)
                 )
             })
         }),

@@ -14,14 +14,14 @@ mod record;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::core::approvals::{parse_id, parse_lease_id, Book, BookError, Change, Revoke};
-use crate::core::audit::time::rfc3339_micros;
+use crate::core::approvals::{parse_id, parse_lease_id, Book, BookError, Change, Revoke, RECEIPT_LIFETIME};
 use crate::core::sanitize::inert;
 use crate::edge::approvals::Store;
 use crate::edge::clock::{random_id, Clock};
 use crate::edge::tty::{self, Confirmed};
 use crate::Error;
 
+use list::span;
 use record::record;
 
 pub(super) enum Action {
@@ -149,11 +149,11 @@ impl Approvals {
             Confirmed::Approve => match self.apply(|book, now| book.approve(&id, &self.by, now))? {
                 Ok(receipt) => {
                     say(&format!(
-                        "approved {id}: the next call of {} on {} with {} runs once, until {}\n",
+                        "approved {id}: the next call of {} on {} with {} runs once if it comes within {}\n",
                         inert(&receipt.tool),
                         inert(&receipt.label),
                         receipt.digest,
-                        rfc3339_micros(receipt.expires)
+                        span(RECEIPT_LIFETIME)
                     ))?;
                     Ok(0)
                 }
