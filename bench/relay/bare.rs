@@ -107,6 +107,12 @@ pub(crate) fn pump_lines_long(from: std::os::fd::OwnedFd, mut to: Box<dyn Write>
 
 /// Copies whole lines: reads (64 KiB at a time) up to a newline, then writes the line.
 pub(crate) fn pump_lines(from: Box<dyn Read>, mut to: Box<dyn Write>) {
+    each_line(from, |line| to.write_all(line).is_ok());
+}
+
+/// Hands `each` every line of `from` (read 64 KiB at a time, its newline kept) until the
+/// end, a read error, or `each` says stop.
+pub(crate) fn each_line(from: impl Read, mut each: impl FnMut(&[u8]) -> bool) {
     let mut from = BufReader::with_capacity(64 << 10, from);
     let mut line = Vec::new();
     loop {
@@ -115,7 +121,7 @@ pub(crate) fn pump_lines(from: Box<dyn Read>, mut to: Box<dyn Write>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        if to.write_all(&line).is_err() {
+        if !each(&line) {
             return;
         }
         if line.capacity() > MIB {

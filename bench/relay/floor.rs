@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::bare::{spawn_server, OwnedFdExt};
+use super::bare::{each_line, spawn_server, OwnedFdExt};
 
 #[derive(Deserialize)]
 struct Request<'a> {
@@ -109,24 +109,9 @@ pub(crate) fn work_floor(args: &[String]) {
     std::process::exit(status);
 }
 
-fn lines(from: impl io::Read, mut each: impl FnMut(&[u8]) -> bool) {
-    let mut from = BufReader::with_capacity(64 << 10, from);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match from.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if !each(&line) {
-            return;
-        }
-    }
-}
-
 /// Client to server: parse, gate, digest, forward, record.
 fn requests(from: impl io::Read, mut to: impl Write, shared: &Mutex<Shared>, records: &mpsc::Sender<Value>) {
-    lines(from, |line| {
+    each_line(from, |line| {
         let request: Request<'_> = match serde_json::from_slice(line) {
             Ok(request) => request,
             Err(e) => {
@@ -166,7 +151,7 @@ fn requests(from: impl io::Read, mut to: impl Write, shared: &Mutex<Shared>, rec
             }
             _ => {}
         }
-        if to.write_all(line).and_then(|()| to.flush()).is_err() {
+        if to.write_all(line).is_err() {
             return false;
         }
         if let Some(record) = decision {
@@ -178,7 +163,7 @@ fn requests(from: impl io::Read, mut to: impl Write, shared: &Mutex<Shared>, rec
 
 /// Server to client: parse, forward, record.
 fn answers(from: impl io::Read, mut to: impl Write, shared: &Mutex<Shared>, records: &mpsc::Sender<Value>) {
-    lines(from, |line| {
+    each_line(from, |line| {
         let answer: Answer = match serde_json::from_slice(line) {
             Ok(answer) => answer,
             Err(e) => {
@@ -196,7 +181,7 @@ fn answers(from: impl io::Read, mut to: impl Write, shared: &Mutex<Shared>, reco
                 }
             }
         }
-        if to.write_all(line).and_then(|()| to.flush()).is_err() {
+        if to.write_all(line).is_err() {
             return false;
         }
         if let Some(Asked::Call { tool, digest, at }) = asked {
