@@ -94,15 +94,6 @@ impl Event {
         self
     }
 
-    /// An event built member by member (for the ones written per call; a call's
-    /// `decision` has about 400 bytes of members, which then need no second allocation).
-    pub fn build(name: &'static str) -> Members {
-        Members {
-            event: Event { name, members: String::with_capacity(512), later: None, args: None, server: None },
-            last: "",
-        }
-    }
-
     /// An event whose members are written from `later` when it is rendered, after `args`.
     pub fn later(name: &'static str, args: Option<Args>, later: Arc<dyn Later>) -> Event {
         Event { name, members: String::new(), later: Some(later), args, server: None }
@@ -111,7 +102,7 @@ impl Event {
     /// The members as JSON text (written now when they are written later).
     fn members(&self) -> Cow<'_, str> {
         match &self.later {
-            Some(later) => Cow::Owned(later.members(Members::onto(String::new())).done().members),
+            Some(later) => Cow::Owned(later.members(Members::onto(String::new())).done()),
             None => Cow::Borrowed(&self.members),
         }
     }
@@ -140,21 +131,21 @@ impl PartialEq for Event {
 /// Builds an [`Event`]'s members in key order, straight into JSON text. (Its methods are
 /// inlined: the builder moves by value, and a call per member would copy it each time.)
 pub struct Members {
-    event: Event,
+    out: String,
     last: &'static str,
 }
 
 impl Members {
     /// Members written after what `out` holds.
     fn onto(out: String) -> Members {
-        Members { event: Event { name: "", members: out, later: None, args: None, server: None }, last: "" }
+        Members { out, last: "" }
     }
 
     #[inline]
     fn key(&mut self, key: &'static str) -> &mut String {
         debug_assert!(key > self.last && key > "args", "audit members out of key order: {key}");
         self.last = key;
-        let out = &mut self.event.members;
+        let out = &mut self.out;
         if !out.is_empty() {
             out.push(',');
         }
@@ -162,13 +153,6 @@ impl Members {
         out.push_str(key);
         out.push_str("\":");
         out
-    }
-
-    #[inline]
-    pub fn args(mut self, args: Args) -> Members {
-        debug_assert!(self.last.is_empty(), "args is the first member");
-        self.event.args = Some(args);
-        self
     }
 
     #[inline]
@@ -218,9 +202,10 @@ impl Members {
         self
     }
 
+    /// The members as JSON text.
     #[inline]
-    pub fn done(self) -> Event {
-        self.event
+    pub fn done(self) -> String {
+        self.out
     }
 }
 
@@ -287,7 +272,7 @@ pub fn render_onto(head: &ChainHead, origin: &Origin, micros: i64, event: &Event
     }
     match &event.later {
         // Straight into the line: each member after the first field starts with a comma.
-        Some(later) => line = later.members(Members::onto(line)).done().members,
+        Some(later) => line = later.members(Members::onto(line)).done(),
         None if !event.members.is_empty() => {
             line.push(',');
             line.push_str(&event.members);
@@ -318,6 +303,11 @@ impl ChainHead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An event with its members written now (as the per-call ones are written later).
+    fn built(name: &'static str, args: Option<Args>, members: impl FnOnce(Members) -> Members) -> Event {
+        Event { name, members: members(Members::onto(String::new())).done(), later: None, args, server: None }
+    }
     use crate::core::audit::redact::redact;
     use serde_json::json;
 
@@ -362,18 +352,17 @@ mod tests {
         let head = ChainHead::genesis();
         let text = r#"{"password":"hunter2","b":"\u001b[2J","a":[1.5,null]}"#;
         let arguments = crate::core::json::parse(text.as_bytes()).unwrap();
-        let built = Event::build("decision")
-            .args(Args::Call(Some(Shared::new(text.to_owned()))))
-            .display("by", &"operator:me@tty")
-            .opt_str("detail", None)
-            .display("request_id", &"q\"\n\u{1}")
-            .num("waited_ms", 12)
-            .done();
+        let written = built("decision", Some(Args::Call(Some(Shared::new(text.to_owned())))), |m| {
+            m.display("by", &"operator:me@tty")
+                .opt_str("detail", None)
+                .display("request_id", &"q\"\n\u{1}")
+                .num("waited_ms", 12)
+        });
         let from_json = Event::new(
             "decision",
             json!({"args": redact(&arguments), "by": "operator:me@tty", "detail": null, "request_id": "q\"\n\u{1}", "waited_ms": 12}),
         );
-        let line = render(&head, &origin, 0, &built);
+        let line = render(&head, &origin, 0, &written);
         assert_eq!(line, render(&head, &origin, 0, &from_json));
         let v: Json = serde_json::from_str(&line).unwrap();
         assert_eq!(v["args"]["password"], "[REDACTED]");
@@ -381,9 +370,9 @@ mod tests {
         assert_eq!(v["session"], "s\"1");
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys.len(), 12, "{line}");
-        let empty = Event::build("decision").args(Args::Call(None)).done();
+        let empty = built("decision", Some(Args::Call(None)), |m| m);
         assert!(render(&head, &origin, 0, &empty).ends_with(r#","args":{}}"#));
-        let unknown = Event::build("decision").args(Args::Unknown).str("tool", "t").done();
+        let unknown = built("decision", Some(Args::Unknown), |m| m.str("tool", "t"));
         assert!(render(&head, &origin, 0, &unknown).ends_with(r#","args":null,"tool":"t"}"#));
     }
 
@@ -392,7 +381,7 @@ mod tests {
         let origin = Origin { session: "s".into(), server: "bank".into() };
         let (mut head, mut batch) = (ChainHead::genesis(), String::from("earlier line\n"));
         for n in 0..3u64 {
-            let e = Event::build("result").num("bytes", n).done();
+            let e = built("result", None, |m| m.num("bytes", n));
             let line = render(&head, &origin, 9, &e);
             let start = render_onto(&head, &origin, 9, &e, &mut batch);
             assert_eq!(&batch[start..], line);
@@ -415,7 +404,7 @@ mod tests {
         let (origin, head) = (Origin { session: "s".into(), server: "bank".into() }, ChainHead::genesis());
         let args = Args::Call(Some(Shared::new(r#"{"token":"sk-1"}"#.to_owned())));
         let later = Event::later("decision", Some(args.clone()), Arc::new(Values("re\"fund\n".into(), 7)));
-        let now = Event::build("decision").args(args).str("tool", "re\"fund\n").num("waited_ms", 7).done();
+        let now = built("decision", Some(args), |m| m.str("tool", "re\"fund\n").num("waited_ms", 7));
         assert_eq!(render(&head, &origin, 5, &later), render(&head, &origin, 5, &now));
         assert_eq!(later, now);
         assert_eq!(format!("{later:?}"), format!("{now:?}"), "tests read members from the debug form");
