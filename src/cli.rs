@@ -286,72 +286,86 @@ pub enum Generated {
     Man,
 }
 
-/// Options of the wrapper that take a value (to find where the server command starts).
-const WRAP_VALUE_FLAGS: &[&str] =
-    &["--name", "--policy", "--audit-dir", "--audit-retention-days", "--approval-timeout"];
-
-/// For a command line that failed to parse because the server command was given without
-/// `--` (`countersign npx -y some-server`): the command line to use instead.
-pub fn missing_separator(argv: &[OsString]) -> Option<String> {
+/// For a command line clap refused that most likely meant another: what was wrong, and
+/// the command line to use instead. Offered only when clap accepts that line, so a hint
+/// never stands in for clap's own error about something else.
+pub fn hint(argv: &[OsString]) -> Option<(&'static str, String)> {
     let args: Vec<String> = argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let cli = command();
+    let fixes = [
+        ("put `--` before the server command", missing_separator(&cli, &args)),
+        ("give the audit directory with `--dir`", missing_dir_flag(&cli, &args)),
+        ("`--all` goes after `revoke`", misplaced_all(&cli, &args)),
+    ];
+    fixes.into_iter().find_map(|(what, fixed)| {
+        let fixed = fixed?;
+        let line = std::iter::once("countersign".to_owned()).chain(fixed.iter().cloned());
+        Cli::try_parse_from(line).ok()?;
+        let words: Vec<String> = fixed.iter().map(|a| shell_quote(a)).collect();
+        Some((what, format!("countersign {}", words.join(" "))))
+    })
+}
+
+/// `countersign npx -y some-server`: the server command without `--` before it.
+fn missing_separator(cli: &clap::Command, args: &[String]) -> Option<Vec<String>> {
     if args.iter().any(|a| a == "--") {
         return None;
     }
-    let subcommands: Vec<String> = command().get_subcommands().map(|c| c.get_name().to_owned()).collect();
-    let i = first_word(&args, WRAP_VALUE_FLAGS)?;
-    if subcommands.contains(&args[i]) || args[i] == "help" {
+    let i = first_word(args, &value_flags(cli))?;
+    if cli.find_subcommand(&args[i]).is_some() || args[i] == "help" {
         return None;
     }
-    let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
-    let (ours, server) = quoted.split_at(i);
-    let ours = if ours.is_empty() { String::new() } else { format!("{} ", ours.join(" ")) };
-    Some(format!("countersign {ours}-- {}", server.join(" ")))
+    Some(args[..i].iter().cloned().chain(["--".to_owned()]).chain(args[i..].iter().cloned()).collect())
 }
 
-/// The position of the first argument that is neither a flag nor the value of one of
+/// `countersign audit verify DIR` (also `seal`, `tail`): the directory without `--dir`.
+fn missing_dir_flag(cli: &clap::Command, args: &[String]) -> Option<Vec<String>> {
+    let audit = subcommand_at(cli, args, "audit")?;
+    let command = cli.find_subcommand("audit")?.find_subcommand(args.get(audit + 1)?)?;
+    command.get_arguments().find(|a| a.get_long() == Some("dir"))?;
+    let rest = &args[audit + 2..];
+    if rest.iter().any(|a| a == "--dir" || a.starts_with("--dir=")) {
+        return None;
+    }
+    let i = first_word(rest, &value_flags(command))?;
+    let mut fixed = args[..audit + 2].to_vec();
+    fixed.extend(["--dir".to_owned(), rest[i].clone()]);
+    fixed.extend(rest.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| a.clone()));
+    Some(fixed)
+}
+
+/// `countersign leases --all` (PRODUCT.md writes `leases [revoke <ID>|--all]`).
+fn misplaced_all(cli: &clap::Command, args: &[String]) -> Option<Vec<String>> {
+    let leases = subcommand_at(cli, args, "leases")?;
+    let rest = &args[leases + 1..];
+    (rest.iter().any(|a| a == "--all") && !rest.iter().any(|a| a == "revoke"))
+        .then(|| ["leases", "revoke", "--all"].map(str::to_owned).to_vec())
+}
+
+/// Where `args` name the subcommand `name` (past the options before it and their values).
+fn subcommand_at(cli: &clap::Command, args: &[String], name: &str) -> Option<usize> {
+    first_word(args, &value_flags(cli)).filter(|&i| args[i] == name)
+}
+
+/// The options of `cmd` that take a value, as typed: `--dir`, `-n`.
+fn value_flags(cmd: &clap::Command) -> Vec<String> {
+    let takes_value = cmd.get_arguments().filter(|a| !a.is_positional() && a.get_action().takes_values());
+    takes_value
+        .flat_map(|a| a.get_long().map(|l| format!("--{l}")).into_iter().chain(a.get_short().map(|s| format!("-{s}"))))
+        .collect()
+}
+
+/// The position of the first argument that is neither an option nor the value of one of
 /// `value_flags`.
-fn first_word(args: &[String], value_flags: &[&str]) -> Option<usize> {
+fn first_word(args: &[String], value_flags: &[String]) -> Option<usize> {
     let mut i = 0;
     while let Some(arg) = args.get(i) {
         if !arg.starts_with('-') {
             return Some(i);
         }
-        i += if value_flags.contains(&arg.as_str()) { 2 } else { 1 };
+        i += if value_flags.contains(arg) { 2 } else { 1 };
     }
     None
-}
-
-/// The audit commands that take the audit directory as `--dir`, and their flags that take
-/// a value.
-const AUDIT_DIR_COMMANDS: &[&str] = &["verify", "seal", "tail"];
-const AUDIT_VALUE_FLAGS: &[&str] = &["--dir", "--key", "--tool", "--server", "--decision"];
-
-/// For `countersign audit verify DIR` (and `seal`, `tail`), which failed to parse because
-/// the directory was given without `--dir`: the command line to use instead.
-pub fn missing_dir_flag(argv: &[OsString]) -> Option<String> {
-    let args: Vec<String> = argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
-    let audit = args.iter().position(|a| a == "audit")?;
-    args.get(audit + 1).filter(|c| AUDIT_DIR_COMMANDS.contains(&c.as_str()))?;
-    let rest = &args[audit + 2..];
-    if rest.iter().any(|a| a == "--dir" || a.starts_with("--dir=")) {
-        return None;
-    }
-    let i = first_word(rest, AUDIT_VALUE_FLAGS)?;
-    let mut fixed: Vec<String> = args[..audit + 2].iter().map(|a| shell_quote(a)).collect();
-    fixed.push("--dir".to_owned());
-    fixed.push(shell_quote(&rest[i]));
-    fixed.extend(rest.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| shell_quote(a)));
-    Some(format!("countersign {}", fixed.join(" ")))
-}
-
-/// For `countersign leases --all` (PRODUCT.md writes `leases [revoke <ID>|--all]`), which
-/// failed to parse: the command line to use.
-pub fn misplaced_all(argv: &[OsString]) -> Option<String> {
-    let args: Vec<String> = argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
-    let leases = args.iter().position(|a| a == "leases")?;
-    let rest = &args[leases + 1..];
-    (rest.iter().any(|a| a == "--all") && !rest.iter().any(|a| a == "revoke"))
-        .then(|| "countersign leases revoke --all".to_owned())
 }
 
 /// `arg` as a shell word: as it is when plain, else single-quoted.

@@ -5,14 +5,11 @@ fn main() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
             let argv: Vec<_> = std::env::args_os().collect();
-            if let Some(fix) = countersign::cli::missing_separator(&argv) {
-                eprintln!("error: put `--` before the server command:\n  {fix}");
-            } else if let Some(fix) = countersign::cli::missing_dir_flag(&argv) {
-                eprintln!("error: give the audit directory with `--dir`:\n  {fix}");
-            } else if let Some(fix) = countersign::cli::misplaced_all(&argv) {
-                eprintln!("error: `--all` goes after `revoke`:\n  {fix}");
-            } else {
-                let _ = e.print();
+            match countersign::cli::hint(&argv) {
+                Some((what, fix)) => eprintln!("error: {what}:\n  {fix}"),
+                None => {
+                    let _ = e.print();
+                }
             }
             std::process::exit(countersign::EXIT_FAILURE);
         }

@@ -200,6 +200,15 @@ fn plain_countersign_prints_help_and_a_missing_separator_or_dir_flag_gets_the_ri
     let (code, _, err) = support::run(&["audit", "seal", "--dir", "a", "b"], b"");
     assert_eq!(code, 125);
     assert!(!err.contains("--dir b") && err.contains("unexpected argument 'b'"), "{err}");
+    // Options that take a value are read from the command's definition, and a hint is
+    // given only for a line clap accepts: otherwise clap's own error stands.
+    let (code, _, err) = support::run(&["audit", "tail", "-n", "5", "logs"], b"");
+    assert_eq!(code, 125);
+    assert!(err.contains("countersign audit tail --dir logs -n 5\n"), "{err}");
+    let (_, _, err) = support::run(&["audit", "tail", "-n", "abc"], b"");
+    assert!(err.contains("invalid value 'abc'") && !err.contains("--dir"), "{err}");
+    let (_, _, err) = support::run(&["pins", "--server", "leases", "--all"], b"");
+    assert!(!err.contains("leases revoke"), "a flag's value is not a subcommand:\n{err}");
     let (code, out, _) = support::run(&["digest"], br#"{"name":"t","arguments":{}}"#);
     assert_eq!(code, 0, "subcommands still work");
     assert!(out.starts_with("sha256:"));
