@@ -274,6 +274,7 @@ pub enum PolicyCommand {
     /// Validate a policy and print the effective rules
     Check {
         /// Policy file [default: as for the wrapper]
+        #[arg(env = "COUNTERSIGN_POLICY", value_name = "FILE")]
         file: Option<PathBuf>,
     },
 }

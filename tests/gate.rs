@@ -199,14 +199,22 @@ fn policy_check_prints_rules_and_names_errors() {
     assert_eq!(code, 0);
     assert!(out.contains("  mode         hide"), "{out}");
     // No file named and none at the default place: says where it looked.
-    let out = std::process::Command::new(support::bin())
-        .args(["policy", "check"])
-        .env("XDG_CONFIG_HOME", dir.path().join("config"))
-        .output()
-        .unwrap();
+    let check = |policy: Option<&std::path::Path>| {
+        let mut cmd = std::process::Command::new(support::bin());
+        cmd.args(["policy", "check"]).env("XDG_CONFIG_HOME", dir.path().join("config"));
+        match policy {
+            Some(path) => cmd.env("COUNTERSIGN_POLICY", path),
+            None => cmd.env_remove("COUNTERSIGN_POLICY"),
+        };
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
     let expected =
         format!("no policy file at {}: built-in defaults", dir.path().join("config/countersign/policy.toml").display());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&expected), "{out:?}");
+    let out = check(None);
+    assert!(out.starts_with(&expected), "{out}");
+    // The file the wrapper would use: COUNTERSIGN_POLICY, as for the wrapper.
+    let out = check(Some(&hide));
+    assert!(out.starts_with(&format!("policy {} is valid", hide.display())) && out.contains("mode         hide"), "{out}");
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[[rules]]\nid = \"r1\"\ntool = \"re[fund\"\naction = \"allow\"\n").unwrap();
     let (code, _, err) = run(&["policy", "check", bad.to_str().unwrap()], b"");
