@@ -116,6 +116,36 @@ fn an_audit_directory_open_to_others_is_refused_and_no_approval_is_kept_for_late
 }
 
 #[test]
+fn a_call_that_needs_a_human_is_open_again_once_the_audit_directory_is_fixed() {
+    let home = tempfile::tempdir().unwrap();
+    let w = Wrap::fake();
+    let audit = w.path("shared-audit");
+    std::fs::create_dir(&audit).unwrap();
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut s = Wrap::fake().asking().runtime(home.path()).audit_in(&audit).start();
+    s.initialize("2025-11-25");
+    let d = text(&s.call(1, "delete_file", json!({"path": "/a"})));
+    assert!(d.contains("reason=audit_unavailable"), "{d}");
+    // The records so far are tried (after the writer's 5 ms batching window) and lost.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Fixed, and nothing else happens: the writer finds out by itself (PRODUCT.md section
+    // 7: as soon as the log can be written, calls are recorded and run).
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !audit.join(countersign::edge::audit_log::HEAD_FILE).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let d = text(&s.call(2, "delete_file", json!({"path": "/b"})));
+    assert!(d.contains("reason=approval_pending"), "the first call after the fix goes to a human: {d}");
+    s.wait();
+    let events: Vec<String> = audit_records(&audit).iter().map(|r| r["event"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(events[0], "recovered", "what was lost while it was down is said first: {events:?}");
+    let (code, out, _) = run(&["audit", "verify", "--dir", audit.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
 fn three_processes_share_one_chain() {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit").display().to_string();

@@ -214,7 +214,10 @@ fn policy_check_prints_rules_and_names_errors() {
     assert!(out.starts_with(&expected), "{out}");
     // The file the wrapper would use: COUNTERSIGN_POLICY, as for the wrapper.
     let out = check(Some(&hide));
-    assert!(out.starts_with(&format!("policy {} is valid", hide.display())) && out.contains("mode         hide"), "{out}");
+    assert!(
+        out.starts_with(&format!("policy {} is valid", hide.display())) && out.contains("mode         hide"),
+        "{out}"
+    );
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[[rules]]\nid = \"r1\"\ntool = \"re[fund\"\naction = \"allow\"\n").unwrap();
     let (code, _, err) = run(&["policy", "check", bad.to_str().unwrap()], b"");

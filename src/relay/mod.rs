@@ -34,12 +34,13 @@ pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, 
     let session = random_id();
     let clock = Clock::from_env();
     let origin = Origin { session: session.clone(), server: config.name.clone() };
-    let (audit, audit_thread) = AuditLog::start(AuditSettings {
-        dir: config.audit_dir.clone(),
-        origin,
-        clock,
-        retention_days: config.audit_retention_days,
-    });
+    let settings =
+        AuditSettings { dir: config.audit_dir.clone(), origin, clock, retention_days: config.audit_retention_days };
+    // Setting the directory up may wait for another process's lock, apply retention and
+    // seal finished days: off the runtime's one thread.
+    let (audit, audit_thread) = tokio::task::spawn_blocking(move || AuditLog::start(settings))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     audit.record(session_start(&config, server.pid())).await;
     let signals = tokio::spawn(pass_signals(server.pid()));
 

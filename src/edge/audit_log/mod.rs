@@ -30,8 +30,11 @@ pub use files::day_files;
 pub(crate) use files::DirLock;
 use queue::{Queue, Urgency};
 use writer::Writer;
+
 /// Records that need no fsync of their own are synced at least this often.
 const LAZY_SYNC: Duration = Duration::from_secs(1);
+/// While the log cannot be written, it is tried again this often with nothing new to write.
+const RETRY_DOWN: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("audit log {dir}: {why}")]
@@ -95,7 +98,6 @@ pub struct AuditSettings {
 }
 
 impl AuditLog {
-    /// Starts the writer thread.
     /// Starts the writer thread, once the directory is set up (or found unusable: then
     /// [`AuditLog::unavailable`] says why from the start).
     pub fn start(settings: AuditSettings) -> (AuditLog, std::thread::JoinHandle<()>) {
@@ -153,7 +155,10 @@ fn writer_loop(mut writer: Writer, queue: &Queue<Job>, health: &Health) {
     let mut unsynced: Option<Instant> = None;
     let mut jobs = Vec::with_capacity(queue::BATCH);
     let mut events = Vec::with_capacity(queue::BATCH);
-    while queue.next_batch(&mut jobs).is_some() {
+    // While the log is down, the writer tries it again every so often by itself (writing
+    // the `recovered` record it owes), so that calls which need it are open again as soon
+    // as it can be written, not only after some record happened to be tried.
+    while queue.next_batch(&mut jobs, writer.down().map(|_| RETRY_DOWN)).is_some() {
         let mut acks = Vec::new();
         let mut closed = None;
         for job in jobs.drain(..) {

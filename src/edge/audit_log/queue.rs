@@ -128,15 +128,24 @@ impl<J: Urgency> Queue<J> {
 
     /// The next batch for the writer thread (blocking): up to [`BATCH`] jobs, in order.
     /// A batch without an urgent job is taken once it is full or the writer has waited
-    /// [`LAZY_BATCH`] for more. `None` once every sender is gone and nothing is left.
-    pub(super) fn next_batch(&self, batch: &mut Vec<J>) -> Option<()> {
+    /// [`LAZY_BATCH`] for more. With `idle`, an empty batch comes back once nothing came
+    /// for that long. `None` once every sender is gone and nothing is left.
+    pub(super) fn next_batch(&self, batch: &mut Vec<J>, idle: Option<Duration>) -> Option<()> {
         let mut state = self.lock();
+        let idle_until = idle.map(|idle| Instant::now() + idle);
         while state.jobs.is_empty() {
             if state.senders_gone {
                 return None;
             }
             state.writer = Waiting::ForAny;
-            state = self.ready.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
+            state = match idle_until.map(|until| until.saturating_duration_since(Instant::now())) {
+                None => self.ready.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(left) if left.is_zero() => {
+                    state.writer = Waiting::No;
+                    return Some(());
+                }
+                Some(left) => self.ready.wait_timeout(state, left).unwrap_or_else(std::sync::PoisonError::into_inner).0,
+            };
         }
         let until = Instant::now() + self.window;
         while state.urgent == 0 && state.jobs.len() < BATCH && !state.senders_gone {
@@ -188,7 +197,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let mut batch = Vec::new();
-            while queue.next_batch(&mut batch).is_some() {
+            while queue.next_batch(&mut batch, None).is_some() {
                 let _ = tx.send(batch.drain(..).map(|j| j.0).collect());
             }
         });
@@ -236,6 +245,17 @@ mod tests {
         queue.close();
         assert_eq!(batches.recv_timeout(SOON).unwrap(), [CAPACITY as u32]);
         thread.join().unwrap();
+    }
+
+    #[test]
+    fn an_idle_writer_gets_an_empty_batch_when_asked_for_one() {
+        let queue: Queue<Job> = Queue::with_window(LONG);
+        let mut batch = Vec::new();
+        let waited = Instant::now();
+        assert_eq!(queue.next_batch(&mut batch, Some(Duration::from_millis(50))), Some(()));
+        assert!(batch.is_empty() && waited.elapsed() >= Duration::from_millis(50));
+        queue.close();
+        assert_eq!(queue.next_batch(&mut batch, Some(LONG)), None, "closed and empty: done");
     }
 
     #[tokio::test]

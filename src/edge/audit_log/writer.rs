@@ -152,10 +152,8 @@ impl Writer {
     pub(super) fn append(&mut self, events: &[Event], sync: bool) -> Result<(), AuditError> {
         let result = self.append_locked(events, sync);
         match &result {
-            Ok(()) if !events.is_empty() => {
-                self.down = None;
-            }
-            Ok(()) => {}
+            // Set up, locked, and what was owed written: the log is up.
+            Ok(()) => self.down = None,
             Err(e) => {
                 self.open = None;
                 self.head = None;
@@ -218,7 +216,9 @@ impl Writer {
                 anchor
             }
         };
-        let recovered = if events.is_empty() { None } else { self.recovered() };
+        // Owed before the next record, and written with nothing else while the log is
+        // down and tried again (an append of nothing).
+        let recovered = if events.is_empty() && self.down.is_none() { None } else { self.recovered() };
         // The batch buffer is kept between batches: grown once, not per batch.
         let mut pending = std::mem::take(&mut self.pending);
         let mut finished_day = None;
@@ -252,7 +252,7 @@ impl Writer {
             self.pending = pending;
         }
         written?;
-        if !events.is_empty() {
+        if !events.is_empty() || recovered.is_some() {
             write_anchor(&head_file, &anchor, sync).map_err(|e| self.error(e))?;
             if let Some((_, mine)) = self.open.as_mut() {
                 *mine = anchor;
