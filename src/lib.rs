@@ -30,6 +30,9 @@ pub enum Error {
     Spawn(#[from] edge::child::SpawnError),
     #[error("{what}: {error}")]
     Io { what: String, error: std::io::Error },
+    /// Writing a subcommand's output.
+    #[error("writing stdout: {0}")]
+    Stdout(std::io::Error),
 }
 
 impl Error {
@@ -38,9 +41,10 @@ impl Error {
     }
 
     /// The reader of our output went away (`countersign … | head`): nothing to report,
-    /// as for any command whose pipe was closed.
+    /// as for any command whose pipe was closed. (A pipe of our own that broke, as the
+    /// demo's to the wrapper it runs, is a failure.)
     pub fn is_closed_pipe(&self) -> bool {
-        matches!(self, Error::Io { error, .. } if error.kind() == std::io::ErrorKind::BrokenPipe)
+        matches!(self, Error::Stdout(error) if error.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
     /// The documented exit status for this failure.
@@ -56,4 +60,17 @@ impl Error {
 /// Runs what the command line asks for; returns the exit status.
 pub fn run(cli: cli::Cli) -> Result<i32, Error> {
     cmd::run(cli)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_output_closing_early_is_not_a_failure() {
+        let broken = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(Error::Stdout(broken()).is_closed_pipe());
+        assert!(!Error::io("talking to countersign", broken()).is_closed_pipe(), "the demo's own pipe broke");
+        assert!(!Error::Stdout(std::io::Error::from(std::io::ErrorKind::StorageFull)).is_closed_pipe());
+    }
 }

@@ -23,6 +23,6 @@ pub(super) fn run() -> Result<i32, Error> {
         state.join(KEY_FILE).display(),
         pub_path.display(),
     )
-    .map_err(|e| Error::io("writing stdout", e))?;
+    .map_err(Error::Stdout)?;
     Ok(0)
 }

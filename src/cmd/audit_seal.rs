@@ -21,7 +21,7 @@ pub(super) fn run(dir: Option<PathBuf>) -> Result<i32, Error> {
         .map_err(|e| Error::io(format!("reading the sealing key in {}", state.display()), e))?
         .ok_or_else(|| Error::Usage("no sealing key yet: make one with `countersign audit keygen`".into()))?;
     let mut out = std::io::stdout().lock();
-    let write = |e| Error::io("writing stdout", e);
+    let write = Error::Stdout;
     if !dir.is_dir() {
         writeln!(out, "no audit log at {}: nothing to seal", dir.display()).map_err(write)?;
         return Ok(1);

@@ -56,7 +56,7 @@ pub(super) fn run(opts: Options) -> Result<i32, Error> {
             return Ok(());
         }
         let text = if opts.json { inert_json(line, &record) } else { readable(&record, color) };
-        writeln!(out, "{text}").map_err(|e| Error::io("writing stdout", e))
+        writeln!(out, "{text}").map_err(Error::Stdout)
     };
 
     if !dir.is_dir() && !opts.follow {
@@ -66,7 +66,7 @@ pub(super) fn run(opts: Options) -> Result<i32, Error> {
             "no audit records yet: {} does not exist (countersign writes there on its first run)",
             dir.display()
         )
-        .map_err(|e| Error::io("writing stdout", e))?;
+        .map_err(Error::Stdout)?;
         return Ok(0);
     }
     // Read every day file once, streamed, keeping the last N matching records.
@@ -76,7 +76,7 @@ pub(super) fn run(opts: Options) -> Result<i32, Error> {
         Vec::new()
     };
     if names.is_empty() && !opts.follow {
-        writeln!(out, "no audit records yet in {}", dir.display()).map_err(|e| Error::io("writing stdout", e))?;
+        writeln!(out, "no audit records yet in {}", dir.display()).map_err(Error::Stdout)?;
         return Ok(0);
     }
     let mut recent: VecDeque<Vec<u8>> = VecDeque::new();

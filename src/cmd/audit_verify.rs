@@ -27,7 +27,7 @@ pub(super) fn run_with(dir: Option<PathBuf>, key: Option<String>) -> Result<i32,
         None => None,
     };
     let mut out = std::io::stdout().lock();
-    let write = |e| Error::io("writing stdout", e);
+    let write = Error::Stdout;
     let shown_dir = cut(&dir.display().to_string(), 300);
     if !dir.exists() {
         writeln!(out, "no audit log at {shown_dir}: the directory does not exist").map_err(write)?;

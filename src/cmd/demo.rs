@@ -17,7 +17,7 @@ pub(super) fn run(headless: bool, audit_dir: Option<PathBuf>) -> Result<i32, Err
     });
     let interactive = !headless && crate::edge::tty::available();
     let mut out = std::io::stdout().lock();
-    let mut say = |text: &str| writeln!(out, "{text}").map_err(|e| Error::io("writing stdout", e));
+    let mut say = |text: &str| writeln!(out, "{text}").map_err(Error::Stdout);
     say("countersign demo: a small MCP server (fake tools, nothing is touched) behind countersign.\n")?;
 
     let mut wrapper = Command::new(&exe);
@@ -92,7 +92,7 @@ pub(super) fn run(headless: bool, audit_dir: Option<PathBuf>) -> Result<i32, Err
         lines: 20,
     })?;
     let mut out = std::io::stdout().lock();
-    writeln!(out).map_err(|e| Error::io("writing stdout", e))?;
+    writeln!(out).map_err(Error::Stdout)?;
     super::audit_verify::run(dir)?;
     Ok(0)
 }

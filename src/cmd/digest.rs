@@ -16,7 +16,7 @@ pub(super) fn run(file: Option<&Path>) -> Result<i32, Error> {
         }
     }
     let digest = digest_of_input(&bytes).map_err(Error::Usage)?;
-    writeln!(std::io::stdout(), "{digest}").map_err(|e| Error::io("writing stdout", e))?;
+    writeln!(std::io::stdout(), "{digest}").map_err(Error::Stdout)?;
     Ok(0)
 }
 

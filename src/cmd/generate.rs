@@ -11,7 +11,7 @@ use crate::Error;
 pub(super) fn run(what: Generated, dir: Option<PathBuf>) -> Result<i32, Error> {
     let Some(dir) = dir.filter(|_| what == Generated::Man) else {
         let bytes = render(what);
-        std::io::stdout().write_all(&bytes).map_err(|e| Error::io("writing stdout", e))?;
+        std::io::stdout().write_all(&bytes).map_err(Error::Stdout)?;
         return Ok(0);
     };
     let mut written = String::new();
@@ -20,7 +20,7 @@ pub(super) fn run(what: Generated, dir: Option<PathBuf>) -> Result<i32, Error> {
         std::fs::write(&path, page).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
         written.push_str(&format!("{}\n", path.display()));
     }
-    std::io::stdout().write_all(written.as_bytes()).map_err(|e| Error::io("writing stdout", e))?;
+    std::io::stdout().write_all(written.as_bytes()).map_err(Error::Stdout)?;
     Ok(0)
 }
 

@@ -71,7 +71,7 @@ fn list(server: Option<String>) -> Result<i32, Error> {
             text.push('\n');
         }
     }
-    out.write_all(text.as_bytes()).map_err(|e| Error::io("writing stdout", e))?;
+    out.write_all(text.as_bytes()).map_err(Error::Stdout)?;
     Ok(status)
 }
 
@@ -93,7 +93,7 @@ fn accept(label: &str, tools: &[String]) -> Result<i32, Error> {
     if accepted.is_empty() {
         text.push_str("nothing changed to accept\n");
     }
-    std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Error::io("writing stdout", e))?;
+    std::io::stdout().lock().write_all(text.as_bytes()).map_err(Error::Stdout)?;
     if !accepted.is_empty() {
         let tools: Vec<_> = accepted
             .iter()
@@ -112,7 +112,7 @@ fn forget(label: &str) -> Result<i32, Error> {
     let forgotten = store.forget().map_err(err)?;
     let text = if forgotten { "forgot the pins of " } else { "no pins for " };
     let line = format!("{text}{}\n", crate::core::sanitize::inert(label));
-    std::io::stdout().lock().write_all(line.as_bytes()).map_err(|e| Error::io("writing stdout", e))?;
+    std::io::stdout().lock().write_all(line.as_bytes()).map_err(Error::Stdout)?;
     if forgotten {
         record(label, Clock::from_env(), json!({"tools": [], "pins": "forgotten", "by": by()}))?;
     }

@@ -15,6 +15,6 @@ pub(super) fn run(file: Option<PathBuf>) -> Result<i32, Error> {
             None => "no policy file: built-in defaults".to_owned(),
         },
     };
-    writeln!(out, "{heading}\n{policy}").map_err(|e| Error::io("writing stdout", e))?;
+    writeln!(out, "{heading}\n{policy}").map_err(Error::Stdout)?;
     Ok(0)
 }

@@ -66,7 +66,7 @@ fn store_error(e: crate::edge::approvals::ApprovalError) -> Error {
 }
 
 fn say(text: &str) -> Result<(), Error> {
-    std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Error::io("writing stdout", e))
+    std::io::stdout().lock().write_all(text.as_bytes()).map_err(Error::Stdout)
 }
 
 /// A typed id in its stored form, or the error saying it is none.

@@ -63,11 +63,10 @@ pub(super) fn run(options: Options) -> Result<i32, Error> {
             status = EXIT_FILE_ERROR;
         }
         let text = report::render(&report, options.mode, options.dry_run);
-        writeln!(out, "{text}").map_err(|e| Error::io("writing stdout", e))?;
+        writeln!(out, "{text}").map_err(Error::Stdout)?;
     }
     for name in options.servers.iter().filter(|s| !matched.contains(*s)) {
-        writeln!(out, "no server named {} in the files read", inert(name))
-            .map_err(|e| Error::io("writing stdout", e))?;
+        writeln!(out, "no server named {} in the files read", inert(name)).map_err(Error::Stdout)?;
         status = EXIT_FILE_ERROR;
     }
     Ok(status)
