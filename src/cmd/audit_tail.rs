@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+use super::approvals::list::short_digest;
 use crate::cli::DecisionFilter;
 use crate::core::policy::Pattern;
 use crate::core::sanitize::{inert_cut, is_unsafe};
@@ -186,10 +187,7 @@ fn inert_json(line: &[u8], record: &Json) -> String {
 /// new, changed or accepted definition; `same` says nothing).
 fn tool_shown(t: &Json) -> String {
     let name = inert_cut(t["name"].as_str().unwrap_or("?"), 40);
-    let short = |key: &str| {
-        let digest = t[key].as_str().unwrap_or("?");
-        inert_cut(digest.get(..19).unwrap_or(digest), 19)
-    };
+    let short = |key: &str| short_digest(t[key].as_str().unwrap_or("?"));
     let class = t["class"].as_str().map(|c| format!("={c}")).unwrap_or_default();
     match t["pin"].as_str() {
         Some("new") => format!("{name}{class} (new, pinned)"),
@@ -231,7 +229,7 @@ fn readable(r: &Json, color: bool) -> String {
         Some("result") => format!(
             "{} {} error={} {} ms {} bytes",
             s("tool"),
-            s("digest").get(..19).unwrap_or(""),
+            short_digest(r["digest"].as_str().unwrap_or("")),
             r["is_error"],
             r["duration_ms"],
             r["bytes"]
@@ -239,17 +237,16 @@ fn readable(r: &Json, color: bool) -> String {
         Some("rejected") => paint("33", &format!("from {}: {}", s("from"), s("reason"))),
         Some("client") => inert_cut(&format!("{} protocol {}", r["client"], r["protocol"]), 120),
         Some("tools") => {
-            let tools: Vec<String> =
-                r["tools"].as_array().map(|ts| ts.iter().map(tool_shown).collect()).unwrap_or_default();
-            let mut text = tools.join(" ");
+            let tools = r["tools"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let mut words: Vec<String> = tools.iter().map(tool_shown).collect();
             if r["pins"] == "forgotten" {
-                text.push_str("pins forgotten");
+                words.push("pins forgotten".to_owned());
             }
             if let Some(by) = r["by"].as_str() {
-                text.push_str(&format!(" by {}", inert_cut(by, 60)));
+                words.push(format!("by {}", inert_cut(by, 60)));
             }
-            let changed = r["tools"].as_array().is_some_and(|ts| ts.iter().any(|t| t["pin"] == "changed"));
-            if changed {
+            let text = words.join(" ");
+            if tools.iter().any(|t| t["pin"] == "changed") {
                 paint("33", &text)
             } else {
                 text
@@ -258,16 +255,9 @@ fn readable(r: &Json, color: bool) -> String {
         Some("session_start") => inert_cut(&r["argv"].to_string(), 120),
         Some("session_end") => format!("exit {} {}", r["exit_status"], r["counts"]),
         Some("approval") => {
-            let digest = s("digest");
+            let digest = r["digest"].as_str().map(|d| format!("{} ", short_digest(d))).unwrap_or_default();
             let expires = r["expires"].as_str().map(|e| format!(" until {}", inert_cut(e, 40))).unwrap_or_default();
-            format!(
-                "{} {} {} {}by {}{expires}",
-                s("action"),
-                s("id"),
-                s("tool"),
-                digest.get(..19).map(|d| format!("{d} ")).unwrap_or_default(),
-                s("by")
-            )
+            format!("{} {} {} {digest}by {}{expires}", s("action"), s("id"), s("tool"), s("by"))
         }
         _ => String::new(),
     };
@@ -279,4 +269,22 @@ fn readable(r: &Json, color: bool) -> String {
         _ => String::new(),
     };
     format!("{} {body}{detail}", paint("2", &head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tools_record_reads_as_words_with_short_digests() {
+        let pinned = format!("sha256:{}", "a".repeat(64));
+        let r = serde_json::json!({"event": "tools", "seq": 3, "ts": "2026-11-30T10:00:00.000000Z", "server": "fs",
+            "tools": [{"name": "wipe", "class": "destructive", "pin": "changed", "pinned_digest": pinned, "listed_digest": "sha256:b"}],
+            "pins": "forgotten", "by": "operator:me@cli"});
+        let line = readable(&r, false);
+        assert!(
+            line.ends_with("wipe=destructive (CHANGED: pinned sha256:aaaaaaaaaaaa…, listed sha256:b) pins forgotten by operator:me@cli"),
+            "{line}"
+        );
+    }
 }

@@ -8,7 +8,7 @@
 //! run (no terminal for `approve`, an unusable book or audit log).
 
 pub(in crate::cmd) mod console;
-mod list;
+pub(in crate::cmd) mod list;
 mod record;
 
 use std::io::Write;
