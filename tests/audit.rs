@@ -263,18 +263,29 @@ fn tail_shows_decisions_readably_and_as_json() {
 
 #[test]
 fn tail_keeps_the_servers_a_glob_names() {
-    let w = Wrap::fake().arg("--name").arg("alpha-bank");
+    let w = Wrap::fake();
     let audit = w.audit_dir();
-    let mut s = w.start();
-    s.initialize("2025-11-25");
-    s.call(1, "read_file", json!({}));
-    s.wait();
+    // Two servers write into one directory, interleaved.
+    for name in ["alpha-bank", "beta-files", "alpha-mail"] {
+        let mut s = Wrap::fake().arg("--name").arg(name).audit_in(&audit).start();
+        s.initialize("2025-11-25");
+        s.call(1, "read_file", json!({}));
+        s.wait();
+    }
     let dir = audit.to_str().unwrap();
-    let (code, out, err) = run(&["audit", "tail", "--dir", dir, "--json", "--server", "alpha-*"], b"");
-    assert_eq!(code, 0, "{err}");
-    let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(records.len() >= 2 && records.iter().all(|r| r["server"] == "alpha-bank"), "{out}");
-    let (code, out, _) = run(&["audit", "tail", "--dir", dir, "--server", "beta*"], b"");
+    let servers = |glob: &str| {
+        let (code, out, err) = run(&["audit", "tail", "--dir", dir, "-n", "100", "--json", "--server", glob], b"");
+        assert_eq!(code, 0, "{err}");
+        let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let mut names: Vec<String> = records.iter().map(|r| r["server"].as_str().unwrap().to_owned()).collect();
+        names.dedup();
+        (records.len(), names)
+    };
+    let (kept, names) = servers("alpha-*");
+    assert_eq!(names, ["alpha-bank", "alpha-mail"], "each alpha server's records, no other");
+    assert!(kept >= 8, "all of their records: {kept}");
+    assert_eq!(servers("beta-files").1, ["beta-files"]);
+    let (code, out, _) = run(&["audit", "tail", "--dir", dir, "--server", "gamma*"], b"");
     assert_eq!((code, out.as_str()), (0, ""));
     let (code, _, err) = run(&["audit", "tail", "--dir", dir, "--server", "[a"], b"");
     assert_eq!(code, 125, "a bad glob is a usage error: {err}");
