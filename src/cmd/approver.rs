@@ -250,7 +250,7 @@ fn on_key(code: KeyCode, calls: &mut [Pending], book: &BookPane, view: &mut View
                     if view.book_keys.as_ref().is_none_or(|(id, _)| *id != p.id) {
                         let mut held = p.held.clone();
                         held.digest = p.digest.clone();
-                        view.book_keys = Some((p.id.clone(), Keys::new(&held).without_pin()));
+                        view.book_keys = Some((p.id.clone(), Keys::new(&held).for_one_call()));
                     }
                     &mut view.book_keys.as_mut()?.1
                 }
@@ -260,8 +260,6 @@ fn on_key(code: KeyCode, calls: &mut [Pending], book: &BookPane, view: &mut View
             view.note = None;
             match step {
                 Step::Answer(Answer::Deny) if c == 'n' || c == 'N' => view.reason = Some(String::new()),
-                // No lease from a pending approval: it is one call.
-                Step::Answer(Answer::Lease) if view.selected >= held => {}
                 Step::Answer(Answer::Approve) if view.selected >= held => {
                     let (id, _) = view.book_keys.take()?;
                     return Some(Did::Book(Act::Approve(id)));

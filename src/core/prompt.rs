@@ -109,13 +109,18 @@ pub struct Keys {
     confirm: Confirm,
     /// The tool changed since it was pinned: `p` accepts the change.
     changed: bool,
-    /// `a` offers a lease: not under digest confirmation, and not for a changed tool,
-    /// which a lease does not let through (PRODUCT.md section 7a: it is asked whatever
-    /// allows it).
+    /// `a` offers a lease ([`lease_allowed`]; never for a pending approval).
     lease: bool,
     /// The code to type; empty when the digest has no four hex digits (nothing approves).
     code: String,
     typed: String,
+}
+
+/// Whether a lease may be taken for a call: not under digest confirmation (`a` is a hex
+/// digit there), and not for a changed tool, which a lease does not let through (PRODUCT.md
+/// section 7a: it is asked whatever allows it).
+pub fn lease_allowed(confirm: Confirm, changed: bool) -> bool {
+    confirm == Confirm::Key && !changed
 }
 
 /// How many hex digits of the digest approve a `confirm = "digest"` call.
@@ -131,13 +136,15 @@ impl Keys {
             String::new()
         };
         let changed = held.changed.is_some();
-        let lease = held.confirm == Confirm::Key && !changed;
+        let lease = lease_allowed(held.confirm, changed);
         Keys { confirm: held.confirm, changed, lease, code, typed: String::new() }
     }
 
-    /// The same keys without `p`: where a change cannot be accepted (a pending approval).
-    pub fn without_pin(mut self) -> Keys {
+    /// The keys for a pending approval, which answers one call: no `p` (a change cannot
+    /// be accepted there) and no `a` (no lease).
+    pub fn for_one_call(mut self) -> Keys {
         self.changed = false;
+        self.lease = false;
         self
     }
 
@@ -407,8 +414,10 @@ mod tests {
         assert!(!k.line(7).contains("[a]"), "{}", k.line(7));
         assert_eq!(k.press('a'), Step::Ignored);
         assert_eq!(k.press('y'), Step::Answer(Answer::Approve));
-        let mut pending = Keys::new(&h).without_pin();
+        let mut pending = Keys::new(&h).for_one_call();
         assert_eq!(pending.press('p'), Step::Ignored);
+        assert_eq!(pending.press('a'), Step::Ignored, "a pending approval is one call: no lease");
+        assert!(!pending.line(7).contains("[a]") && !pending.line(7).contains("[p]"), "{}", pending.line(7));
         assert_eq!(serde_json::to_string(&Answer::AcceptPin).unwrap(), r#""accept_pin""#);
     }
 

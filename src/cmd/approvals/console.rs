@@ -10,7 +10,7 @@ use super::list::{cut, short_digest, span};
 use super::Approvals;
 use crate::core::approvals::{Lease, Pending, Revoke, RECEIPT_LIFETIME};
 use crate::core::audit::time::rfc3339_micros;
-use crate::core::prompt::{render, render_full, Confirm, Keys};
+use crate::core::prompt::{render, render_full, Keys};
 use crate::core::sanitize::inert_cut;
 
 /// One entry of the book, as the console lists it.
@@ -149,10 +149,9 @@ impl BookPane {
                     lines.extend(render_full(&held));
                 }
                 // When it lapses is on the first line, as for `confirm = "key"`.
-                let line = match (held.confirm, keys) {
-                    (Confirm::Digest, Some(keys)) => keys.line_ending(""),
-                    (Confirm::Digest, None) => Keys::new(&held).without_pin().line_ending(""),
-                    (Confirm::Key, _) => "  [y] approve once  [n] deny  [v] view all".to_owned(),
+                let line = match keys {
+                    Some(keys) => keys.line_ending(""),
+                    None => Keys::new(&held).for_one_call().line_ending(""),
                 };
                 (lines, line)
             }

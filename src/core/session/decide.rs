@@ -220,12 +220,14 @@ impl Session {
         }
         let (class, rule, waited) = (held.class, held.rule.clone(), held.waited_ms(now.mono));
         let tool = held.call.name.clone();
+        // Whatever an operator's edge sends (an older console may offer `a` anyway).
+        let lease_allowed = crate::core::prompt::lease_allowed(held.confirm, self.pin_changed(&tool).is_some());
         let d = |reason, by, detail| Decision::new(reason, class, rule.clone(), by, waited, detail);
         match asked {
-            Asked::Approved { by, lease: false } => {
+            Asked::Approved { by, lease } if !(lease && lease_allowed) => {
                 self.approve(ticket, d(Reason::ApprovedByOperator, by, None), now, out)
             }
-            Asked::Approved { by, lease: true } => {
+            Asked::Approved { by, .. } => {
                 let id = crate::core::approvals::lease_id(&self.settings.session, ticket);
                 out.push(Action::GrantLease(Lease { id: id.clone(), tool, by: by.to_string() }));
                 let detail = Some(format!("lease {id} granted for 15 minutes"));

@@ -50,12 +50,11 @@ struct T {
 
 impl T {
     fn new(headless: bool) -> T {
-        let mut t = T {
-            s: Session::new(settings(headless)),
-            out: Vec::new(),
-            grants: VecDeque::new(),
-            filings: VecDeque::new(),
-        };
+        T::with(settings(headless))
+    }
+
+    fn with(settings: Settings) -> T {
+        let mut t = T { s: Session::new(settings), out: Vec::new(), grants: VecDeque::new(), filings: VecDeque::new() };
         t.client(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}), 0.0);
         t.server(json!({"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"s","version":"1"}}}), 0.0);
         t.client(json!({"jsonrpc":"2.0","method":"notifications/initialized"}), 0.0);
@@ -430,6 +429,21 @@ fn a_lease_is_granted_to_the_book_and_allows_what_it_finds() {
     assert!(ask_ticket(&actions).is_none());
     let d = &decisions(&actions)[0];
     assert!(d.contains("approved_by_lease") && d.contains(&format!(r#"lease\":\"{}"#, lease.id)), "{d}");
+}
+
+#[test]
+fn no_lease_is_taken_where_none_may_be_offered_whatever_the_answer_says() {
+    // Under `confirm = "digest"` no edge offers `a`; an answer that asks for a lease anyway
+    // (an older console) approves the one call and grants nothing.
+    let mut digest = settings(false);
+    digest.policy =
+        crate::core::policy::from_toml("[defaults]\nconfirm = \"digest\"\n[pinning]\nmode = \"off\"\n").unwrap();
+    let mut t = T::with(digest);
+    let ticket = t.held_at_operator(1, "refund", 1.0);
+    let actions = t.asked(ticket, Asked::Approved { by: operator(), lease: true }, 2.0);
+    assert!(!actions.iter().any(|a| matches!(a, Action::GrantLease(_))), "{actions:?}");
+    let d = &decisions(&actions)[0];
+    assert!(d.contains("approved_by_operator") && !d.contains("lease"), "{d}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use super::{next_key, push_lines, raw, show_step, turn, GRACE};
-use crate::core::prompt::{render, Answer, Confirm, Held, Keys, Step};
+use crate::core::prompt::{render, Answer, Held, Keys, Step};
 
 /// The operator's answer to `countersign approve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
     push_lines(&mut out, render(held));
     tty.write_all(out.as_bytes())?;
     let drawn = Instant::now();
-    let mut keys = Keys::new(held).without_pin();
+    let mut keys = Keys::new(held).for_one_call();
     let mut shown_secs = u64::MAX;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -70,7 +70,8 @@ pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
         let secs = left.as_secs_f64().ceil() as u64;
         if secs != shown_secs {
             shown_secs = secs;
-            tty.write_all(format!("\r\x1b[2K{}", line(&keys, held.confirm, secs)).as_bytes())?;
+            let lapses = format!("lapses in {}", crate::core::approvals::span(secs));
+            tty.write_all(format!("\r\x1b[2K{}", keys.line_ending(&lapses)).as_bytes())?;
         }
         let Some(byte) = next_key(&mut tty, left)? else {
             continue;
@@ -100,14 +101,5 @@ pub fn confirm(held: &Held, deadline: Instant) -> io::Result<Confirmed> {
                 }
             }
         }
-    }
-}
-
-/// The keys line: the prompt's, without the lease (`approve` answers one call).
-fn line(keys: &Keys, confirm: Confirm, secs: u64) -> String {
-    let lapses = format!("lapses in {}", crate::core::approvals::span(secs));
-    match confirm {
-        Confirm::Key => format!("  [y] approve once  [n] deny  [v] view all   {lapses}"),
-        Confirm::Digest => keys.line_ending(&lapses),
     }
 }
