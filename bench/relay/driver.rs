@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use countersign::edge::audit_log::AUDIT_THREAD;
+
 use super::report::{self, cpu_model, median, mib, Outcome};
 use super::session::{cpu_time, memory, thread_cpu_time, Session};
 use super::{env_num, MIB};
@@ -17,9 +19,6 @@ pub(crate) struct Sizes {
     pub(crate) big_reps: usize,
     pub(crate) idle_target: u64,
 }
-
-/// The name countersign gives its audit thread, as `/proc` shows it (15 bytes at most).
-const AUDIT_THREAD: &str = "countersign-aud";
 
 fn countersign_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("COUNTERSIGN_BIN") {

@@ -181,7 +181,7 @@ pub(crate) fn cpu_time(pid: u32) -> u64 {
     stat_cpu(&format!("/proc/{pid}/stat")).map_or(0, |(_, ns)| ns)
 }
 
-/// The part of [`cpu_time`] spent by `pid`'s threads whose name starts with `name`
+/// The part of [`cpu_time`] spent by `pid`'s threads named `name`
 /// (countersign names its audit thread; the rest is the session's thread and short-lived
 /// helpers).
 pub(crate) fn thread_cpu_time(pid: u32, name: &str) -> u64 {
@@ -191,7 +191,8 @@ pub(crate) fn thread_cpu_time(pid: u32, name: &str) -> u64 {
     tasks
         .flatten()
         .filter_map(|task| stat_cpu(&task.path().join("stat").to_string_lossy()))
-        .filter(|(comm, _)| comm.starts_with(name))
+        // `/proc` shows the first 15 bytes of a thread's name.
+        .filter(|(comm, _)| *comm == name[..name.len().min(15)])
         .map(|(_, ns)| ns)
         .sum()
 }

@@ -31,6 +31,9 @@ pub(crate) use files::DirLock;
 use queue::{Queue, Urgency};
 use writer::Writer;
 
+/// The writer thread's name.
+pub const AUDIT_THREAD: &str = "countersign-audit";
+
 /// Records that need no fsync of their own are synced at least this often.
 const LAZY_SYNC: Duration = Duration::from_secs(1);
 /// While the log cannot be written, it is tried again this often with nothing new to write.
@@ -108,7 +111,7 @@ impl AuditLog {
         health.set(writer.down());
         let told = health.clone();
         let thread = std::thread::Builder::new()
-            .name("countersign-audit".into())
+            .name(AUDIT_THREAD.into())
             .spawn(move || {
                 writer_loop(writer, &jobs, &told);
                 jobs.writer_gone();
