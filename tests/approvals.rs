@@ -414,6 +414,34 @@ fn the_console_shows_the_book_approves_a_pending_approval_and_revokes_a_lease() 
 }
 
 #[test]
+fn the_console_takes_the_digest_code_for_a_pending_approval_under_digest_confirmation() {
+    let home = home();
+    seed(home.path(), vec![pending(home.path(), "7k3m9q", D1, "digest")], vec![]);
+    let mut cmd = command(home.path(), &["approver"]);
+    let mut pty = Pty::attach_stdio(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    pty = pty.spawned();
+    let screen = pty.wait_for("type the digest's first 4 digits to approve: [____]", 1);
+    assert!(screen.contains("pending 7k3m9q") && !screen.contains("[a]"), "no lease for one call:\n{screen}");
+    after_grace();
+    // `y` is not the code; `a` is a hex digit, typed like any other.
+    pty.press(b'y');
+    for key in b"a000" {
+        pty.press(*key);
+    }
+    pty.wait_for("a000 is not the digest's first 4 digits", 1);
+    assert!(book(home.path())["receipts"].as_array().unwrap().is_empty(), "a wrong code approves nothing");
+    for key in b"ab12" {
+        pty.press(*key);
+    }
+    pty.wait_for("approved 7k3m9q", 1);
+    assert_eq!(book(home.path())["receipts"][0]["id"], "7k3m9q");
+    assert!(book(home.path())["leases"].as_array().unwrap().is_empty());
+    pty.press(b'q');
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
 fn a_call_arriving_at_the_console_is_shown_before_the_book_unless_an_entry_was_picked() {
     let home = home();
     seed(
