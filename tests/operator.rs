@@ -209,6 +209,9 @@ fn plain_countersign_prints_help_and_a_missing_separator_or_dir_flag_gets_the_ri
     assert!(err.contains("invalid value 'abc'") && !err.contains("--dir"), "{err}");
     let (_, _, err) = support::run(&["pins", "--server", "leases", "--all"], b"");
     assert!(!err.contains("leases revoke"), "a flag's value is not a subcommand:\n{err}");
+    let (code, out, err) = support::run(&["generate", "bash", "--dir", "nowhere"], b"");
+    assert_eq!(code, 125, "--dir is not silently ignored");
+    assert!(out.is_empty() && err.contains("--dir goes with `man` only"), "{err}");
     let (code, out, _) = support::run(&["digest"], br#"{"name":"t","arguments":{}}"#);
     assert_eq!(code, 0, "subcommands still work");
     assert!(out.starts_with("sha256:"));

@@ -9,10 +9,13 @@ use crate::cli::{command, Generated};
 use crate::Error;
 
 pub(super) fn run(what: Generated, dir: Option<PathBuf>) -> Result<i32, Error> {
-    let Some(dir) = dir.filter(|_| what == Generated::Man) else {
-        let bytes = render(what);
-        std::io::stdout().write_all(&bytes).map_err(Error::Stdout)?;
-        return Ok(0);
+    let dir = match dir {
+        Some(_) if what != Generated::Man => return Err(Error::Usage("--dir goes with `man` only".to_owned())),
+        Some(dir) => dir,
+        None => {
+            std::io::stdout().write_all(&render(what)).map_err(Error::Stdout)?;
+            return Ok(0);
+        }
     };
     let mut written = String::new();
     for (name, page) in man_pages() {
