@@ -47,7 +47,8 @@ pub(super) fn read_anchor(dir: &Path) -> io::Result<(Anchor, Option<Cut>)> {
     let stored = read_anchor_file(dir)?;
     let start = stored.as_ref().and_then(|a| a.start.clone());
     let stored_head = stored.as_ref().map(|a| a.head.clone());
-    let Some(newest) = day_files(dir)?.pop() else {
+    let mut days = day_files(dir)?;
+    let Some(newest) = days.pop() else {
         let head = stored_head.unwrap_or_else(ChainHead::genesis);
         return Ok((Anchor { head, file: String::new(), size: 0, start }, None));
     };
@@ -60,16 +61,14 @@ pub(super) fn read_anchor(dir: &Path) -> io::Result<(Anchor, Option<Cut>)> {
     }
     let (last, complete) = tail(&path)?;
     let head = match last {
-        Some(line) => {
-            let seq = serde_json::from_slice::<serde_json::Value>(&line).ok().and_then(|v| v["seq"].as_u64());
-            let seq = seq.ok_or_else(|| {
-                io::Error::other(format!(
-                    "the last complete line of {newest} is not a record: check it with `countersign audit verify`"
-                ))
-            })?;
-            ChainHead { seq, hash: line_hash(&line) }
-        }
-        None => stored_head.clone().unwrap_or_else(ChainHead::genesis),
+        Some(line) => head_of(&line, &newest)?,
+        // Nothing whole in the newest file (a day's first write failed half-way): the
+        // chain ends at the last whole line of an earlier day, which the anchor may not
+        // name (it is written only after a write that worked).
+        None => match last_line_before(dir, &days)? {
+            Some((line, day)) => head_of(&line, &day)?,
+            None => stored_head.clone().unwrap_or_else(ChainHead::genesis),
+        },
     };
     let mut cut = None;
     if complete < size {
@@ -85,6 +84,27 @@ pub(super) fn read_anchor(dir: &Path) -> io::Result<(Anchor, Option<Cut>)> {
         });
     }
     Ok((Anchor { head, file: newest, size: complete, start }, cut))
+}
+
+/// The chain head a record line names.
+fn head_of(line: &[u8], day: &str) -> io::Result<ChainHead> {
+    let seq = serde_json::from_slice::<serde_json::Value>(line).ok().and_then(|v| v["seq"].as_u64());
+    let seq = seq.ok_or_else(|| {
+        io::Error::other(format!(
+            "the last complete line of {day} is not a record: check it with `countersign audit verify`"
+        ))
+    })?;
+    Ok(ChainHead { seq, hash: line_hash(line) })
+}
+
+/// The last whole line of the newest of `days` (oldest first) that has one, and its day.
+fn last_line_before(dir: &Path, days: &[String]) -> io::Result<Option<(Vec<u8>, String)>> {
+    for day in days.iter().rev() {
+        if let (Some(line), _) = tail(&dir.join(day))? {
+            return Ok(Some((line, day.clone())));
+        }
+    }
+    Ok(None)
 }
 
 fn read_anchor_file(dir: &Path) -> io::Result<Option<Anchor>> {
@@ -128,4 +148,25 @@ pub(super) fn write_anchor(file: &File, anchor: &Anchor, sync: bool) -> io::Resu
         file.sync_data()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_day_whose_first_write_failed_half_way_chains_from_the_day_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |seq: u64| format!(r#"{{"v":1,"seq":{seq},"event":"x"}}"#);
+        let yesterday = format!("{}\n{}\n", line(1), line(2));
+        fs::write(dir.path().join("2026-11-23.jsonl"), &yesterday).unwrap();
+        // Half a record, and no anchor: every write since the last whole line failed.
+        fs::write(dir.path().join("2026-11-24.jsonl"), r#"{"v":1,"seq":3,"ev"#).unwrap();
+        let (anchor, cut) = read_anchor(dir.path()).unwrap();
+        assert_eq!(anchor.head, ChainHead { seq: 2, hash: line_hash(line(2).as_bytes()) });
+        assert_eq!((anchor.file.as_str(), anchor.size), ("2026-11-24.jsonl", 0));
+        let cut = cut.unwrap();
+        assert_eq!((cut.file.as_str(), cut.bytes, cut.after_seq), ("2026-11-24.jsonl", 18, 2));
+        assert_eq!(fs::read(dir.path().join("2026-11-24.jsonl")).unwrap(), b"", "cut back");
+    }
 }
