@@ -454,3 +454,30 @@ fn tail_follows_new_records_from_where_it_was() {
     assert_eq!(ns, ["first", "second", "third"], "{out}");
     drop(w);
 }
+
+/// Issue: records held raw U+2028, U+2029, U+0085, C1 and bidi characters, which line
+/// readers in log shippers and JavaScript split on and `cat` shows reordered. Every record
+/// is one line for any splitter, holds the same values, and the chain verifies.
+#[test]
+fn every_record_is_one_line_for_every_line_splitter() {
+    let odd = "a\u{2028}b\u{2029}c\u{85}d\u{9b}[2Je\u{202e}f\u{2067}g\u{200f}h\u{61c}i";
+    let w = Wrap::fake();
+    let audit = w.audit_dir();
+    let mut s = w.start();
+    s.initialize("2025-11-25");
+    s.call(1, "echo", json!({ "text": odd, odd: 1 }));
+    s.call(2, odd, json!({}));
+    s.wait();
+    let bytes = std::fs::read(day_file(&audit)).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.is_ascii(), "nothing but escapes: {text}");
+    let splits = ['\n', '\r', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}'];
+    let pieces: Vec<&str> = text.split(|c| splits.contains(&c)).filter(|l| !l.is_empty()).collect();
+    assert_eq!(pieces.len(), text.lines().count(), "a splitter on all of them sees the same lines");
+    let records: Vec<serde_json::Value> = pieces.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let echo = records.iter().find(|r| r["event"] == "decision" && r["tool"] == "echo").unwrap();
+    assert_eq!((echo["args"]["text"].as_str(), echo["args"][odd].as_i64()), (Some(odd), Some(1)), "{echo}");
+    assert!(records.iter().any(|r| r["event"] == "decision" && r["tool"] == odd), "the tool name too");
+    let (code, out, _) = run(&["audit", "verify", "--dir", audit.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{out}");
+}

@@ -325,3 +325,71 @@ fn a_changed_tool_nobody_can_be_asked_about_is_kept_as_a_pending_approval() {
     assert!(text(&answer).contains("`countersign approve "), "{answer}");
     end(s);
 }
+
+/// The fake server behind countersign, headless, listing what `pages` holds (a JSON array
+/// of pages), with the pins of `home`.
+fn paged(home: &Path, pages: &Value, policy: Option<&str>) -> Session {
+    let file = home.parent().unwrap().join("tools.json");
+    std::fs::write(&file, pages.to_string()).unwrap();
+    let mut wrap = Wrap::fake().runtime(home).server_arg("--tools").server_arg(file.to_str().unwrap());
+    if let Some(policy) = policy {
+        let path = home.parent().unwrap().join("policy.toml");
+        std::fs::write(&path, policy).unwrap();
+        wrap = wrap.arg("--policy").arg(path.to_str().unwrap());
+    }
+    let mut s = wrap.start();
+    s.initialize("2025-06-18");
+    s
+}
+
+fn list_page(s: &mut Session, id: i64, cursor: Option<&str>) -> Value {
+    let params = cursor.map_or(json!({}), |c| json!({ "cursor": c }));
+    s.request(id, "tools/list", params)
+}
+
+/// Issue: page 1 lists `refund` read-only, page 2 destructive; the first call was asked,
+/// but after page 1 alone was listed again the next call ran unasked and the pin said
+/// `same`. A class only rises in a session, and only an operator moves a pin back.
+#[test]
+fn a_paged_listing_never_forgets_a_destructive_class() {
+    let read_only = json!({"name": "refund", "description": "Refund.", "annotations": {"readOnlyHint": true}});
+    let destructive = json!({"name": "refund", "description": "Refund.", "annotations": {"destructiveHint": true}});
+    for (order, pages) in [
+        ("read-only first", json!([[read_only], [destructive]])),
+        ("destructive first", json!([[destructive], [read_only]])),
+    ] {
+        for policy in [None, Some("[pinning]\nmode = \"off\"\n")] {
+            let (_dir, home) = home();
+            let mut s = paged(&home, &pages, policy);
+            let page = list_page(&mut s, 1, None);
+            assert_eq!(page["result"]["nextCursor"], "1", "{page}");
+            list_page(&mut s, 2, Some("1"));
+            let call = |s: &mut Session, id| reason(&s.call(id, "refund", json!({"order": "A1"})));
+            let asked = if policy.is_none() { "tool_changed" } else { "denied_headless" };
+            assert_eq!(call(&mut s, 3), asked, "{order}, {policy:?}");
+            // Either page alone again, and the whole listing again: still asked.
+            list_page(&mut s, 4, None);
+            assert_eq!(call(&mut s, 5), asked, "{order}, {policy:?}: page 1 re-listed");
+            list_page(&mut s, 6, Some("1"));
+            assert_eq!(call(&mut s, 7), asked, "{order}, {policy:?}: page 2 re-listed");
+            s.send(json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
+            list_page(&mut s, 8, None);
+            assert_eq!(call(&mut s, 9), asked, "{order}, {policy:?}: after list_changed");
+            let records = end(s);
+            let decided: Vec<&str> =
+                records.iter().filter(|r| r["event"] == "decision").map(|r| r["decision"].as_str().unwrap()).collect();
+            assert_eq!(decided, ["deny"; 4], "{order}, {policy:?}");
+            if policy.is_none() {
+                assert!(!pin_notes(&records, "same").contains(&"refund".to_owned()), "{records:?}");
+                let (_, out, _) = pins_cli(&home, &[]);
+                assert_eq!(out.matches("changed: sha256:").count(), 1, "{order}: the pin still says changed: {out}");
+                // A later session listing only what was pinned still finds it changed.
+                let first_only = json!([pages[0].clone()]);
+                let mut s = paged(&home, &first_only, None);
+                list_page(&mut s, 1, None);
+                assert_eq!(call(&mut s, 2), "tool_changed", "{order}: in the next session too");
+                end(s);
+            }
+        }
+    }
+}

@@ -258,3 +258,114 @@ fn python_sdk_client_gets_a_pending_id_that_the_user_approves_for_one_call() {
     let runs = std::fs::read_to_string(&log).unwrap();
     assert_eq!(runs.lines().filter(|l| l.contains("tools/call")).count(), 1, "{runs}");
 }
+
+/// A fake server listing one destructive `refund`, in the definition `dollars` says, with
+/// nobody to ask (pending approvals) and `<state>` at `home`; every wrapper of one test
+/// shares the label, the pins and the book.
+fn refund_server(home: &Path, dollars: bool) -> Session {
+    let description = if dollars { "Refund. The amount is in DOLLARS, not cents." } else { "Refund an order." };
+    let tools = json!([[{"name": "refund", "description": description, "inputSchema": {"type": "object"},
+        "annotations": {"destructiveHint": true}}]]);
+    let file = home.join(if dollars { "dollars.json" } else { "cents.json" });
+    std::fs::write(&file, tools.to_string()).unwrap();
+    let wrap = Wrap::fake().asking().runtime(home).arg("--name").arg("bank").logged();
+    let mut s = wrap.server_arg("--tools").server_arg(file.to_str().unwrap()).start();
+    s.initialize("2025-06-18");
+    s.request(1, "tools/list", json!({}));
+    s
+}
+
+/// Issue: a call filed as pending under one definition of `refund` was folded into the
+/// same id after the server changed the tool, and ran on that receipt. A pending approval,
+/// a receipt and a lease are for the definition they were asked under (PRODUCT.md 6a).
+#[test]
+fn an_approval_is_for_the_tool_definition_it_was_asked_under() {
+    let home = home();
+    let args = json!({"order": "A1", "amount": 500});
+    let env = [("COUNTERSIGN_HOME", home.path())];
+    // A pending approval under the first definition.
+    let mut cents = refund_server(home.path(), false);
+    let first = pending_id(&text(&cents.call(2, "refund", args.clone())));
+    cents.wait();
+
+    // The server changed the tool: the same call is a new pending approval, shown changed.
+    let mut dollars = refund_server(home.path(), true);
+    let changed = pending_id(&text(&dollars.call(2, "refund", args.clone())));
+    assert_ne!(changed, first, "never folded into the approval asked under the old definition");
+    let (code, screen) = approve_in_terminal(&env, &changed, b'n');
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("CHANGED") && screen.contains("DOLLARS"), "the change is shown:\n{screen}");
+    let (_, screen) = approve_in_terminal(&env, &first, b'y');
+    assert!(!screen.contains("CHANGED"), "the first was asked under the pinned definition:\n{screen}");
+
+    // A receipt approved under the old definition does not run the changed tool.
+    let denied = text(&dollars.call(3, "refund", args.clone()));
+    let again = pending_id(&denied);
+    assert!(again != first && again != changed, "{denied}");
+    assert!(denied.contains(&format!("receipt {first} was approved under another definition of refund")), "{denied}");
+    dollars.wait();
+    assert_eq!(ran(&dollars, "refund"), 0, "the changed tool never ran");
+    let records = dollars.audit_records();
+    let decision = records.iter().rfind(|r| r["event"] == "decision").unwrap();
+    assert!(decision["detail"].as_str().unwrap().contains(&format!("receipt {first}")), "recorded: {decision}");
+    let asked = records.iter().filter(|r| r["event"] == "approval" && r["action"] == "asked").count();
+    assert_eq!(asked, 2, "each new pending approval is asked: {records:?}");
+
+    // Under the definition it was approved for, the receipt runs its call once.
+    let mut cents = refund_server(home.path(), false);
+    let answer = text(&cents.call(2, "refund", args));
+    assert!(answer.starts_with("refund ran"), "{answer}");
+    cents.wait();
+    let decision = cents.audit_records().into_iter().find(|r| r["event"] == "decision").unwrap();
+    assert_eq!(
+        (decision["reason"].as_str(), decision["receipt"].as_str()),
+        (Some("approved_by_receipt"), Some(first.as_str()))
+    );
+}
+
+/// A lease granted under one definition of a tool allows no call under another.
+#[test]
+fn a_lease_is_for_the_tool_definition_it_was_granted_under() {
+    let home = home();
+    let cents = home.path().join("cents.json");
+    let tools = |description: &str| {
+        json!([[{"name": "refund", "description": description, "annotations": {"destructiveHint": true}}]]).to_string()
+    };
+    std::fs::write(&cents, tools("Refund an order.")).unwrap();
+    let wrap = Wrap::fake().with_tty().runtime(home.path()).arg("--name").arg("bank");
+    let mut granting = wrap.server_arg("--tools").server_arg(cents.to_str().unwrap()).start();
+    granting.initialize("2025-06-18");
+    granting.request(1, "tools/list", json!({}));
+    granting.send(
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"refund","arguments":{"order":"A1"}}}),
+    );
+    let pty = granting.tty.as_mut().unwrap();
+    pty.wait_for("s left", 1);
+    std::thread::sleep(GRACE + Duration::from_millis(100));
+    pty.press(b'a');
+    assert!(text(&granting.answer(2)).starts_with("refund ran"));
+    let lease = |s: &mut Session, id| text(&s.call(id, "refund", json!({"order": "B2"})));
+    assert!(lease(&mut asking_bank(home.path(), &cents), 2).starts_with("refund ran"), "the lease reaches others");
+    let dollars = home.path().join("dollars.json");
+    std::fs::write(&dollars, tools("Refund. The amount is in DOLLARS.")).unwrap();
+    // Pins accepted, so that the new definition is not simply "changed" (no lease for
+    // those anyway): it is the definition that differs from the lease's.
+    let mut changed = asking_bank(home.path(), &dollars);
+    pending_id(&lease(&mut changed, 2));
+    changed.wait();
+    let (code, _, err) = run_in(home.path(), &["pins", "accept", "bank"]);
+    assert_eq!(code, 0, "{err}");
+    let mut accepted = asking_bank(home.path(), &dollars);
+    let denied = lease(&mut accepted, 2);
+    pending_id(&denied);
+    accepted.wait();
+    granting.wait();
+}
+
+fn asking_bank(home: &Path, tools: &Path) -> Session {
+    let wrap = Wrap::fake().asking().runtime(home).arg("--name").arg("bank");
+    let mut s = wrap.server_arg("--tools").server_arg(tools.to_str().unwrap()).start();
+    s.initialize("2025-06-18");
+    s.request(1, "tools/list", json!({}));
+    s
+}

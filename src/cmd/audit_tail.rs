@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use super::approvals::list::short_digest;
 use crate::cli::DecisionFilter;
 use crate::core::policy::Pattern;
-use crate::core::sanitize::{inert_cut, is_unsafe};
+use crate::core::sanitize::{inert_cut, json_escaped};
 use crate::edge::audit_log::day_files;
 use crate::Error;
 
@@ -161,26 +161,12 @@ pub(super) fn run(opts: Options) -> Result<i32, Error> {
 }
 
 /// A raw record line as JSON that is safe on a terminal: C1, bidi, zero-width and the
-/// other characters [`is_unsafe`] names written as `\uXXXX` escapes (valid JSON, the
+/// other characters `sanitize::is_unsafe` names written as `\uXXXX` escapes (valid JSON, the
 /// same value). A line with raw controls outside its strings is written anew.
 fn inert_json(line: &[u8], record: &Json) -> String {
     let text = String::from_utf8_lossy(line);
     let text = if text.chars().any(|c| c < ' ') { Cow::Owned(record.to_string()) } else { text };
-    if !text.chars().any(is_unsafe) {
-        return text.into_owned();
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if is_unsafe(c) {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    json_escaped(&text).into_owned()
 }
 
 /// One tool of a `tools` record: its class, and what its pin says when it is news (a
@@ -192,7 +178,10 @@ fn tool_shown(t: &Json) -> String {
     match t["pin"].as_str() {
         Some("new") => format!("{name}{class} (new, pinned)"),
         Some("changed") => {
-            format!("{name}{class} (CHANGED: pinned {}, listed {})", short("pinned_digest"), short("listed_digest"))
+            // Listed as pinned, but another definition seen earlier was never accepted.
+            let seen = t.get("seen_digest").map(|_| format!(", not accepted {}", short("seen_digest")));
+            let (pinned, listed) = (short("pinned_digest"), short("listed_digest"));
+            format!("{name}{class} (CHANGED: pinned {pinned}, listed {listed}{})", seen.unwrap_or_default())
         }
         Some("accepted") => format!("{name} (accepted: {} -> {})", short("pinned_digest"), short("accepted_digest")),
         _ => format!("{name}{class}"),

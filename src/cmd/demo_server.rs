@@ -15,6 +15,9 @@
 //!   --list-changed      after the first tools/call, mark `read_file` destructive and notify
 //!   --slow-list MS      wait MS milliseconds before answering `tools/list`
 //!   --stderr TEXT       write TEXT to stderr at start
+//!   --tools FILE        list the tools FILE holds, read again at every `tools/list`: a
+//!                       JSON array of pages, each an array of tool definitions (the
+//!                       cursor of page N is "N"); any tool listed there answers a call
 //!
 //! Tool `ask_client` sends the client a `sampling/createMessage` request with id 1 (the id
 //! a client request may use at the same time) and answers with what the client replied.
@@ -42,6 +45,7 @@ struct Opts {
     list_changed: bool,
     slow_list: u64,
     stderr: Option<String>,
+    tools: Option<String>,
 }
 
 fn tools(changed: bool) -> Vec<Value> {
@@ -74,6 +78,7 @@ pub(super) fn run(args: Vec<String>) -> i32 {
             "--list-changed" => o.list_changed = true,
             "--slow-list" => o.slow_list = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
             "--stderr" => o.stderr = args.next(),
+            "--tools" => o.tools = args.next(),
             other => {
                 tracing::error!("demo-server: unknown flag {other}");
                 return crate::EXIT_FAILURE;
@@ -128,8 +133,15 @@ pub(super) fn run(args: Vec<String>) -> i32 {
             "tools/list" => {
                 std::thread::sleep(Duration::from_millis(o.slow_list));
                 let all = tools(changed);
-                if o.paginate {
-                    let at: usize = msg["params"]["cursor"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0);
+                let at: usize = msg["params"]["cursor"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0);
+                if let Some(file) = &o.tools {
+                    let pages: Vec<Value> = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+                    let mut page = json!({ "tools": pages[at] });
+                    if at + 1 < pages.len() {
+                        page["nextCursor"] = json!((at + 1).to_string());
+                    }
+                    page
+                } else if o.paginate {
                     let mut page = json!({"tools": [all[at].clone()]});
                     if at + 1 < all.len() {
                         page["nextCursor"] = json!((at + 1).to_string());

@@ -36,6 +36,13 @@ const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 /// Characters in a short id (30 random bits).
 pub const ID_CHARS: usize = 6;
 
+/// The tool definition an entry of the book is bound to (PRODUCT.md section 6a,
+/// "Binding"): `sha256:…` of the pinned members of the definition the server listed
+/// (`core::pins::Definition::digest`), or `None` for a tool this process never saw
+/// listed. An entry decides only calls under the same definition; an entry written before
+/// entries were bound holds `None` and so matches no call of a listed tool.
+pub type DefinitionDigest = Option<String>;
+
 /// A span of seconds as the operator reads it at a glance: `45s`, `12m`, `1h05m` (how
 /// long an approval has waited, or has left).
 pub fn span(secs: u64) -> String {
@@ -97,6 +104,9 @@ pub struct Pending {
     pub tool: String,
     /// `sha256:…` of the exact payload (PRODUCT.md section 5).
     pub digest: String,
+    /// The digest of the tool's definition the call was asked under (see [`DefinitionDigest`]).
+    #[serde(default)]
+    pub definition: DefinitionDigest,
     /// What the prompt shows; its arguments are redacted (the digest still names the real
     /// payload).
     pub held: Held,
@@ -117,6 +127,7 @@ pub struct NewPending {
     pub label: String,
     pub tool: String,
     pub digest: String,
+    pub definition: DefinitionDigest,
     /// Arguments may be the real ones: they are redacted before they are stored.
     pub held: Held,
     pub audit_dir: String,
@@ -132,6 +143,9 @@ pub struct Receipt {
     pub label: String,
     pub tool: String,
     pub digest: String,
+    /// The definition of the tool the approved call was asked under.
+    #[serde(default)]
+    pub definition: DefinitionDigest,
     /// Who approved, and where: `operator:<user>@cli`, `…@console`, `…@tty`.
     pub by: String,
     pub approved: i64,
@@ -145,6 +159,10 @@ pub struct Lease {
     pub id: String,
     pub label: String,
     pub tool: String,
+    /// The definition of the tool the lease was granted under: it allows calls under that
+    /// definition only.
+    #[serde(default)]
+    pub definition: DefinitionDigest,
     pub by: String,
     pub granted: i64,
     pub expires: i64,
@@ -228,6 +246,7 @@ struct About<'a> {
     label: &'a str,
     tool: &'a str,
     digest: Option<&'a str>,
+    definition: Option<&'a str>,
     audit_dir: &'a str,
 }
 
@@ -235,6 +254,9 @@ fn change(about: About<'_>, action: Action, by: &str, expires: Option<i64>, extr
     let mut fields = json!({"id": about.id, "action": action.as_str(), "tool": about.tool, "by": by});
     if let Some(digest) = about.digest {
         fields["digest"] = json!(digest);
+    }
+    if let Some(definition) = about.definition {
+        fields["definition"] = json!(definition);
     }
     if let Some(expires) = expires {
         fields["expires"] = json!(rfc3339_micros(expires));
@@ -253,26 +275,51 @@ fn change(about: About<'_>, action: Action, by: &str, expires: Option<i64>, extr
 
 impl<'a> About<'a> {
     /// What a change says about a pending approval or a receipt: the call they are for.
-    fn call(id: &'a str, label: &'a str, tool: &'a str, digest: &'a str, audit_dir: &'a str) -> About<'a> {
-        About { id, label, tool, digest: Some(digest), audit_dir }
+    fn call(
+        id: &'a str,
+        label: &'a str,
+        tool: &'a str,
+        digest: &'a str,
+        definition: &'a DefinitionDigest,
+        audit_dir: &'a str,
+    ) -> About<'a> {
+        About { id, label, tool, digest: Some(digest), definition: definition.as_deref(), audit_dir }
     }
 }
 
 impl Pending {
     fn about(&self) -> About<'_> {
-        About::call(&self.id, &self.label, &self.tool, &self.digest, &self.audit_dir)
+        About::call(&self.id, &self.label, &self.tool, &self.digest, &self.definition, &self.audit_dir)
+    }
+
+    /// Is this the pending approval of exactly this call, under this definition?
+    fn is_for(&self, label: &str, tool: &str, digest: &str, definition: &DefinitionDigest) -> bool {
+        self.label == label && self.tool == tool && self.digest == digest && &self.definition == definition
     }
 }
 
 impl Receipt {
     fn about(&self) -> About<'_> {
-        About::call(&self.id, &self.label, &self.tool, &self.digest, &self.audit_dir)
+        About::call(&self.id, &self.label, &self.tool, &self.digest, &self.definition, &self.audit_dir)
+    }
+
+    /// Is this the receipt of exactly this call, whatever the definition?
+    fn is_for(&self, label: &str, tool: &str, digest: &str) -> bool {
+        self.label == label && self.tool == tool && self.digest == digest
     }
 }
 
 impl Lease {
     fn about(&self) -> About<'_> {
-        About { id: &self.id, label: &self.label, tool: &self.tool, digest: None, audit_dir: &self.audit_dir }
+        let definition = self.definition.as_deref();
+        About {
+            id: &self.id,
+            label: &self.label,
+            tool: &self.tool,
+            digest: None,
+            definition,
+            audit_dir: &self.audit_dir,
+        }
     }
 }
 
@@ -386,7 +433,8 @@ impl Book {
     }
 
     /// Files a pending approval for a call nobody answered. When a live one for the same
-    /// label, tool and digest exists, that one's id comes back (`fresh` false, no change).
+    /// label, tool, digest and definition exists, that one's id comes back (`fresh` false,
+    /// no change): a call under another definition of the tool is a new pending approval.
     /// The arguments are redacted here. `id` makes new ids; one already in use is never
     /// handed out.
     pub fn ask(
@@ -396,9 +444,7 @@ impl Book {
         now: i64,
     ) -> Result<(String, bool, Vec<Change>), BookError> {
         let mut changes = self.prune(now);
-        if let Some(p) =
-            self.pending.iter().find(|p| p.label == new.label && p.tool == new.tool && p.digest == new.digest)
-        {
+        if let Some(p) = self.pending.iter().find(|p| p.is_for(&new.label, &new.tool, &new.digest, &new.definition)) {
             return Ok((p.id.clone(), false, changes));
         }
         if self.pending.len() >= MAX_PENDING {
@@ -412,6 +458,7 @@ impl Book {
             label: new.label,
             tool: new.tool,
             digest: new.digest,
+            definition: new.definition,
             held,
             asked: now,
             lapses: now.saturating_add(PENDING_LIFETIME),
@@ -425,39 +472,60 @@ impl Book {
         Ok((id, true, changes))
     }
 
-    /// What allows this call without asking: a live receipt for exactly this label, tool
-    /// and digest first (removed: it runs one call, a `consumed` change), else, when
-    /// `leases`, a live lease on the label and tool (kept, no change).
+    /// What allows this call without asking: a live receipt for exactly this label, tool,
+    /// digest and definition first (removed: it runs one call, a `consumed` change), else,
+    /// when `leases`, a live lease on the label and tool granted under this definition
+    /// (kept, no change). A receipt or lease bound to another definition of the tool
+    /// allows nothing ([`Book::bound_elsewhere`] names it).
     pub fn take(
         &mut self,
         label: &str,
         tool: &str,
         digest: &str,
+        definition: &DefinitionDigest,
         leases: bool,
         now: i64,
     ) -> (Option<Grant>, Vec<Change>) {
         let mut changes = self.prune(now);
-        if let Some(at) = self.receipts.iter().position(|r| r.label == label && r.tool == tool && r.digest == digest) {
+        let exact = |r: &Receipt| r.is_for(label, tool, digest) && &r.definition == definition;
+        if let Some(at) = self.receipts.iter().position(exact) {
             let r = self.receipts.remove(at);
             changes.push(change(r.about(), Action::Consumed, &r.by, Some(r.expires), &[]));
             self.close(vec![Closed { id: r.id.clone(), how: "consumed".into(), at: now }], now);
             return (Some(Grant::Receipt { id: r.id, by: r.by }), changes);
         }
         if leases {
-            if let Some(l) = self.leases.iter().find(|l| l.label == label && l.tool == tool) {
+            if let Some(l) =
+                self.leases.iter().find(|l| l.label == label && l.tool == tool && &l.definition == definition)
+            {
                 return (Some(Grant::Lease { id: l.id.clone(), by: l.by.clone() }), changes);
             }
         }
         (None, changes)
     }
 
-    /// Grants a lease on `tool` of `label`, replacing an older one on the same pair (that
-    /// one is revoked). Returns the new lease's id.
+    /// The live receipt for this call that was approved under another definition of the
+    /// tool, if any: it is not used ([`Book::take`]), and the caller says so.
+    pub fn bound_elsewhere(
+        &self,
+        label: &str,
+        tool: &str,
+        digest: &str,
+        definition: &DefinitionDigest,
+        now: i64,
+    ) -> Option<&Receipt> {
+        self.receipts.iter().find(|r| now < r.expires && r.is_for(label, tool, digest) && &r.definition != definition)
+    }
+
+    /// Grants a lease on `tool` of `label` under `definition`, replacing an older one on
+    /// the same pair (that one is revoked). Returns the new lease's id.
+    #[allow(clippy::too_many_arguments)]
     pub fn grant_lease(
         &mut self,
         mut id: impl FnMut() -> String,
         label: &str,
         tool: &str,
+        definition: &DefinitionDigest,
         by: &str,
         audit_dir: &str,
         now: i64,
@@ -480,6 +548,7 @@ impl Book {
             id: id.clone(),
             label: label.to_owned(),
             tool: tool.to_owned(),
+            definition: definition.clone(),
             by: by.to_owned(),
             granted: now,
             expires: now.saturating_add(LEASE_LIFETIME),
@@ -527,6 +596,7 @@ impl Book {
             label: p.label,
             tool: p.tool,
             digest: p.digest,
+            definition: p.definition,
             by: by.to_owned(),
             approved: now,
             expires: now.saturating_add(RECEIPT_LIFETIME),

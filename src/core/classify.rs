@@ -19,7 +19,7 @@ pub enum Class {
 impl Class {
     /// How much harm a call of this class can do, for "the most dangerous of its classes"
     /// (PRODUCT.md section 8).
-    fn danger(self) -> u8 {
+    pub fn danger(self) -> u8 {
         match self {
             Class::ReadOnly => 0,
             Class::Write => 1,
@@ -121,13 +121,17 @@ pub fn read_page(result: &Value<'_>) -> (Vec<Tool>, Option<String>) {
 /// The tools this process has learned.
 #[derive(Debug, Default)]
 pub struct Registry {
+    /// Each tool as its latest listing entry gives it (its `class` is what that entry says).
     tools: HashMap<String, Tool>,
     /// True after a whole listing was seen and no `list_changed` came since: a tool that is
     /// missing then really is unknown.
     complete: bool,
-    /// Names listed so far in the listing being read: a tool listed twice takes the most
-    /// dangerous of its classes.
-    this_listing: std::collections::HashSet<String>,
+    /// The most dangerous class each tool was listed with in this session, on any page of
+    /// any listing, before or after a `list_changed`: a tool listed more than once takes
+    /// the most dangerous of its classes (PRODUCT.md section 8), so a later listing never
+    /// lowers it. Only the operator accepting the tool's changed definition does
+    /// ([`Registry::accept`]).
+    floor: HashMap<String, Class>,
 }
 
 impl Registry {
@@ -138,10 +142,20 @@ impl Registry {
     /// The class of `name`, or `None` when the gate should list the tools first.
     pub fn class(&self, name: &str) -> Option<Class> {
         match self.tools.get(name) {
-            Some(tool) => Some(tool.class),
+            Some(tool) => {
+                Some(self.floor.get(name).copied().filter(|f| f.danger() > tool.class.danger()).unwrap_or(tool.class))
+            }
             None if self.complete => Some(Class::Unknown),
             None => None,
         }
+    }
+
+    /// The operator accepted a definition of `name` whose class is `class` (`p`): from
+    /// now on the tool has that class and its latest listing's, whichever is more
+    /// dangerous, and rises again from there.
+    pub fn accept(&mut self, name: &str, class: Class) {
+        let listed = self.tools.get(name).map_or(class, |tool| tool.class);
+        self.floor.insert(name.to_owned(), if listed.danger() > class.danger() { listed } else { class });
     }
 
     pub fn is_complete(&self) -> bool {
@@ -152,9 +166,6 @@ impl Registry {
     /// cursor, `last` when the answer has no `nextCursor`. A one-page listing is complete.
     /// Returns the tools whose definition is new or changed.
     pub fn learn(&mut self, tools: Vec<Tool>, first: bool, last: bool) -> Vec<Tool> {
-        if first {
-            self.this_listing.clear();
-        }
         let mut changed = Vec::new();
         for tool in tools {
             self.insert(tool, &mut changed);
@@ -168,7 +179,6 @@ impl Registry {
     /// Learns a whole listing gathered page by page: replaces everything known.
     pub fn replace(&mut self, tools: Vec<Tool>) -> Vec<Tool> {
         let old = std::mem::take(&mut self.tools);
-        self.this_listing.clear();
         let mut changed = Vec::new();
         for tool in tools {
             let same = old.get(&tool.name).is_some_and(|t| t.digest == tool.digest);
@@ -179,26 +189,25 @@ impl Registry {
         changed
     }
 
-    /// Adds one listed tool; a second listing of a name in the same listing keeps the
-    /// more dangerous class.
-    fn insert(&mut self, mut tool: Tool, changed: &mut Vec<Tool>) {
-        let again = !self.this_listing.insert(tool.name.clone());
-        if let Some(known) = self.tools.get(&tool.name) {
-            if again && known.class.danger() > tool.class.danger() {
-                tool.class = known.class;
-            }
-            if known.digest == tool.digest && known.class == tool.class {
-                return;
-            }
+    /// Adds one listed tool. `changed` gets it, with the class it now has, when its
+    /// definition is news.
+    fn insert(&mut self, tool: Tool, changed: &mut Vec<Tool>) {
+        let floor = self.floor.entry(tool.name.clone()).or_insert(tool.class);
+        if tool.class.danger() > floor.danger() {
+            *floor = tool.class;
         }
-        changed.push(tool.clone());
+        let class = *floor;
+        let known = self.tools.get(&tool.name);
+        if !known.is_some_and(|known| known.digest == tool.digest && known.class == tool.class) {
+            changed.push(Tool { class, ..tool.clone() });
+        }
         self.tools.insert(tool.name.clone(), tool);
     }
 
-    /// After `notifications/tools/list_changed`: nothing known can be trusted any more.
+    /// After `notifications/tools/list_changed`: nothing known can be trusted any more
+    /// (but the classes the tools had stay their floor).
     pub fn invalidate(&mut self) {
         self.tools.clear();
-        self.this_listing.clear();
         self.complete = false;
     }
 }
@@ -281,10 +290,15 @@ mod tests {
         reg.learn(first, true, false);
         reg.learn(second.clone(), false, true);
         assert_eq!(reg.class("a"), Some(Class::Destructive), "across the pages of one listing too");
-        reg.learn(second, true, true);
-        assert_eq!(reg.class("a"), Some(Class::ReadOnly), "a new listing starts over");
+        reg.learn(second.clone(), true, true);
+        assert_eq!(reg.class("a"), Some(Class::Destructive), "a new listing does not lower it");
+        reg.invalidate();
+        reg.replace(second.clone());
+        assert_eq!(reg.class("a"), Some(Class::Destructive), "nor one after list_changed");
+        reg.accept("a", Class::ReadOnly);
+        assert_eq!(reg.class("a"), Some(Class::ReadOnly), "the operator accepting the definition does");
         reg.replace(tools);
-        assert_eq!(reg.class("a"), Some(Class::Destructive));
+        assert_eq!(reg.class("a"), Some(Class::Destructive), "and it rises again from there");
     }
 
     #[test]
@@ -292,9 +306,12 @@ mod tests {
         let mut reg = Registry::default();
         let (v1, _) = page(r#"{"tools":[{"name":"a","annotations":{"readOnlyHint":true}}]}"#);
         let (v2, _) = page(r#"{"tools":[{"name":"a"}]}"#);
-        reg.learn(v1, true, true);
+        reg.learn(v1.clone(), true, true);
         let changed = reg.learn(v2, true, true);
         assert_eq!(changed[0].class, Class::Destructive);
         assert_eq!(reg.class("a"), Some(Class::Destructive));
+        let changed = reg.learn(v1, true, true);
+        assert_eq!(changed[0].class, Class::Destructive, "reported with the class it keeps");
+        assert_eq!(reg.lookup("a").map(|t| t.class), Some(Class::ReadOnly), "as its latest entry says");
     }
 }

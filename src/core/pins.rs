@@ -99,8 +99,6 @@ pub enum Update {
     New { tool: String, definition: Definition },
     /// A tool whose definition differs from its pin: remember the newer one as `seen`.
     Seen { tool: String, definition: Definition },
-    /// A tool listed again as pinned: a `seen` definition is no longer what it lists.
-    Same { tool: String },
     /// The operator accepted the tool's listed definition: it is the pin from now on.
     Accept { tool: String, definition: Definition },
 }
@@ -118,7 +116,8 @@ pub fn apply(pins: &mut Pins, update: &Update, at: &str) -> bool {
             true
         }
         Update::Seen { tool, definition } => match pins.get_mut(tool) {
-            Some(pin) if pin.pinned.digest == definition.digest => pin.seen.take().is_some(),
+            // Listed as pinned: nothing to remember, and a `seen` one stays until accepted.
+            Some(pin) if pin.pinned.digest == definition.digest => false,
             Some(pin) if pin.seen.as_ref().is_some_and(|s| s.definition.digest == definition.digest) => false,
             Some(pin) => {
                 pin.seen = Some(Seen { definition: definition.clone(), seen_at: at.to_owned() });
@@ -126,7 +125,6 @@ pub fn apply(pins: &mut Pins, update: &Update, at: &str) -> bool {
             }
             None => apply(pins, &Update::New { tool: tool.clone(), definition: definition.clone() }, at),
         },
-        Update::Same { tool } => pins.get_mut(tool).is_some_and(|pin| pin.seen.take().is_some()),
         Update::Accept { tool, definition } => {
             let pin = Pin { pinned: definition.clone(), pinned_at: at.to_owned(), seen: None };
             pins.insert(tool.clone(), pin.clone()) != Some(pin)

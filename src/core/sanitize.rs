@@ -46,6 +46,31 @@ pub fn inert(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// JSON text with every character [`is_unsafe`] names at or above DEL written as a
+/// `\uXXXX` escape (UTF-16 units beyond the BMP): the same JSON value, but one that line
+/// readers splitting on U+2028, U+2029 or U+0085 keep as one line and that a terminal
+/// shows in order. `json` must be valid JSON text (its C0 controls are already escaped,
+/// and every such character stands inside a string, where an escape means the same).
+pub fn json_escaped(json: &str) -> Cow<'_, str> {
+    // Every character escaped here is DEL or beyond it: most lines are ASCII, so a
+    // byte scan settles them.
+    if json.bytes().all(|b| b < 0x7f) || !json.chars().any(is_unsafe) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_unsafe(c) && c >= '\u{7f}' {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `inert(text)` cut to at most `max` characters, with a marker when cut.
 pub fn inert_cut(text: &str, max: usize) -> String {
     let safe = inert(text);

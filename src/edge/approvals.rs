@@ -135,6 +135,7 @@ mod tests {
             label: "bank".into(),
             tool: "refund".into(),
             digest: D1.into(),
+            definition: None,
             held,
             audit_dir: "/audit".into(),
             session: "s".into(),
@@ -170,7 +171,7 @@ mod tests {
         let store = Store::in_dir(tmp.path());
         approved(&store);
         let (grant, lapsed) =
-            store.update(T0 + 600_000_000, |b| b.take("bank", "refund", D1, true, T0 + 600_000_000).0).unwrap();
+            store.update(T0 + 600_000_000, |b| b.take("bank", "refund", D1, &None, true, T0 + 600_000_000).0).unwrap();
         assert_eq!(grant, None);
         assert_eq!(lapsed.len(), 1);
         assert!(store.read().unwrap().receipts.is_empty(), "the lapse is written back");
@@ -185,7 +186,10 @@ mod tests {
         fs::set_permissions(store.path(), fs::Permissions::from_mode(0o640)).unwrap();
         let err = store.read().unwrap_err().to_string();
         assert!(err.contains(&named) && err.contains("open to other users"), "{err}");
-        assert!(store.update(T0, |b| b.take("bank", "refund", D1, true, T0)).is_err(), "nothing is taken from it");
+        assert!(
+            store.update(T0, |b| b.take("bank", "refund", D1, &None, true, T0)).is_err(),
+            "nothing is taken from it"
+        );
         fs::set_permissions(store.path(), fs::Permissions::from_mode(0o600)).unwrap();
         fs::write(store.path(), "{\"v\":1,\"pending\":[").unwrap();
         let err = store.update(T0, |b| b.prune(T0)).unwrap_err().to_string();
@@ -212,7 +216,7 @@ mod tests {
                     let barrier = barrier.clone();
                     std::thread::spawn(move || {
                         barrier.wait();
-                        store.update(T0 + 1, |b| b.take("bank", "refund", D1, false, T0 + 1).0).unwrap().0
+                        store.update(T0 + 1, |b| b.take("bank", "refund", D1, &None, false, T0 + 1).0).unwrap().0
                     })
                 })
                 .collect();

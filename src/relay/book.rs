@@ -39,7 +39,8 @@ pub(super) enum Step {
 
 /// What came back, with the changes to record.
 pub(super) enum Done {
-    Consulted(Ticket, Option<Grant>),
+    /// What allowed the call, and a receipt for it bound to another definition.
+    Consulted(Ticket, Option<Grant>, Option<String>),
     Filed(Ticket, Result<String, String>),
     Changes(Vec<Change>),
 }
@@ -74,7 +75,7 @@ impl Book {
             Ok(store) => store,
             Err(why) => {
                 return match step {
-                    Step::Consult(ticket, _) => vec![Done::Consulted(ticket, None)],
+                    Step::Consult(ticket, _) => vec![Done::Consulted(ticket, None, None)],
                     Step::File(ticket, _) => vec![Done::Filed(ticket, Err(why.clone()))],
                     Step::GrantLease(_) => Vec::new(),
                 };
@@ -82,19 +83,27 @@ impl Book {
         };
         match step {
             Step::Consult(ticket, c) => {
-                match store.update(now, |book| book.take(&self.label, &c.tool, &c.digest, c.leases, now)) {
-                    Ok(((grant, mut changes), lapsed)) => {
+                let take = |book: &mut crate::core::approvals::Book| {
+                    let (grant, changes) = book.take(&self.label, &c.tool, &c.digest, &c.definition, c.leases, now);
+                    let elsewhere = match grant {
+                        None => book.bound_elsewhere(&self.label, &c.tool, &c.digest, &c.definition, now),
+                        Some(_) => None,
+                    };
+                    (grant, elsewhere.map(|r| r.id.clone()), changes)
+                };
+                match store.update(now, take) {
+                    Ok(((grant, elsewhere, mut changes), lapsed)) => {
                         changes.extend(lapsed);
                         let grant = grant.map(|g| match g {
                             crate::core::approvals::Grant::Receipt { id, by } => Grant::Receipt { id, by },
                             crate::core::approvals::Grant::Lease { id, .. } => Grant::Lease { id },
                         });
-                        vec![Done::Changes(changes), Done::Consulted(ticket, grant)]
+                        vec![Done::Changes(changes), Done::Consulted(ticket, grant, elsewhere)]
                     }
                     Err(e) => {
                         // Nothing is granted from a book that cannot be read; the operator is still asked.
                         tracing::error!("{e}");
-                        vec![Done::Consulted(ticket, None)]
+                        vec![Done::Consulted(ticket, None, None)]
                     }
                 }
             }
@@ -103,6 +112,7 @@ impl Book {
                     label: self.label.clone(),
                     tool: f.tool,
                     digest: f.digest,
+                    definition: f.definition,
                     held: f.held,
                     audit_dir: self.audit_dir.clone(),
                     session: self.session.clone(),
@@ -125,6 +135,7 @@ impl Book {
                         || ids.next().unwrap_or_default(),
                         &self.label,
                         &lease.tool,
+                        &lease.definition,
                         &lease.by,
                         &self.audit_dir,
                         now,

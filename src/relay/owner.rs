@@ -128,8 +128,8 @@ where
                 match back {
                     Back::Asked(ticket, asked) => owner.session.asked(ticket, asked, now, &mut owner.out),
                     Back::Recorded(ticket, written) => owner.session.recorded(ticket, written, now, &mut owner.out),
-                    Back::Book(Done::Consulted(ticket, grant)) => {
-                        owner.session.consulted(ticket, grant, now, &mut owner.out)
+                    Back::Book(Done::Consulted(ticket, grant, elsewhere)) => {
+                        owner.session.consulted(ticket, grant, elsewhere, now, &mut owner.out)
                     }
                     Back::Book(Done::Filed(ticket, filed)) => owner.session.filed(ticket, filed, now, &mut owner.out),
                     Back::Book(Done::Changes(changes)) => {
@@ -277,7 +277,7 @@ impl Owner {
             None => step,
         };
         let done = match step {
-            Step::Consult(ticket, _) => Done::Consulted(ticket, None),
+            Step::Consult(ticket, _) => Done::Consulted(ticket, None, None),
             Step::File(ticket, _) => Done::Filed(ticket, Err("no approval book in this session".to_owned())),
             Step::GrantLease(_) => return,
         };

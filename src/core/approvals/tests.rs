@@ -23,6 +23,7 @@ fn new(tool: &str, digest: &str) -> NewPending {
         label: "bank".into(),
         tool: tool.into(),
         digest: digest.into(),
+        definition: None,
         held,
         audit_dir: "/audit".into(),
         session: "s1".into(),
@@ -173,14 +174,14 @@ fn an_approval_is_a_receipt_consumed_exactly_once() {
     let again = book.approve(&id, "op", T0 + 61 * SEC).unwrap_err();
     assert_eq!(again, BookError::Decided { id: id.clone(), how: "approved".into() });
     // Another digest, tool or label is not this call.
-    assert_eq!(book.take("bank", "refund", D2, true, T0 + 62 * SEC).0, None);
-    assert_eq!(book.take("bank", "charge", D1, true, T0 + 62 * SEC).0, None);
-    assert_eq!(book.take("shop", "refund", D1, true, T0 + 62 * SEC).0, None);
-    let (grant, changes) = book.take("bank", "refund", D1, true, T0 + 63 * SEC);
+    assert_eq!(book.take("bank", "refund", D2, &None, true, T0 + 62 * SEC).0, None);
+    assert_eq!(book.take("bank", "charge", D1, &None, true, T0 + 62 * SEC).0, None);
+    assert_eq!(book.take("shop", "refund", D1, &None, true, T0 + 62 * SEC).0, None);
+    let (grant, changes) = book.take("bank", "refund", D1, &None, true, T0 + 63 * SEC);
     assert_eq!(grant, Some(Grant::Receipt { id: id.clone(), by: "operator:alice@cli".into() }));
     assert_eq!(actions(&changes), ["consumed"]);
     assert_eq!(record(&changes[0])["by"], "operator:alice@cli");
-    let (grant, changes) = book.take("bank", "refund", D1, true, T0 + 64 * SEC);
+    let (grant, changes) = book.take("bank", "refund", D1, &None, true, T0 + 64 * SEC);
     assert_eq!((grant, changes.len()), (None, 0), "a receipt runs one call");
     let err = book.approve(&id, "op", T0 + 65 * SEC).unwrap_err();
     assert_eq!(err, BookError::Decided { id, how: "consumed".into() });
@@ -192,11 +193,11 @@ fn a_receipt_lapses_after_ten_minutes() {
     let id = asked(&mut book, "refund", D1, T0);
     book.approve(&id, "op", T0).unwrap();
     assert_eq!(book.live(T0 + 600 * SEC - 1).receipts.len(), 1);
-    let (grant, changes) = book.take("bank", "refund", D1, true, T0 + 600 * SEC);
+    let (grant, changes) = book.take("bank", "refund", D1, &None, true, T0 + 600 * SEC);
     assert_eq!(grant, None);
     assert_eq!(actions(&changes), ["lapsed"]);
     assert!(book.receipts.is_empty());
-    let (grant, _) = book.take("bank", "refund", D1, true, T0 + 600 * SEC - 1);
+    let (grant, _) = book.take("bank", "refund", D1, &None, true, T0 + 600 * SEC - 1);
     assert_eq!(grant, None, "and a lapsed receipt never comes back");
 }
 
@@ -216,40 +217,41 @@ fn a_denied_pending_or_receipt_authorizes_nothing() {
     let id = asked(&mut book, "refund", D2, T0);
     book.approve(&id, "op", T0 + SEC).unwrap();
     assert_eq!(actions(&book.deny(&id, "op", None, T0 + 2 * SEC).unwrap()), ["denied"]);
-    assert_eq!(book.take("bank", "refund", D2, true, T0 + 3 * SEC).0, None);
+    assert_eq!(book.take("bank", "refund", D2, &None, true, T0 + 3 * SEC).0, None);
 }
 
 #[test]
 fn receipts_come_before_leases_and_leases_are_not_used_up() {
     let mut book = Book::default();
-    let (lease, changes) = book.grant_lease(ids(), "bank", "refund", "operator:a@tty", "/audit", T0);
+    let (lease, changes) = book.grant_lease(ids(), "bank", "refund", &None, "operator:a@tty", "/audit", T0);
     assert_eq!(actions(&changes), ["lease_granted"]);
     let r = record(&changes[0]);
     assert!(r.get("digest").is_none(), "no digest for a lease: {r}");
     assert_eq!(r["expires"], rfc3339_micros(T0 + 900 * SEC));
     let id = asked(&mut book, "refund", D1, T0);
     book.approve(&id, "operator:b@cli", T0).unwrap();
-    let (grant, _) = book.take("bank", "refund", D1, true, T0 + SEC);
+    let (grant, _) = book.take("bank", "refund", D1, &None, true, T0 + SEC);
     assert_eq!(grant, Some(Grant::Receipt { id, by: "operator:b@cli".into() }), "the exact approval first");
     for at in [2, 3] {
-        let (grant, changes) = book.take("bank", "refund", D1, true, T0 + at * SEC);
+        let (grant, changes) = book.take("bank", "refund", D1, &None, true, T0 + at * SEC);
         assert_eq!(grant, Some(Grant::Lease { id: lease.clone(), by: "operator:a@tty".into() }));
         assert!(changes.is_empty());
     }
-    assert_eq!(book.take("bank", "refund", D1, false, T0 + 4 * SEC).0, None, "leases off: none");
-    assert_eq!(book.take("bank", "charge", D1, true, T0 + 4 * SEC).0, None, "a lease is for one tool");
+    assert_eq!(book.take("bank", "refund", D1, &None, false, T0 + 4 * SEC).0, None, "leases off: none");
+    assert_eq!(book.take("bank", "charge", D1, &None, true, T0 + 4 * SEC).0, None, "a lease is for one tool");
 }
 
 #[test]
 fn a_lease_lapses_after_fifteen_minutes_and_a_new_one_replaces_the_old() {
     let mut book = Book::default();
-    let (old, _) = book.grant_lease(ids(), "bank", "refund", "op", "/audit", T0);
-    let (new_id, changes) = book.grant_lease(|| "newone".into(), "bank", "refund", "op2", "/audit", T0 + 60 * SEC);
+    let (old, _) = book.grant_lease(ids(), "bank", "refund", &None, "op", "/audit", T0);
+    let (new_id, changes) =
+        book.grant_lease(|| "newone".into(), "bank", "refund", &None, "op2", "/audit", T0 + 60 * SEC);
     assert_eq!(actions(&changes), ["lease_revoked", "lease_granted"]);
     assert_eq!(record(&changes[0])["id"], old.as_str());
     assert_eq!(book.leases.len(), 1);
-    assert!(book.take("bank", "refund", D1, true, T0 + 960 * SEC - 1).0.is_some());
-    let (grant, changes) = book.take("bank", "refund", D1, true, T0 + 960 * SEC);
+    assert!(book.take("bank", "refund", D1, &None, true, T0 + 960 * SEC - 1).0.is_some());
+    let (grant, changes) = book.take("bank", "refund", D1, &None, true, T0 + 960 * SEC);
     assert_eq!(grant, None);
     assert_eq!(actions(&changes), ["lapsed"]);
     assert_eq!(changes[0].id, new_id);
@@ -258,15 +260,15 @@ fn a_lease_lapses_after_fifteen_minutes_and_a_new_one_replaces_the_old() {
 #[test]
 fn leases_are_revoked_one_or_all() {
     let mut book = Book::default();
-    let (a, _) = book.grant_lease(|| "aaaaaa".into(), "bank", "refund", "op", "/audit", T0);
-    book.grant_lease(|| "bbbbbb".into(), "bank", "charge", "op", "/audit", T0);
-    book.grant_lease(|| "cccccc".into(), "shop", "order", "op", "/other", T0);
+    let (a, _) = book.grant_lease(|| "aaaaaa".into(), "bank", "refund", &None, "op", "/audit", T0);
+    book.grant_lease(|| "bbbbbb".into(), "bank", "charge", &None, "op", "/audit", T0);
+    book.grant_lease(|| "cccccc".into(), "shop", "order", &None, "op", "/other", T0);
     let err = book.revoke(Revoke::One("zzzzzz".into()), "op", T0).unwrap_err();
     assert!(err.to_string().contains("zzzzzz"), "{err}");
     let changes = book.revoke(Revoke::One(a.clone()), "operator:x@cli", T0 + SEC).unwrap();
     assert_eq!(actions(&changes), ["lease_revoked"]);
     assert_eq!(record(&changes[0])["by"], "operator:x@cli");
-    assert_eq!(book.take("bank", "refund", D1, true, T0 + 2 * SEC).0, None);
+    assert_eq!(book.take("bank", "refund", D1, &None, true, T0 + 2 * SEC).0, None);
     let changes = book.revoke(Revoke::All, "op", T0 + 3 * SEC).unwrap();
     assert_eq!(actions(&changes), ["lease_revoked", "lease_revoked"]);
     assert_eq!(changes.iter().map(|c| c.audit_dir.as_str()).collect::<Vec<_>>(), ["/audit", "/other"]);
@@ -292,6 +294,7 @@ fn the_book_is_bounded() {
             },
             "bank",
             "t",
+            &None,
             "op",
             "/a",
             T0 + 3_600 * SEC,
@@ -304,10 +307,53 @@ fn the_book_is_bounded() {
 fn the_book_round_trips_through_json() {
     let mut book = Book::default();
     let id = asked(&mut book, "refund", D1, T0);
-    book.grant_lease(ids(), "bank", "x", "op", "/a", T0);
+    book.grant_lease(ids(), "bank", "x", &None, "op", "/a", T0);
     let text = serde_json::to_string(&book).unwrap();
     assert!(text.starts_with(r#"{"v":1,"#), "{text}");
     let back: Book = serde_json::from_str(&text).unwrap();
     assert_eq!(back, book);
     assert_eq!(back.pending[0].id, id);
+}
+
+/// PRODUCT.md section 6a, "Binding": pending approvals, receipts and leases decide only
+/// calls under the definition of the tool they were asked under.
+#[test]
+fn an_approval_is_bound_to_the_tool_definition_it_was_asked_under() {
+    let v1: DefinitionDigest = Some("sha256:1111".into());
+    let v2: DefinitionDigest = Some("sha256:2222".into());
+    let mut book = Book::default();
+    let filed = |book: &mut Book, definition: &DefinitionDigest, now| {
+        let new = NewPending { definition: definition.clone(), ..new("refund", D1) };
+        book.ask(new, ids(), now).unwrap()
+    };
+    let (id, fresh, changes) = filed(&mut book, &v1, T0);
+    assert!(fresh);
+    assert_eq!(record(&changes[0])["definition"], "sha256:1111", "the asked record names it");
+    let (again, fresh, _) = filed(&mut book, &v1, T0 + SEC);
+    assert_eq!((again.as_str(), fresh), (id.as_str(), false), "the same call under the same definition folds");
+    let (other, fresh, changes) = filed(&mut book, &v2, T0 + 2 * SEC);
+    assert!(fresh && other != id, "another definition is a new pending approval");
+    assert_eq!(actions(&changes), ["asked"]);
+
+    let (receipt, _) = book.approve(&id, "operator:a@cli", T0 + 3 * SEC).unwrap();
+    assert_eq!(receipt.definition, v1);
+    assert_eq!(book.take("bank", "refund", D1, &v2, true, T0 + 4 * SEC).0, None, "not used under v2");
+    assert_eq!(book.take("bank", "refund", D1, &None, true, T0 + 4 * SEC).0, None, "nor for an unlisted tool");
+    assert_eq!(book.bound_elsewhere("bank", "refund", D1, &v2, T0 + 4 * SEC).map(|r| r.id.as_str()), Some(id.as_str()));
+    assert!(book.bound_elsewhere("bank", "refund", D1, &v1, T0 + 4 * SEC).is_none());
+    let (grant, changes) = book.take("bank", "refund", D1, &v1, true, T0 + 5 * SEC);
+    assert_eq!(grant, Some(Grant::Receipt { id, by: "operator:a@cli".into() }), "used under v1");
+    assert_eq!(record(&changes[0])["definition"], "sha256:1111");
+
+    let (lease, _) = book.grant_lease(ids(), "bank", "refund", &v1, "operator:a@tty", "/audit", T0);
+    assert_eq!(book.take("bank", "refund", D2, &v2, true, T0 + SEC).0, None, "a lease allows v1 calls only");
+    assert_eq!(
+        book.take("bank", "refund", D2, &v1, true, T0 + SEC).0,
+        Some(Grant::Lease { id: lease, by: "operator:a@tty".into() })
+    );
+
+    // A book written before entries were bound: its receipts and leases allow no listed tool.
+    let old = r#"{"v":1,"receipts":[{"id":"aaaaaa","label":"bank","tool":"refund","digest":"D","by":"op","approved":0,"expires":9000000000000000,"audit_dir":"/a"}],"leases":[{"id":"bbbbbb","label":"bank","tool":"refund","by":"op","granted":0,"expires":9000000000000000,"audit_dir":"/a"}]}"#;
+    let mut old: Book = serde_json::from_str(old).unwrap();
+    assert_eq!(old.take("bank", "refund", "D", &v1, true, T0).0, None);
 }

@@ -280,6 +280,12 @@ pub fn render_onto(head: &ChainHead, origin: &Origin, micros: i64, event: &Event
         None => {}
     }
     line.push('}');
+    // One record per line for every reader, and none reordered on a terminal
+    // (docs/audit.md, "Characters"): the hash is over the line as written.
+    if let std::borrow::Cow::Owned(escaped) = crate::core::sanitize::json_escaped(&line[start..]) {
+        line.truncate(start);
+        line.push_str(&escaped);
+    }
     *out = line;
     start
 }

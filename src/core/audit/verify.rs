@@ -399,6 +399,31 @@ mod tests {
         assert_eq!(verify(&[], None, None).unwrap().lines, 0);
     }
 
+    /// The separators, C1 and bidi characters a record may carry; written as escapes now.
+    const ODD: &str = "a\u{2028}b\u{2029}c\u{85}d\u{9b}e\u{202e}f\u{2066}g\u{200f}h";
+
+    #[test]
+    fn records_are_one_line_for_every_splitter_and_older_raw_ones_still_verify() {
+        let origin = Origin { session: "s".into(), server: "x".into() };
+        let event = Event::new("decision", json!({"tool": ODD}));
+        let line = render(&ChainHead::genesis(), &origin, DAY1, &event);
+        let splits = ['\n', '\r', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}'];
+        assert_eq!(line.split(|c| splits.contains(&c)).count(), 1, "{line}");
+        assert!(line.is_ascii(), "no raw bidi or C1 either: {line}");
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["tool"], ODD, "the same value");
+        let head = advance(&ChainHead::genesis(), &line);
+        let day = time::day(DAY1) + ".jsonl";
+        assert!(verify(&[(day.clone(), format!("{line}\n").into_bytes())], None, Some(&head)).is_ok());
+
+        // A file an earlier version wrote, with the characters raw, verifies as it is.
+        let raw = line.replace("\\u2028", "\u{2028}").replace("\\u202e", "\u{202e}").replace("\\u0085", "\u{85}");
+        assert!(raw.contains('\u{2028}') && raw.contains('\u{85}'), "{raw}");
+        let head = advance(&ChainHead::genesis(), &raw);
+        let s = verify(&[(day, format!("{raw}\n").into_bytes())], None, Some(&head)).unwrap();
+        assert_eq!(s.lines, 1);
+    }
+
     #[test]
     fn edited_line_is_found() {
         let (mut files, head) = log();

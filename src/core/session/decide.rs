@@ -122,19 +122,40 @@ impl Session {
             held.confirm = verdict.confirm;
         }
         held.stage = Stage::Consulting;
-        let consult =
-            Consult { tool: held.call.name.clone(), digest: held.call.digest.clone(), leases: changed.is_none() };
+        // What the book's entries for this call are bound to (PRODUCT.md section 6a).
+        held.definition = self.registry.lookup(&held.call.name).map(|tool| tool.pin.digest.clone());
+        let consult = Consult {
+            tool: held.call.name.clone(),
+            digest: held.call.digest.clone(),
+            definition: held.definition.clone(),
+            leases: changed.is_none(),
+        };
         out.push(Action::Consult(ticket, consult));
     }
 
     /// The approval book answered for `ticket`: a receipt or a lease allows the call, or
-    /// the operator is asked. An answer for a call withdrawn meanwhile changes nothing.
-    pub fn consulted(&mut self, ticket: Ticket, grant: Option<Grant>, now: Now, out: &mut Vec<Action>) {
+    /// the operator is asked. `elsewhere` names a receipt for this very call that was
+    /// approved under another definition of the tool: not used, and the decision says so.
+    /// An answer for a call withdrawn meanwhile changes nothing.
+    pub fn consulted(
+        &mut self,
+        ticket: Ticket,
+        grant: Option<Grant>,
+        elsewhere: Option<String>,
+        now: Now,
+        out: &mut Vec<Action>,
+    ) {
         let Some(held) = self.requests.held_mut(ticket) else {
             return;
         };
         if held.stage != Stage::Consulting {
             return;
+        }
+        if let Some(id) = elsewhere {
+            let tool = inert(&held.call.name);
+            held.note = Some(format!(
+                "receipt {id} was approved under another definition of {tool}, so it does not run this call"
+            ));
         }
         let d = |reason, by| Decision::new(reason, held.class, held.rule.clone(), by, held.waited_ms(now.mono), None);
         match grant {
@@ -190,6 +211,14 @@ impl Session {
             rule,
         );
         let mut shown = match tool {
+            // A class a listing gave the tool earlier in this session: no listing lowers it.
+            Some(tool) if tool.class != held.class && rule.starts_with("defaults.") => Held {
+                why: format!(
+                    "listed as {} earlier in this session; a later listing does not lower it ({rule})",
+                    held.class
+                ),
+                ..shown
+            },
             Some(tool) => shown.declared(held.class, rule, tool.destructive_hint),
             None => shown,
         };
@@ -219,17 +248,17 @@ impl Session {
             (false, _) => return,
         }
         let (class, rule, waited) = (held.class, held.rule.clone(), held.waited_ms(now.mono));
-        let tool = held.call.name.clone();
+        let (tool, definition) = (held.call.name.clone(), held.definition.clone());
         // Whatever an operator's edge sends (an older console may offer `a` anyway).
         let lease_allowed = crate::core::prompt::lease_allowed(held.confirm, self.pin_changed(&tool).is_some());
-        let d = |reason, by, detail| Decision::new(reason, class, rule.clone(), by, waited, detail);
+        let d = |reason, by, detail| Decision::new(reason, class, rule.clone(), by, waited, held.with_note(detail));
         match asked {
             Asked::Approved { by, lease } if !(lease && lease_allowed) => {
                 self.approve(ticket, d(Reason::ApprovedByOperator, by, None), now, out)
             }
             Asked::Approved { by, .. } => {
                 let id = crate::core::approvals::lease_id(&self.settings.session, ticket);
-                out.push(Action::GrantLease(Lease { id: id.clone(), tool, by: by.to_string() }));
+                out.push(Action::GrantLease(Lease { id: id.clone(), tool, definition, by: by.to_string() }));
                 let detail = Some(format!("lease {id} granted for 15 minutes"));
                 self.approve(ticket, d(Reason::ApprovedByOperator, by, detail), now, out)
             }
@@ -262,7 +291,7 @@ impl Session {
             held.rule.clone(),
             By::Policy,
             held.waited_ms(now.mono),
-            Some(detail),
+            held.with_note(Some(detail)),
         );
         self.file(ticket, d, out);
     }
@@ -284,6 +313,7 @@ impl Session {
             held: shown,
             tool: held.call.name.clone(),
             digest: held.call.digest.clone(),
+            definition: held.definition.clone(),
             request_id: held.id.to_string(),
         };
         if let Some(held) = self.requests.held_mut(ticket) {

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::core::approvals::DefinitionDigest;
 use crate::core::audit::Event;
 use crate::core::classify::Registry;
 use crate::core::gate::By;
@@ -85,6 +86,8 @@ pub enum Action {
 pub struct Consult {
     pub tool: String,
     pub digest: String,
+    /// The definition of the tool the call is decided under (`approvals::DefinitionDigest`).
+    pub definition: DefinitionDigest,
     /// A lease may allow it (not for a tool changed since it was pinned).
     pub leases: bool,
 }
@@ -96,6 +99,7 @@ pub struct File {
     pub held: Held,
     pub tool: String,
     pub digest: String,
+    pub definition: DefinitionDigest,
     pub request_id: String,
 }
 
@@ -104,6 +108,8 @@ pub struct File {
 pub struct Lease {
     pub id: String,
     pub tool: String,
+    /// The definition of the tool it was granted under: it allows calls under that one.
+    pub definition: DefinitionDigest,
     /// Who granted it (`operator:<user>@tty`).
     pub by: String,
 }

@@ -30,15 +30,21 @@ impl Session {
                     out.push(Action::Pin(Update::New { tool: name, definition: tool.pin.clone() }));
                     json!({"pin": "new"})
                 }
-                State::Same => {
-                    self.changed.remove(&name);
-                    if let Some(pin) = self.settings.pins.get_mut(&name) {
-                        if pin.seen.take().is_some() {
-                            out.push(Action::Pin(Update::Same { tool: name }));
-                        }
+                // Listed as pinned, but another definition was listed and not accepted
+                // (on another page, in an earlier listing or session): the tool stays
+                // changed. Only `pins accept` or `p` move a pin (PRODUCT.md section 7a).
+                State::Same => match self.settings.pins.get(&name).and_then(|pin| pin.seen.as_ref()) {
+                    Some(seen) => {
+                        let old = tool.pin.clone();
+                        let note = json!({"pin": "changed", "pinned_digest": old.digest, "listed_digest": old.digest, "seen_digest": seen.definition.digest});
+                        self.changed.insert(name, (old, seen.definition.clone()));
+                        note
                     }
-                    json!({"pin": "same"})
-                }
+                    None => {
+                        self.changed.remove(&name);
+                        json!({"pin": "same"})
+                    }
+                },
                 State::Changed { old, new } => {
                     let note = json!({"pin": "changed", "pinned_digest": old.digest, "listed_digest": new.digest});
                     if let Some(pin) = self.settings.pins.get_mut(&name) {
@@ -79,6 +85,9 @@ impl Session {
         let Some((old, new)) = self.changed.remove(tool) else {
             return;
         };
+        let accepted = crate::core::json::parse(new.definition.as_bytes());
+        let class = accepted.as_ref().map_or(crate::core::classify::Class::Unknown, crate::core::classify::class_of);
+        self.registry.accept(tool, class);
         // `by` beside `tools`, as `countersign pins accept` writes it.
         let note = serde_json::json!({"name": tool, "pin": "accepted", "pinned_digest": old.digest, "accepted_digest": new.digest});
         let fields = serde_json::json!({ "tools": [note], "by": by.to_string() });
@@ -229,7 +238,7 @@ mod tests {
         });
         let (ticket, leases) = consulted.expect("the book is read first");
         assert!(!leases, "no lease covers a changed tool");
-        s.consulted(ticket, None, at(), &mut out);
+        s.consulted(ticket, None, None, at(), &mut out);
         let ask = out.iter().find_map(|a| match a {
             Action::Ask(_, ask) => Some(ask.clone()),
             _ => None,

@@ -49,11 +49,25 @@ pub(super) struct HeldCall {
     pub since: Duration,
     pub deadline: Duration,
     pub stage: Stage,
+    /// The tool's definition when the call was decided: what a pending approval, receipt
+    /// or lease for it is bound to (PRODUCT.md section 6a).
+    pub definition: crate::core::approvals::DefinitionDigest,
+    /// What the approval book said about the call that its decision record keeps (a
+    /// receipt for it under another definition of the tool).
+    pub note: Option<String>,
     /// When the next `notifications/progress` is due, and its number.
     progress: Option<(Duration, u64)>,
 }
 
 impl HeldCall {
+    /// A decision's `detail` with what the approval book noted about the call after it.
+    pub(super) fn with_note(&self, detail: Option<String>) -> Option<String> {
+        match (detail, &self.note) {
+            (Some(detail), Some(note)) => Some(format!("{detail}; {note}")),
+            (detail, note) => detail.or_else(|| note.clone()),
+        }
+    }
+
     pub(super) fn new(
         ticket: Ticket,
         id: Id,
@@ -76,6 +90,8 @@ impl HeldCall {
             since: now,
             deadline: now + timeout,
             stage: Stage::Listing,
+            definition: None,
+            note: None,
             progress,
         }
     }

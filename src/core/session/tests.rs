@@ -89,7 +89,7 @@ impl T {
                 match action {
                     Action::Consult(t, _) => {
                         let grant = self.grants.pop_front().flatten();
-                        self.s.consulted(*t, grant, at(secs), &mut self.out);
+                        self.s.consulted(*t, grant, None, at(secs), &mut self.out);
                     }
                     Action::File(t, _) => {
                         let filed = self.filings.pop_front().unwrap_or_else(|| Ok("k7m2qx".to_owned()));
@@ -466,7 +466,7 @@ fn a_call_withdrawn_while_the_book_is_read_is_never_forwarded() {
         .unwrap();
     t.cancel(1, 1.1);
     let mut out = Vec::new();
-    t.s.consulted(ticket, Some(Grant::Lease { id: "l".into() }), at(1.2), &mut out);
+    t.s.consulted(ticket, Some(Grant::Lease { id: "l".into() }), None, at(1.2), &mut out);
     assert!(out.is_empty(), "{out:?}");
 }
 
@@ -604,17 +604,18 @@ fn the_server_cannot_answer_a_call_it_never_saw() {
 fn unknown_tools_are_listed_by_countersign_itself_and_a_failure_remembered() {
     let mut t = T::new(false);
     t.server(json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"}), 0.5);
-    let actions = t.call(1, "refund", 1.0);
+    let actions = t.call(1, "lookup", 1.0);
     let list = &to_server(&actions)[0];
     assert_eq!(list["method"], "tools/list");
     let internal = list["id"].as_str().unwrap().to_owned();
     assert!(internal.starts_with("countersign-s1-"));
-    let actions = t.server(
-        json!({"jsonrpc":"2.0","id":internal,"result":{"tools":[{"name":"refund","annotations":{"readOnlyHint":true}}]}}),
-        1.5,
-    );
+    let tools = json!([{"name":"refund","annotations":{"readOnlyHint":true}},{"name":"lookup","annotations":{"readOnlyHint":true}}]);
+    let actions = t.server(json!({"jsonrpc":"2.0","id":internal,"result":{"tools":tools}}), 1.5);
     assert!(to_client(&actions).is_empty(), "countersign's own answers never reach the client");
     assert_eq!(to_server(&actions)[0]["id"], 1, "now read-only: forwarded");
+    let actions = t.call(9, "refund", 1.6);
+    let asked = ask_ticket(&actions).expect("listed destructive before list_changed: still asked");
+    t.asked(asked, Asked::Denied { by: operator(), reason: None }, 1.7);
     // A listing that never comes: unknown after the page timeout, and for 30 s after.
     t.server(json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed"}), 2.0);
     let list = to_server(&t.call(2, "refund", 2.0));
