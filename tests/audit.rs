@@ -481,3 +481,37 @@ fn every_record_is_one_line_for_every_line_splitter() {
     let (code, out, _) = run(&["audit", "verify", "--dir", audit.to_str().unwrap()], b"");
     assert_eq!(code, 0, "{out}");
 }
+
+/// `audit verify` while a writer sets the log up and appends (an operator's cron job while
+/// agents work): it judges the log as it stood between two batches, never a line without
+/// its anchor, so it never says BROKEN about an honest log.
+#[test]
+fn verify_never_calls_a_live_log_broken() {
+    for _ in 0..3 {
+        let w = Wrap::fake();
+        let audit = w.audit_dir();
+        let dir = audit.to_str().unwrap().to_owned();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = done.clone();
+        let verifier = std::thread::spawn(move || {
+            let mut runs = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (code, out, err) = run(&["audit", "verify", "--dir", &dir], b"");
+                assert!(code == 0 || out.contains("does not exist"), "run {runs}: {out}{err}");
+                runs += 1;
+            }
+            runs
+        });
+        let mut s = w.start();
+        s.initialize("2025-11-25");
+        for id in 1..=100 {
+            s.call(id, "echo", json!({ "n": id }));
+        }
+        s.wait();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let runs = verifier.join().unwrap();
+        assert!(runs > 3, "verified {runs} times while the log was written");
+        let (code, out, _) = run(&["audit", "verify", "--dir", audit.to_str().unwrap()], b"");
+        assert_eq!(code, 0, "{out}");
+    }
+}

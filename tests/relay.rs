@@ -263,6 +263,50 @@ fn sigint_and_sighup_are_passed_to_the_server_too() {
     }
 }
 
+/// Issue: started with SIGINT and SIGHUP ignored (a background job of a non-interactive
+/// shell, as CI runners and `nohup` start commands), countersign passed the signal on to
+/// a server that had inherited the ignored disposition, and nothing ever exited. The
+/// server starts with them at their default action.
+#[test]
+fn signals_pass_on_even_when_countersign_was_started_with_them_ignored() {
+    use std::io::{BufRead, BufReader, Write};
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGHUP, 129), (libc::SIGTERM, 143)] {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = support::bin();
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "trap '' INT HUP TERM; exec \"$0\" \"$@\""])
+            .arg(&bin)
+            .args(["--headless", "--audit-dir"])
+            .arg(dir.path().join("audit"))
+            .arg("--")
+            .arg(&bin)
+            .arg("demo-server")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{init}").unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.contains("\"id\":0"), "{line}");
+        let sent = std::process::Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status();
+        assert!(sent.unwrap().success());
+        let until = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < until, "signal {sig}: no exit");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(code), "signal {sig}");
+        drop(stdin);
+    }
+}
+
 #[test]
 fn the_server_stderr_is_ours() {
     let mut s = Wrap::fake().server_arg("--stderr").server_arg("demo server says hello on stderr").start();

@@ -2,7 +2,7 @@
 //! file, and with `--key` the seals.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::core::audit::line_hash;
@@ -10,7 +10,7 @@ use crate::core::audit::seal::{DayFacts, SealState};
 use crate::core::audit::verify::{Break, Summary, Verifier};
 use crate::core::sanitize::inert;
 use crate::edge::audit_log::seal::{check_day, day_facts, parse_public_key};
-use crate::edge::audit_log::{day_files, read_head};
+use crate::edge::audit_log::{snapshot, Snapshot};
 use crate::Error;
 
 pub(super) fn run(dir: Option<PathBuf>) -> Result<i32, Error> {
@@ -34,14 +34,16 @@ pub(super) fn run_with(dir: Option<PathBuf>, key: Option<String>) -> Result<i32,
         return Ok(1);
     }
     let read = |what: &str, e| Error::io(format!("{what} {}", dir.display()), e);
-    let names = day_files(&dir).map_err(|e| read("reading", e))?;
-    let anchor = read_head(&dir).map_err(|e| read("reading the head anchor in", e))?;
+    // A writer may be half-way through a batch: what is verified is the log as it stood
+    // between two batches, not a line without its anchor (docs/audit.md, "Verify").
+    let Snapshot { anchor, files } = snapshot(&dir).map_err(|e| read("reading", e))?;
+    let names: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
     writeln!(out, "audit log: {shown_dir}").map_err(write)?;
     if names.is_empty() && anchor.end.is_none() {
         writeln!(out, "no records yet: the directory holds no day files").map_err(write)?;
         return Ok(0);
     }
-    let (result, facts) = check_chain(&dir, &names, &anchor.start, anchor.end.as_ref())?;
+    let (result, facts) = check_chain(&dir, &files, &anchor.start, anchor.end.as_ref())?;
     let mut code = match result {
         Ok(s) => {
             print_summary(&mut out, &s).map_err(write)?;
@@ -93,20 +95,21 @@ type Checked = (Result<Summary, Break>, Vec<(String, DayFacts)>);
 /// facts (for the seals).
 fn check_chain(
     dir: &Path,
-    names: &[String],
+    files: &[(String, u64)],
     start: &Option<crate::core::audit::ChainHead>,
     end: Option<&crate::core::audit::ChainHead>,
 ) -> Result<Checked, Error> {
     let mut v = Verifier::new(start.as_ref());
     let mut all = Vec::new();
     let mut line = Vec::new();
-    for name in names {
+    for (name, len) in files {
         if let Err(b) = v.file(name) {
             return Ok((Err(b), all));
         }
         let file =
             File::open(dir.join(name)).map_err(|e| Error::io(format!("reading {}", dir.join(name).display()), e))?;
-        let mut reader = BufReader::with_capacity(64 << 10, file);
+        // Up to its length in the snapshot: what was appended since is not judged.
+        let mut reader = BufReader::with_capacity(64 << 10, file.take(*len));
         let mut facts = DayFacts { file: name.clone(), ..DayFacts::default() };
         let mut last_hash = Vec::new();
         loop {

@@ -24,18 +24,24 @@ pub(super) fn run(headless: bool, audit_dir: Option<PathBuf>) -> Result<i32, Err
     if headless {
         wrapper.arg("--headless");
     }
-    let mut child = wrapper
-        .args(["--name", "demo", "--approval-timeout", "60", "--audit-dir"])
-        .arg(&audit)
-        .arg("--")
-        .arg(&exe)
-        .arg("demo-server")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io("starting countersign", e))?;
-    let mut client =
-        Client { to: child.stdin.take().expect("piped"), from: BufReader::new(child.stdout.take().expect("piped")) };
+    let mut child = Waited(
+        wrapper
+            .args(["--name", "demo", "--approval-timeout", "60", "--audit-dir"])
+            .arg(&audit)
+            .arg("--")
+            .arg(&exe)
+            .arg("demo-server")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::io("starting countersign", e))?,
+    );
+    // Declared after `child`, so dropped before it on every way out: the wrapper sees its
+    // stdin close, then the demo waits for it.
+    let mut client = Client {
+        to: child.0.stdin.take().expect("piped"),
+        from: BufReader::new(child.0.stdout.take().expect("piped")),
+    };
     let mut call = |id: u64, method: &str, params: Value| {
         client.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(), id)
     };
@@ -77,7 +83,7 @@ pub(super) fn run(headless: bool, audit_dir: Option<PathBuf>) -> Result<i32, Err
     say(&format!("   -> {}", text(&sneaky)))?;
 
     drop(client);
-    let _ = child.wait();
+    drop(child);
     say(&format!("\nThe audit log ({}):", audit.display()))?;
     let quoted = crate::cli::shell_quote(&audit.to_string_lossy());
     say(&format!("  countersign audit tail --dir {quoted}\n  countersign audit verify --dir {quoted}\n"))?;
@@ -95,6 +101,16 @@ pub(super) fn run(headless: bool, audit_dir: Option<PathBuf>) -> Result<i32, Err
     writeln!(out).map_err(Error::Stdout)?;
     super::audit_verify::run(dir)?;
     Ok(0)
+}
+
+/// The demo's wrapper, waited for however the demo ends (its output closed early, say), so
+/// that the demo never exits while its wrapper is still writing the audit log.
+struct Waited(std::process::Child);
+
+impl Drop for Waited {
+    fn drop(&mut self) {
+        let _ = self.0.wait();
+    }
 }
 
 /// The demo's scripted MCP client.

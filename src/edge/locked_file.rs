@@ -91,6 +91,17 @@ pub(crate) fn lock_exclusive(file: &File) -> io::Result<()> {
     }
 }
 
+/// Waits for a shared `flock` on `file` (readers that must not see a writer half-way),
+/// as [`lock_exclusive`] does.
+pub(crate) fn lock_shared(file: &File) -> io::Result<()> {
+    loop {
+        match rustix::fs::flock(file, rustix::fs::FlockOperation::LockShared) {
+            Err(rustix::io::Errno::INTR) => {}
+            done => return done.map_err(io::Error::from),
+        }
+    }
+}
+
 /// Takes an exclusive `flock` on `file` when nobody holds one; `Ok(false)` when someone does.
 pub(crate) fn try_lock_exclusive(file: &File) -> io::Result<bool> {
     loop {

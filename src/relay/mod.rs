@@ -28,6 +28,12 @@ pub use owner::{run_with, Hooks, Io};
 
 /// Runs one wrapped server until it exits; returns the wrapper's exit code.
 pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, SpawnError> {
+    // Caught before the server is spawned: a signal that comes while countersign sets up
+    // is passed on too, not lost or fatal, and the server starts with the three at their
+    // default action even when countersign was started with them ignored (a background
+    // job of a shell, nohup): exec keeps an ignored signal ignored, but resets a caught
+    // one. Otherwise a signal passed on to such a server would do nothing.
+    let caught = caught_signals();
     let (mut server, child_in, child_out, child_err) = Server::spawn_piped(&config.command)?;
     let stderr = tokio::spawn(crate::edge::stderr::pass(child_err));
     let (stdin, stdout, _restore_stdio) = crate::edge::stdio::open();
@@ -42,7 +48,7 @@ pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, 
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     audit.record(session_start(&config, server.pid())).await;
-    let signals = tokio::spawn(pass_signals(server.pid()));
+    let signals = tokio::spawn(pass_signals(caught, server.pid()));
 
     // Headless sessions never ask a human, so they keep nothing for one either.
     let book = (!config.headless).then(|| Book {
@@ -117,14 +123,23 @@ pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, 
     Ok(code)
 }
 
+/// SIGINT, SIGTERM and SIGHUP, caught from now on (delivered to the streams, which keep
+/// what arrives before they are read). `None` when they cannot be caught.
+fn caught_signals() -> Option<[tokio::signal::unix::Signal; 3]> {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+        (Ok(int), Ok(term), Ok(hup)) => Some([int, term, hup]),
+        _ => {
+            tracing::warn!("cannot install signal handlers");
+            None
+        }
+    }
+}
+
 /// Passes SIGINT, SIGTERM and SIGHUP on to the server's process group. A second SIGINT
 /// kills the server at once.
-async fn pass_signals(pgid: u32) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
-        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
-    else {
-        tracing::warn!("cannot install signal handlers");
+async fn pass_signals(caught: Option<[tokio::signal::unix::Signal; 3]>, pgid: u32) {
+    let Some([mut int, mut term, mut hup]) = caught else {
         return;
     };
     let mut interrupts = 0;

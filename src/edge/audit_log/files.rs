@@ -9,7 +9,7 @@ use rustix::fs::FlockOperation;
 
 pub(super) const LOCK_FILE: &str = ".lock";
 
-/// An exclusive `flock` on the directory's lock file, released on drop.
+/// A `flock` on the directory's lock file (exclusive for writers), released on drop.
 pub(crate) struct DirLock(File);
 
 impl DirLock {
@@ -19,6 +19,42 @@ impl DirLock {
         crate::edge::locked_file::lock_exclusive(&file)?;
         Ok(DirLock(file))
     }
+
+    /// A shared lock for a reader: while it is held no writer is half-way through a
+    /// batch (its lines appended, its anchor not yet). The lock file is made when it is
+    /// missing, as a writer would (one may be about to start); `None` when it can be
+    /// neither made nor opened (a read-only copy of a log, say).
+    pub(crate) fn shared(dir: &Path) -> io::Result<Option<DirLock>> {
+        let path = dir.join(LOCK_FILE);
+        let opened = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path);
+        let Ok(file) = opened.or_else(|_| File::open(&path)) else {
+            return Ok(None);
+        };
+        crate::edge::locked_file::lock_shared(&file)?;
+        Ok(Some(DirLock(file)))
+    }
+}
+
+/// What a reader verifies: the head anchor and every day file with its length, taken at
+/// one instant between two writers' batches. Day files are only appended to, so reading
+/// each up to its length later sees exactly that instant, whatever is written meanwhile.
+pub struct Snapshot {
+    pub anchor: super::HeadAnchor,
+    /// Day file names, oldest first, with their lengths.
+    pub files: Vec<(String, u64)>,
+}
+
+/// Takes a [`Snapshot`] under the shared lock, held only while the anchor is read and the
+/// files are measured (writers wait microseconds, not for the whole verification).
+pub fn snapshot(dir: &Path) -> io::Result<Snapshot> {
+    let _lock = DirLock::shared(dir)?;
+    let anchor = super::read_head(dir)?;
+    let mut files = Vec::new();
+    for name in day_files(dir)? {
+        let len = fs::metadata(dir.join(&name))?.len();
+        files.push((name, len));
+    }
+    Ok(Snapshot { anchor, files })
 }
 
 impl Drop for DirLock {

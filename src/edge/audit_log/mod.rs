@@ -26,8 +26,8 @@ use tokio::sync::oneshot;
 use super::clock::Clock;
 use crate::core::audit::{Event, Origin};
 pub use anchor::{read_head, HeadAnchor, HEAD_FILE};
-pub use files::day_files;
 pub(crate) use files::DirLock;
+pub use files::{day_files, snapshot, Snapshot};
 use queue::{Queue, Urgency};
 use writer::Writer;
 
