@@ -53,6 +53,9 @@ const CORE_FORBIDDEN_MACROS: &[&str] = &["print", "println", "eprint", "eprintln
 
 /// Where one edge may reach another: (from, to), by the module name under `crate::edge`.
 const EDGE_SEAMS: &[(&str, &str)] = &[
+    // The crash-point test hook is reached at every durable write (tests/crash.rs).
+    ("audit_log", "crash"),
+    ("locked_file", "crash"),
     // The approver console's socket lives in the runtime directory, which only
     // runtime_dir creates and checks (0700, ours).
     ("approver", "runtime_dir"),

@@ -10,7 +10,7 @@
 //! caller's (each store parses, formats and names its own errors).
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -154,11 +154,18 @@ impl Lock<'_> {
             .custom_flags(NO_FOLLOW)
             .open(&tmp)
             .map_err(io_at(&tmp))?;
-        if let Err(e) = f.write_all(text.as_bytes()).and_then(|()| f.sync_all()) {
+        let what = self.file.file_name().unwrap_or_default().to_string_lossy();
+        let written = crate::edge::crash::write_all(&format!("{what}: temporary file"), &mut f, text.as_bytes());
+        if let Err(e) = written.and_then(|()| {
+            crate::edge::crash::point(&format!("{what}: temporary file fsync"));
+            f.sync_all()
+        }) {
             let _ = fs::remove_file(&tmp);
             return Err(LockedFileError::Io { path: tmp, source: e });
         }
+        crate::edge::crash::point(&format!("{what}: rename"));
         fs::rename(&tmp, self.file).map_err(io_at(self.file))?;
+        crate::edge::crash::point(&format!("{what}: directory fsync"));
         if let Some(dir) = self.file.parent() {
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();

@@ -5,6 +5,7 @@ pub mod approver;
 pub mod audit_log;
 pub mod child;
 pub mod clock;
+pub mod crash;
 pub mod lines;
 pub mod locked_file;
 pub mod logging;

@@ -6,7 +6,6 @@
 #![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -53,27 +52,39 @@ pub(super) fn replace(path: &Path, original: &[u8], new: &[u8]) -> Result<Option
         return Err(WriteError::ChangedMeanwhile);
     }
     let backup = backup_path(&real);
+    let dir = real.parent().unwrap_or(Path::new("/"));
+    let name = real.file_name().unwrap_or_default().to_string_lossy();
+    let temp = |what: &str| dir.join(format!(".{name}.countersign-{}.{what}.tmp", std::process::id()));
     let made_backup = match std::fs::symlink_metadata(&backup) {
         Ok(_) => None,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            write_new(&backup, original, &meta).map_err(io(format!("saving the backup {}", backup.display())))?;
+            // Whole or not at all, like the file itself: a backup that a crash cut short
+            // would be kept for ever (it is only ever made once).
+            publish(&temp("bak"), &backup, original, &meta)
+                .map_err(io(format!("saving the backup {}", backup.display())))?;
             Some(backup)
         }
         Err(e) => return Err(io(format!("checking the backup {}", backup.display()))(e)),
     };
-    let dir = real.parent().unwrap_or(Path::new("/"));
-    let name = real.file_name().unwrap_or_default().to_string_lossy();
-    let temp = dir.join(format!(".{name}.countersign-{}.tmp", std::process::id()));
-    let written = write_new(&temp, new, &meta).and_then(|()| std::fs::rename(&temp, &real));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(io(format!("writing {}", real.display()))(e));
-    }
+    publish(&temp("new"), &real, new, &meta).map_err(io(format!("writing {}", real.display())))?;
     // The rename itself is durable once the directory is flushed.
+    crate::edge::crash::point("install: directory fsync");
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(made_backup)
+}
+
+/// Puts `bytes` at `path` whole: written to `temp` (flushed), then renamed over `path`.
+fn publish(temp: &Path, path: &Path, bytes: &[u8], like: &std::fs::Metadata) -> std::io::Result<()> {
+    let written = write_new(temp, bytes, like).and_then(|()| {
+        crate::edge::crash::point("install: rename");
+        std::fs::rename(temp, path)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(temp);
+    }
+    written
 }
 
 /// Creates `path` (which must not exist) with `bytes`, `like`'s mode and owner, flushed.
@@ -87,7 +98,8 @@ fn write_new(path: &Path, bytes: &[u8], like: &std::fs::Metadata) -> std::io::Re
             std::os::unix::fs::fchown(&file, Some(like.uid()), Some(like.gid()))?;
         }
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        file.write_all(bytes)?;
+        crate::edge::crash::write_all("install: new file", &mut file, bytes)?;
+        crate::edge::crash::point("install: new file fsync");
         file.sync_all()
     })();
     if done.is_err() {

@@ -140,11 +140,13 @@ pub(super) fn write_anchor(file: &File, anchor: &Anchor, sync: bool) -> io::Resu
     // One fixed-size write in place: a reader sees the old anchor or the new one.
     text.push_str(&" ".repeat(HEAD_SIZE.saturating_sub(text.len() + 1)));
     text.push('\n');
+    crate::edge::crash::point("audit: head anchor");
     file.write_all_at(text.as_bytes(), 0)?;
     if file.metadata()?.len() != text.len() as u64 {
         file.set_len(text.len() as u64)?;
     }
     if sync {
+        crate::edge::crash::point("audit: head anchor fsync");
         file.sync_data()?;
     }
     Ok(())

@@ -26,6 +26,6 @@ impl Fault {
                 return Err(rustix::io::Errno::NOSPC.into());
             }
         }
-        file.write_all(bytes)
+        crate::edge::crash::write_all("audit: day file", file, bytes)
     }
 }

@@ -265,6 +265,7 @@ impl Writer {
             }
         }
         if sync {
+            crate::edge::crash::point("audit: directory fsync");
             File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| self.error(e))?;
         }
         if let (Some(day), Some(key)) = (finished_day, &self.key) {
@@ -293,8 +294,13 @@ impl Writer {
         let Some((file, _)) = self.open.as_mut() else {
             return Err(self.error("no open day file"));
         };
-        let written =
-            self.fault.write_all(file, pending.as_bytes()).and_then(|_| if sync { file.sync_data() } else { Ok(()) });
+        let written = self.fault.write_all(file, pending.as_bytes()).and_then(|_| match sync {
+            true => {
+                crate::edge::crash::point("audit: day file fsync");
+                file.sync_data()
+            }
+            false => Ok(()),
+        });
         pending.clear();
         written.map_err(|e| self.error(e))
     }
