@@ -139,17 +139,24 @@ fn a_wrapper_killed_at_any_durable_step_loses_nothing() {
     for file in ["audit: day file", "audit: head anchor", "approvals.json: rename", "crash.json: rename"] {
         assert!(names.iter().any(|n| n.starts_with(file)), "no point at {file}: {names:?}");
     }
-    for (n, name) in names.iter().enumerate() {
-        let n = n + 1;
+    // How many points a run has depends on how its records fall into batches (timing):
+    // point after point until a run ends by itself, which proves all were walked.
+    let mut n = 0;
+    loop {
+        n += 1;
+        assert!(n < 200, "a run with more than 200 crash points");
         let dir = home();
         let crashed = session(dir.path(), "crashed", Some(&format!("at:{n}")));
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(crashed.signal(), Some(9), "point {n} ({name}) was reached and killed the wrapper");
+        if crashed.signal() != Some(9) {
+            break;
+        }
         // Started again: the next record repairs what the crash left.
         session(dir.path(), "again", None);
-        check_after(dir.path(), &format!("crash at point {n} ({name})"));
+        check_after(dir.path(), &format!("crash at point {n}"));
     }
-    eprintln!("walked {} crash points of a wrapper session: {names:?}", names.len());
+    assert!(n > names.len() / 2, "walked {n} points, a counted run had {}", names.len());
+    eprintln!("walked {} crash points of a wrapper session (one counted run: {names:?})", n - 1);
 }
 
 #[test]
