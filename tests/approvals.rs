@@ -3,7 +3,7 @@
 //! in a real pseudo-terminal.
 #![allow(clippy::unwrap_used, unsafe_code)]
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;

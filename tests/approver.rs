@@ -2,7 +2,7 @@
 //! servers that have no terminal of their own.
 #![allow(clippy::unwrap_used, unsafe_code)]
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration;

@@ -12,9 +12,7 @@
 //! sources that must fail, so the check itself is tested.
 #![allow(clippy::unwrap_used, unsafe_code)]
 
-#[path = "architecture/cfg.rs"]
 mod cfg;
-#[path = "architecture/resolve.rs"]
 mod resolve;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The audit log through the real binary: write-ahead, failure, sharing, days, verify, tail.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -4,7 +4,7 @@
 //! file puts half its bytes on disk and fails with ENOSPC, as a full disk does.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{audit_records, run, text, Wrap};

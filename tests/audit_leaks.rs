@@ -1,11 +1,8 @@
 //! Secrets in the records the relay builds itself: the server's argv (`session_start`)
-//! and `rejected` excerpts. These need the relay to call
-//! `crate::core::audit::redact::redact_argv` in `Relay::session_start` and
-//! `crate::core::audit::redact::redact_excerpt` in `Relay::reject`; until that is wired
-//! they are ignored (run with `cargo test --test audit_leaks -- --ignored`).
+//! and `rejected` excerpts (`core::audit::redact::redact_argv` and `redact_excerpt`).
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::Wrap;

@@ -2,7 +2,7 @@
 //! `minisign-verify` crate always, the `minisign` command when it is installed.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! `countersign demo`, the README's first command, headless (no terminal in tests).
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 #[test]
 fn the_demo_shows_a_pass_a_denial_a_refusal_and_the_log() {

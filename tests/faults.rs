@@ -2,7 +2,7 @@
 //! that should not be, and an audit chain that verifies.
 #![allow(clippy::unwrap_used, unsafe_code)]
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! cancellation while held.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -5,11 +5,8 @@
 //! installed entry exactly as a client would, with the official Python SDK client.
 #![allow(clippy::unwrap_used)]
 
-#[path = "install/home.rs"]
 mod home;
-#[path = "support/peers.rs"]
-mod peers;
-mod support;
+use crate::support::{self, peers};
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -3,9 +3,7 @@
 //! pinned and installed into `.cache/` on first run. The same scripted session runs with and without countersign in between.
 #![allow(clippy::unwrap_used)]
 
-#[path = "support/peers.rs"]
-mod peers;
-mod support;
+use crate::support::{self, peers};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

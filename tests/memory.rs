@@ -11,7 +11,7 @@
 //! `VmHWM`, is per process, and parallel cases would distort the timings).
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};

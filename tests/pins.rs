@@ -3,9 +3,7 @@
 //! (tests/interop/changing_server.py).
 #![allow(clippy::unwrap_used)]
 
-#[path = "support/peers.rs"]
-mod peers;
-mod support;
+use crate::support::{self, peers};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

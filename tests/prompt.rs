@@ -1,7 +1,7 @@
 //! The operator prompt in a real pseudo-terminal, through the real binary.
 #![allow(clippy::unwrap_used, unsafe_code)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -361,7 +361,14 @@ action = "allow"
 "#;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    // Regressions live beside this file (tests/properties.proptest-regressions). Found by
+    // default, they would go to a folder at the top of the project, since tests/ holds
+    // the binary's main.rs.
+    #![proptest_config(ProptestConfig {
+        cases: 1000,
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn digest_is_blind_to_member_order_whitespace_and_spelling(v in json(), a in any::<u64>(), b in any::<u64>()) {

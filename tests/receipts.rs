@@ -4,9 +4,7 @@
 //! it once; leases reach every process of the user until revoked.
 #![allow(clippy::unwrap_used, unsafe_code)]
 
-#[path = "support/peers.rs"]
-mod peers;
-mod support;
+use crate::support::{self, peers};
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

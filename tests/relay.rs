@@ -1,7 +1,7 @@
 //! The relay through the real binary: framing, strictness, batches, lifecycle, exit codes.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,10 @@
 //! order a test chooses, without sleeping.
 #![allow(clippy::unwrap_used)]
 
+use std::future::Future;
 use std::os::unix::fs::DirBuilderExt;
 use std::pin::Pin;
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 struct Scripted(mpsc::UnboundedSender<(Ask, oneshot::Sender<Asked>)>);
 
 impl Operator for Scripted {
-    fn ask(&self, ask: Ask, _deadline: Instant) -> Pin<Box<dyn std::future::Future<Output = Asked> + Send + '_>> {
+    fn ask(&self, ask: Ask, _deadline: Instant) -> Pin<Box<dyn Future<Output = Asked> + Send + '_>> {
         let (answer, answered) = oneshot::channel();
         let _ = self.0.send((ask, answer));
         Box::pin(async move {
@@ -48,31 +50,23 @@ struct Run {
     book: Store,
     clock: Clock,
     _dir: tempfile::TempDir,
-    _watchdog: Watchdog,
 }
 
-/// Paused time cannot time a test out (it jumps ahead whenever the test waits on the audit
-/// thread), so a real-time watchdog ends a test that hangs.
-struct Watchdog(Arc<std::sync::atomic::AtomicBool>);
-
-impl Watchdog {
-    fn start() -> Watchdog {
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let seen = done.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(60));
-            if !seen.load(std::sync::atomic::Ordering::SeqCst) {
-                eprintln!("a session test hung for 60 s");
-                std::process::exit(101);
-            }
-        });
-        Watchdog(done)
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+/// Runs `test` on paused time, and fails it when it has not finished after 60 s of real
+/// time: paused time cannot time a test out (it jumps ahead whenever the test waits on
+/// the audit thread). A hung test fails alone; the other tests of this binary, which
+/// share its process, go on.
+fn paused<F: Future<Output = ()>>(test: impl FnOnce() -> F + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let runner = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(test());
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => runner.join().unwrap(),
+        Err(RecvTimeoutError::Disconnected) => std::panic::resume_unwind(runner.join().unwrap_err()),
+        Err(RecvTimeoutError::Timeout) => panic!("a session test hung for 60 s"),
     }
 }
 
@@ -129,7 +123,6 @@ fn start(headless: bool) -> Run {
         book: Store::in_dir(&state),
         clock,
         _dir: dir,
-        _watchdog: Watchdog::start(),
     }
 }
 
@@ -215,171 +208,191 @@ fn text(answer: &Value) -> String {
     answer["result"]["content"][0]["text"].as_str().unwrap_or_default().to_owned()
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_approved_call_runs_and_its_answer_comes_back() {
-    let mut r = start(false);
-    r.ready().await;
-    r.call(1, "refund").await;
-    let (ask, answer) = r.question().await;
-    assert_eq!(ask.held.tool, "refund");
-    assert!(ask.held.digest.starts_with("sha256:"));
-    answer.send(operator()).unwrap();
-    assert_eq!(r.at_server().await["id"], 1);
-    r.reply(json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}})).await;
-    assert_eq!(r.at_client().await["id"], 1);
-    assert_eq!(r.end().await.allowed, 1);
+#[test]
+fn an_approved_call_runs_and_its_answer_comes_back() {
+    paused(|| async {
+        let mut r = start(false);
+        r.ready().await;
+        r.call(1, "refund").await;
+        let (ask, answer) = r.question().await;
+        assert_eq!(ask.held.tool, "refund");
+        assert!(ask.held.digest.starts_with("sha256:"));
+        answer.send(operator()).unwrap();
+        assert_eq!(r.at_server().await["id"], 1);
+        r.reply(json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}})).await;
+        assert_eq!(r.at_client().await["id"], 1);
+        assert_eq!(r.end().await.allowed, 1);
+    });
 }
 
-#[tokio::test(start_paused = true)]
-async fn cancelled_before_the_operator_answers_never_runs() {
-    let mut r = start(false);
-    r.ready().await;
-    r.call(1, "refund").await;
-    let (_ask, mut answer) = r.question().await;
-    r.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})).await;
-    // The question is withdrawn: the operator's edge sees the asking future dropped.
-    tokio::time::timeout(Duration::from_secs(5), answer.closed()).await.expect("withdrawn");
-    // A later request passes, and is the next thing the server sees.
-    r.call(2, "balance").await;
-    assert_eq!(r.at_server().await["id"], 2, "neither the call nor its cancellation reached the server");
-    let counts = r.end().await;
-    assert_eq!((counts.allowed, counts.denied), (1, 0));
+#[test]
+fn cancelled_before_the_operator_answers_never_runs() {
+    paused(|| async {
+        let mut r = start(false);
+        r.ready().await;
+        r.call(1, "refund").await;
+        let (_ask, mut answer) = r.question().await;
+        r.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})).await;
+        // The question is withdrawn: the operator's edge sees the asking future dropped.
+        tokio::time::timeout(Duration::from_secs(5), answer.closed()).await.expect("withdrawn");
+        // A later request passes, and is the next thing the server sees.
+        r.call(2, "balance").await;
+        assert_eq!(r.at_server().await["id"], 2, "neither the call nor its cancellation reached the server");
+        let counts = r.end().await;
+        assert_eq!((counts.allowed, counts.denied), (1, 0));
+    });
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_answer_after_the_cancellation_changes_nothing() {
-    let mut r = start(false);
-    r.ready().await;
-    r.call(1, "refund").await;
-    let (_ask, answer) = r.question().await;
-    r.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})).await;
-    let _ = answer.send(operator());
-    r.call(1, "balance").await;
-    let next = r.at_server().await;
-    assert_eq!((next["id"].clone(), next["params"]["name"].clone()), (json!(1), json!("balance")), "{next}");
-    r.end().await;
+#[test]
+fn an_answer_after_the_cancellation_changes_nothing() {
+    paused(|| async {
+        let mut r = start(false);
+        r.ready().await;
+        r.call(1, "refund").await;
+        let (_ask, answer) = r.question().await;
+        r.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})).await;
+        let _ = answer.send(operator());
+        r.call(1, "balance").await;
+        let next = r.at_server().await;
+        assert_eq!((next["id"].clone(), next["params"]["name"].clone()), (json!(1), json!("balance")), "{next}");
+        r.end().await;
+    });
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_deadline_denies_as_a_timeout_without_anyone_waiting_in_real_time() {
-    let mut r = start(false);
-    r.ready().await;
-    r.call(1, "refund").await;
-    let (_ask, answer) = r.question().await;
-    let started = tokio::time::Instant::now();
-    let denial = r.at_client().await;
-    assert!(text(&denial).contains("reason=approval_timeout"), "{denial}");
-    assert!(started.elapsed() >= Duration::from_secs(50));
-    assert!(answer.is_closed(), "the question was withdrawn");
-    assert_eq!(r.end().await.denied, 1);
+#[test]
+fn the_deadline_denies_as_a_timeout_without_anyone_waiting_in_real_time() {
+    paused(|| async {
+        let mut r = start(false);
+        r.ready().await;
+        r.call(1, "refund").await;
+        let (_ask, answer) = r.question().await;
+        let started = tokio::time::Instant::now();
+        let denial = r.at_client().await;
+        assert!(text(&denial).contains("reason=approval_timeout"), "{denial}");
+        assert!(started.elapsed() >= Duration::from_secs(50));
+        assert!(answer.is_closed(), "the question was withdrawn");
+        assert_eq!(r.end().await.denied, 1);
+    });
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_lease_lapses_after_fifteen_minutes() {
-    let mut r = start(false);
-    r.ready().await;
-    r.call(1, "refund").await;
-    let (_ask, answer) = r.question().await;
-    answer.send(Asked::Approved { by: By::Operator { user: "ann".into(), console: true }, lease: true }).unwrap();
-    assert_eq!(r.at_server().await["id"], 1);
-    r.reply(json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}})).await;
-    r.at_client().await;
-    r.call(2, "refund").await;
-    assert_eq!(r.at_server().await["id"], 2, "the lease allows it without asking");
-    r.reply(json!({"jsonrpc":"2.0","id":2,"result":{"content":[]}})).await;
-    r.at_client().await;
-    tokio::time::sleep(Duration::from_secs(15 * 60 + 1)).await;
-    r.call(3, "refund").await;
-    let (ask, _answer) = r.question().await;
-    assert_eq!(ask.held.tool, "refund", "asked again once the lease lapsed");
-    r.end().await;
+#[test]
+fn a_lease_lapses_after_fifteen_minutes() {
+    paused(|| async {
+        let mut r = start(false);
+        r.ready().await;
+        r.call(1, "refund").await;
+        let (_ask, answer) = r.question().await;
+        answer.send(Asked::Approved { by: By::Operator { user: "ann".into(), console: true }, lease: true }).unwrap();
+        assert_eq!(r.at_server().await["id"], 1);
+        r.reply(json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}})).await;
+        r.at_client().await;
+        r.call(2, "refund").await;
+        assert_eq!(r.at_server().await["id"], 2, "the lease allows it without asking");
+        r.reply(json!({"jsonrpc":"2.0","id":2,"result":{"content":[]}})).await;
+        r.at_client().await;
+        tokio::time::sleep(Duration::from_secs(15 * 60 + 1)).await;
+        r.call(3, "refund").await;
+        let (ask, _answer) = r.question().await;
+        assert_eq!(ask.held.tool, "refund", "asked again once the lease lapsed");
+        r.end().await;
+    });
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_pending_approval_approved_later_runs_one_call_and_everything_lapses() {
-    let mut r = start(false);
-    r.ready().await;
-    r.call(1, "refund").await;
-    let first = r.pending(1).await;
-    r.approve(&first).unwrap();
-    r.call(2, "refund").await;
-    assert_eq!(r.at_server().await["id"], 2, "the receipt runs the same call without asking");
-    r.reply(json!({"jsonrpc":"2.0","id":2,"result":{"content":[]}})).await;
-    r.at_client().await;
-    // Used up: the same call again is asked, and kept under a new id.
-    r.call(3, "refund").await;
-    let second = r.pending(3).await;
-    assert_ne!(second, first);
-    assert!(r.approve(&first).unwrap_err().contains(&first), "a consumed approval cannot be approved again");
-    // A receipt lapses after 10 minutes.
-    r.approve(&second).unwrap();
-    tokio::time::sleep(Duration::from_secs(10 * 60 + 1)).await;
-    r.call(4, "refund").await;
-    let third = r.pending(4).await;
-    // A pending approval lapses after an hour.
-    tokio::time::sleep(Duration::from_secs(3600 + 1)).await;
-    assert!(r.approve(&third).unwrap_err().contains("lapsed"));
-    r.end().await;
+#[test]
+fn a_pending_approval_approved_later_runs_one_call_and_everything_lapses() {
+    paused(|| async {
+        let mut r = start(false);
+        r.ready().await;
+        r.call(1, "refund").await;
+        let first = r.pending(1).await;
+        r.approve(&first).unwrap();
+        r.call(2, "refund").await;
+        assert_eq!(r.at_server().await["id"], 2, "the receipt runs the same call without asking");
+        r.reply(json!({"jsonrpc":"2.0","id":2,"result":{"content":[]}})).await;
+        r.at_client().await;
+        // Used up: the same call again is asked, and kept under a new id.
+        r.call(3, "refund").await;
+        let second = r.pending(3).await;
+        assert_ne!(second, first);
+        assert!(r.approve(&first).unwrap_err().contains(&first), "a consumed approval cannot be approved again");
+        // A receipt lapses after 10 minutes.
+        r.approve(&second).unwrap();
+        tokio::time::sleep(Duration::from_secs(10 * 60 + 1)).await;
+        r.call(4, "refund").await;
+        let third = r.pending(4).await;
+        // A pending approval lapses after an hour.
+        tokio::time::sleep(Duration::from_secs(3600 + 1)).await;
+        assert!(r.approve(&third).unwrap_err().contains("lapsed"));
+        r.end().await;
+    });
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_server_dying_fails_what_it_will_never_answer() {
-    let mut r = start(false);
-    r.ready().await;
-    r.call(1, "balance").await;
-    r.at_server().await;
-    r.call(2, "refund").await;
-    let (_ask, mut answer) = r.question().await;
-    r.server.shutdown().await.unwrap();
-    let mut errors = [r.at_client().await, r.at_client().await];
-    errors.sort_by_key(|e| e["id"].as_u64());
-    assert_eq!(errors.iter().map(|e| e["error"]["code"].clone()).collect::<Vec<_>>(), vec![json!(-32603); 2]);
-    tokio::time::timeout(Duration::from_secs(5), answer.closed()).await.expect("the held call is withdrawn");
-    let counts = r.done.await.unwrap();
-    assert_eq!(counts.allowed, 1);
+#[test]
+fn the_server_dying_fails_what_it_will_never_answer() {
+    paused(|| async {
+        let mut r = start(false);
+        r.ready().await;
+        r.call(1, "balance").await;
+        r.at_server().await;
+        r.call(2, "refund").await;
+        let (_ask, mut answer) = r.question().await;
+        r.server.shutdown().await.unwrap();
+        let mut errors = [r.at_client().await, r.at_client().await];
+        errors.sort_by_key(|e| e["id"].as_u64());
+        assert_eq!(errors.iter().map(|e| e["error"]["code"].clone()).collect::<Vec<_>>(), vec![json!(-32603); 2]);
+        tokio::time::timeout(Duration::from_secs(5), answer.closed()).await.expect("the held call is withdrawn");
+        let counts = r.done.await.unwrap();
+        assert_eq!(counts.allowed, 1);
+    });
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_waiting_client_gets_progress_every_five_seconds() {
-    let mut r = start(false);
-    r.ready().await;
-    r.send(
-        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund","_meta":{"progressToken":7}}}),
-    )
-    .await;
-    let (_ask, answer) = r.question().await;
-    let started = tokio::time::Instant::now();
-    for n in 1..=3 {
-        let note = r.at_client().await;
-        assert_eq!(
-            (note["method"].clone(), note["params"]["progress"].clone()),
-            (json!("notifications/progress"), json!(n))
-        );
-    }
-    assert!(started.elapsed() >= Duration::from_secs(15));
-    answer.send(Asked::Denied { by: By::Operator { user: "ann".into(), console: true }, reason: None }).unwrap();
-    assert!(text(&r.at_client().await).contains("denied_by_operator"));
-    r.end().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_server_that_stops_reading_holds_back_the_client_but_still_reaches_it() {
-    let mut r = start(true);
-    r.ready().await;
-    // The server reads nothing more: the client's notifications fill the pipe to it, then
-    // the writer's queue, then countersign stops reading the client (back-pressure), so
-    // the client's own writes stop going anywhere.
-    let pad = "p".repeat(100 << 10);
-    let line = format!("{}\n", json!({"jsonrpc":"2.0","method":"notifications/message","params":{"pad":pad}}));
-    let mut sent = 0;
-    while tokio::time::timeout(Duration::from_secs(1), r.client.write_all(line.as_bytes())).await.is_ok() {
-        sent += 1;
-        assert!(sent < 60, "6 MB went somewhere: nothing held the client back");
-    }
-    assert!(sent > 20, "the pipes and the queue hold about 2.3 MB before it stops: {sent}");
-    // The other direction still flows.
-    r.reply(json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"still here"}}))
+#[test]
+fn a_waiting_client_gets_progress_every_five_seconds() {
+    paused(|| async {
+        let mut r = start(false);
+        r.ready().await;
+        r.send(
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund","_meta":{"progressToken":7}}}),
+        )
         .await;
-    assert_eq!(r.at_client().await["params"]["data"], "still here");
-    r.end().await;
+        let (_ask, answer) = r.question().await;
+        let started = tokio::time::Instant::now();
+        for n in 1..=3 {
+            let note = r.at_client().await;
+            assert_eq!(
+                (note["method"].clone(), note["params"]["progress"].clone()),
+                (json!("notifications/progress"), json!(n))
+            );
+        }
+        assert!(started.elapsed() >= Duration::from_secs(15));
+        answer.send(Asked::Denied { by: By::Operator { user: "ann".into(), console: true }, reason: None }).unwrap();
+        assert!(text(&r.at_client().await).contains("denied_by_operator"));
+        r.end().await;
+    });
+}
+
+#[test]
+fn a_server_that_stops_reading_holds_back_the_client_but_still_reaches_it() {
+    paused(|| async {
+        let mut r = start(true);
+        r.ready().await;
+        // The server reads nothing more: the client's notifications fill the pipe to it, then
+        // the writer's queue, then countersign stops reading the client (back-pressure), so
+        // the client's own writes stop going anywhere.
+        let pad = "p".repeat(100 << 10);
+        let line = format!("{}\n", json!({"jsonrpc":"2.0","method":"notifications/message","params":{"pad":pad}}));
+        let mut sent = 0;
+        while tokio::time::timeout(Duration::from_secs(1), r.client.write_all(line.as_bytes())).await.is_ok() {
+            sent += 1;
+            assert!(sent < 60, "6 MB went somewhere: nothing held the client back");
+        }
+        assert!(sent > 20, "the pipes and the queue hold about 2.3 MB before it stops: {sent}");
+        // The other direction still flows.
+        r.reply(
+            json!({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"still here"}}),
+        )
+        .await;
+        assert_eq!(r.at_client().await["params"]["data"], "still here");
+        r.end().await;
+    });
 }

@@ -2,7 +2,7 @@
 //! environment variables, the XDG default locations, the default server label.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

@@ -214,7 +214,7 @@ impl Keys {
 /// The prompt's lines (no line endings), arguments cut to fit.
 pub fn render(held: &Held) -> Vec<String> {
     let mut lines = header(held);
-    super::prompt_changes::insert(held, &mut lines);
+    super::prompt_changes::insert(held.changed.as_deref(), &mut lines);
     let args = pretty_arguments(&held.arguments, Some(SHOWN_CHARS));
     let total = args.len();
     lines.extend(args.into_iter().take(SHOWN_LINES).map(|l| format!("    {l}")));

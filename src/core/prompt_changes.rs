@@ -1,11 +1,11 @@
 //! The part of the prompt that shows how a changed tool differs from its pin (PRODUCT.md
 //! section 7a). The lines come pre-rendered and inert ([`crate::core::pins::render_change`]).
-
-use super::prompt::Held;
+//! The prompt (`prompt.rs`) hands it the change and the lines; it knows nothing else of
+//! the held call.
 
 /// Puts the change, when there is one, before the arguments (the last header line).
-pub fn insert(held: &Held, lines: &mut Vec<String>) {
-    let Some(changed) = held.changed.as_deref() else {
+pub fn insert(changed: Option<&str>, lines: &mut Vec<String>) {
+    let Some(changed) = changed else {
         return;
     };
     let at = lines.len().saturating_sub(1);

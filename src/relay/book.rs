@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::owner::Back;
-
 use crate::core::approvals::{Change, NewPending};
 use crate::core::session::{Consult, File, Grant, Lease, Ticket};
 use crate::edge::approvals::{new_id_source, Store};
@@ -46,8 +44,13 @@ pub(super) enum Done {
 }
 
 /// Does the steps one after another, so a lease granted is in the book before the next
-/// call looks for it.
-pub(super) async fn worker(book: Book, mut steps: mpsc::UnboundedReceiver<Step>, done: mpsc::UnboundedSender<Back>) {
+/// call looks for it. What is done goes back on `done`, into whatever the session's task
+/// gathers its workers' answers in (`B`).
+pub(super) async fn worker<B: From<Done> + Send + 'static>(
+    book: Book,
+    mut steps: mpsc::UnboundedReceiver<Step>,
+    done: mpsc::UnboundedSender<B>,
+) {
     while let Some(step) = steps.recv().await {
         let book = book.clone();
         let now = book.clock.now_micros();
@@ -64,7 +67,7 @@ pub(super) async fn worker(book: Book, mut steps: mpsc::UnboundedReceiver<Step>,
             }
         };
         for answer in answers {
-            let _ = done.send(Back::Book(answer));
+            let _ = done.send(B::from(answer));
         }
     }
 }

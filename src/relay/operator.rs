@@ -10,8 +10,6 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use super::owner::Back;
-
 use crate::core::gate::By;
 use crate::core::prompt::Answer;
 use crate::core::session::{Ask, Asked, Ticket};
@@ -33,13 +31,17 @@ pub(super) enum Prompt {
     Withdraw(Ticket),
 }
 
+/// What the prompt worker tells the session: the answer about one held call.
+pub(super) struct Answered(pub Ticket, pub Asked);
+
 /// The prompt worker: asks about one call at a time; a `Withdraw` for it drops the
-/// question. Answers go back to the session as [`Back::Asked`].
-pub(super) async fn worker(
+/// question. Answers go back on `answers` as [`Answered`], into whatever the session's
+/// task gathers its workers' answers in (`B`).
+pub(super) async fn worker<B: From<Answered> + Send + 'static>(
     operator: Arc<dyn Operator>,
     start: tokio::time::Instant,
     mut prompts: mpsc::UnboundedReceiver<Prompt>,
-    answers: mpsc::UnboundedSender<Back>,
+    answers: mpsc::UnboundedSender<B>,
 ) {
     let mut next = None;
     loop {
@@ -61,7 +63,7 @@ pub(super) async fn worker(
         loop {
             tokio::select! {
                 asked = &mut answer => {
-                    let _ = answers.send(Back::Asked(ticket, asked));
+                    let _ = answers.send(B::from(Answered(ticket, asked)));
                     break;
                 }
                 prompt = prompts.recv() => match prompt {

@@ -14,10 +14,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::book::{self, Book, Done, Step};
-use super::operator::{self, Operator, Prompt};
+use super::operator::{self, Answered, Operator, Prompt};
 use super::peers::{Pacer, PeerWriter, Reader, CLIENT, SERVER};
 use crate::core::audit::Event;
-use crate::core::session::{Action, Asked, Counts, Now, Session, Settings, Ticket};
+use crate::core::session::{Action, Counts, Now, Session, Settings, Ticket};
 use crate::edge::audit_log::AuditLog;
 use crate::edge::clock::Clock;
 use crate::edge::pin_store::PinStore;
@@ -126,7 +126,7 @@ where
             Some(back) = back.recv() => {
                 let now = owner.now();
                 match back {
-                    Back::Asked(ticket, asked) => owner.session.asked(ticket, asked, now, &mut owner.out),
+                    Back::Asked(Answered(ticket, asked)) => owner.session.asked(ticket, asked, now, &mut owner.out),
                     Back::Recorded(ticket, written) => owner.session.recorded(ticket, written, now, &mut owner.out),
                     Back::Book(Done::Consulted(ticket, grant, elsewhere)) => {
                         owner.session.consulted(ticket, grant, elsewhere, now, &mut owner.out)
@@ -190,14 +190,27 @@ struct Owner {
 }
 
 /// What comes back to the session from the workers it started: one channel for all, so
-/// that the session's task waits on one queue for them rather than three.
-pub(super) enum Back {
+/// that the session's task waits on one queue for them rather than three. The workers
+/// send their own types ([`Answered`], [`Done`]) into it and know nothing of this one.
+enum Back {
     /// The operator answered about a held call.
-    Asked(Ticket, Asked),
+    Asked(Answered),
     /// A write-ahead record is on disk, or could not be written.
     Recorded(Ticket, Result<(), String>),
     /// The approval book answered.
     Book(Done),
+}
+
+impl From<Answered> for Back {
+    fn from(answered: Answered) -> Back {
+        Back::Asked(answered)
+    }
+}
+
+impl From<Done> for Back {
+    fn from(done: Done) -> Back {
+        Back::Book(done)
+    }
 }
 
 impl Owner {

@@ -14,7 +14,7 @@ use proc_macro2::{Spacing, TokenStream, TokenTree};
 use syn::visit::{self, Visit};
 use syn::{Attribute, ImplItem, Item, TraitItem, UseTree};
 
-use crate::cfg::{impl_item_attrs, item_attrs, test_only, trait_item_attrs};
+use super::cfg::{impl_item_attrs, item_attrs, test_only, trait_item_attrs};
 
 /// One path reached from one module.
 #[derive(Debug, Clone)]

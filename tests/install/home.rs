@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{json, Map, Value};
 
-use super::{peers, support};
+use crate::support::{self, peers};
 
 /// A home directory and a project directory, and the binary run in them.
 pub(crate) struct Home {

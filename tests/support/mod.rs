@@ -1,13 +1,15 @@
 //! Drives the real `countersign` binary with a real child server, from the client's side.
 //!
 //! One file per helper: [`Wrap`] builds a run, [`Session`] drives it, [`Pty`] is a real
-//! terminal, `console` starts an approver console in one, `audit` reads the log, `process` runs one-shot commands. Add a new helper as
-//! a file of its own here and re-export it below.
+//! terminal, `console` starts an approver console in one, `audit` reads the log,
+//! `process` runs one-shot commands, `peers` installs the pinned interop peers. Add a new
+//! helper as a file of its own here and re-export it below.
 // Test helpers: unwrap is how a helper fails its test; pre_exec and ioctls need unsafe.
-#![allow(dead_code, unused_imports, unsafe_code, clippy::unwrap_used)]
+#![allow(unsafe_code, clippy::unwrap_used)]
 
 mod audit;
 mod console;
+pub(crate) mod peers;
 mod process;
 mod pty;
 mod session;

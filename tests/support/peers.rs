@@ -1,8 +1,6 @@
 //! The pinned interop peers (the official Python SDK client from PyPI, reference servers
 //! from npm), installed once into the project's `.cache/` (a marker names what was
-//! installed). Shared by tests that drive real clients and servers; include it with
-//! `#[path = "support/peers.rs"] mod peers;`.
-#![allow(dead_code)]
+//! installed). Shared by tests that drive real clients and servers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -23,13 +23,20 @@ impl Pty {
         // SAFETY: openpty fills two descriptors we then own.
         let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
         assert_eq!(rc, 0, "openpty failed");
+        // Neither end leaks into the children other tests of this process start meanwhile
+        // (openpty leaves both inheritable).
+        for fd in [master, slave] {
+            // SAFETY: fcntl on descriptors we own and that are open.
+            assert_eq!(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) }, 0, "cannot set FD_CLOEXEC");
+        }
         let slave_fd = slave;
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                // The child keeps its copy of the slave open: reading the master fails
-                // with EIO whenever no slave descriptor is open.
-                if libc::setsid() < 0 || libc::ioctl(slave_fd, libc::TIOCSCTTY as _, 0) < 0 {
+                // The child keeps a copy of the slave open across exec (`dup` clears
+                // FD_CLOEXEC): reading the master fails with EIO whenever no slave
+                // descriptor is open.
+                if libc::setsid() < 0 || libc::ioctl(slave_fd, libc::TIOCSCTTY as _, 0) < 0 || libc::dup(slave_fd) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -107,7 +114,6 @@ impl Pty {
 
     /// A key that sends several bytes (an arrow: `ESC [ B`), in one write: split across
     /// writes, a loaded machine can deliver a lone ESC that reads as the Escape key.
-    #[allow(dead_code)]
     pub(crate) fn press_seq(&mut self, keys: &[u8]) {
         self.master.write_all(keys).unwrap();
     }

@@ -5,7 +5,7 @@
 //! off), string literals that hold a secret once their escapes are decoded, and secrets
 //! in well-known formats anywhere in the text.
 
-use super::redact::cut;
+use super::cut::cut;
 use super::secrets::{is_secret_key, is_secret_value, redact_secrets, REDACTED};
 
 /// How much of the input is read: a secret that starts within the excerpt is redacted

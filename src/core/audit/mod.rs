@@ -1,6 +1,7 @@
 //! The audit log's pure parts: record shape, redaction, chain, verification, calendar.
 
 pub mod argv;
+pub mod cut;
 pub mod excerpt;
 pub mod record;
 pub mod redact;

@@ -5,12 +5,11 @@
 use serde_json::Value as Json;
 
 pub use super::argv::redact_argv;
+pub use super::cut::{cut, MAX_STRING};
 pub use super::excerpt::redact_excerpt;
 pub use super::secrets::{is_secret_key, is_secret_value, redact_secrets, REDACTED};
 use crate::core::json::Value;
 
-/// Strings longer than this many characters are cut.
-pub const MAX_STRING: usize = 256;
 /// Arrays and objects longer than this are cut.
 pub const MAX_ITEMS: usize = 64;
 /// Nesting deeper than this is replaced by a marker.
@@ -46,14 +45,6 @@ fn redact_at(value: &Value<'_>, depth: usize) -> Json {
             Json::Object(out)
         }
         other => other.to_serde(),
-    }
-}
-
-/// `s` itself, or its first characters and a marker saying how much was cut.
-pub fn cut(s: &str) -> String {
-    match s.char_indices().nth(MAX_STRING) {
-        None => s.to_owned(),
-        Some((at, _)) => format!("{}…[cut {} chars]", &s[..at], s[at..].chars().count()),
     }
 }
 

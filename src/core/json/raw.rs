@@ -6,12 +6,15 @@
 //! values before it without decoding them, and decoding happens only for the piece asked
 //! for. Nothing here panics or recurses without a bound, whatever the text: malformed text
 //! gives `None`.
+//!
+//! The bottom of the scanner's layers: the keys (`keys.rs`) read with it and the scan
+//! (`scan.rs`) on top of both, which also gives a `Raw` its trees ([`Raw::parse`],
+//! [`Raw::pick`]). Nothing here imports either.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::scan::parse;
-use super::{simple_escape, JsonError, Refusal, Value};
+use super::{simple_escape, JsonError};
 
 /// The text of one JSON value (surrounding whitespace trimmed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,28 +143,6 @@ impl<'a> Raw<'a> {
     /// The elements of an array, in order (empty for anything else).
     pub fn elements(&self) -> Elements<'a> {
         Elements(Cursor::open(self.text, b'['))
-    }
-
-    /// A tree of this value, for small parts only: it costs tens of bytes per value.
-    pub fn parse(&self) -> Result<Value<'a>, Refusal> {
-        parse(self.text.as_bytes())
-    }
-
-    /// A tree of an object holding only the members named in `keys` (first of each), and
-    /// of those only the ones whose text is at most `limit` bytes: what a reader of a few
-    /// small members needs, at a bounded cost whatever else the object carries. Members
-    /// that do not parse are left out too.
-    pub fn pick(&self, keys: &[&str], limit: usize) -> Value<'a> {
-        let mut picked: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
-        for (key, value) in self.members() {
-            let wanted = keys.contains(&&*key) && !picked.iter().any(|(k, _)| *k == key);
-            if wanted && value.text().len() <= limit {
-                if let Ok(tree) = value.parse() {
-                    picked.push((key, tree));
-                }
-            }
-        }
-        Value::Object(picked)
     }
 }
 
@@ -549,6 +530,7 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::json::parse;
 
     #[test]
     fn get_skips_and_decodes_only_what_is_asked() {

@@ -1,9 +1,11 @@
-//! The scanner behind [`scan_envelope`] and [`parse`].
+//! The scanner behind [`scan_envelope`] and [`parse`]: the top of the JSON layers, over
+//! the keys (`keys.rs`) and the raw view (`raw.rs`).
 
 use std::borrow::Cow;
 use std::cell::Cell;
 
 use super::keys::{duplicate_key, find_duplicate, key_hash};
+use super::raw::Raw;
 use super::special::find_special;
 use super::{number_round_trips, simple_escape, Ambiguity, JsonError, Map, Value, MAX_DEPTH};
 
@@ -84,6 +86,32 @@ pub fn parse(bytes: &[u8]) -> Result<Value<'_>, Refusal> {
         None => Ok(value),
     }
 }
+
+/// The trees of a [`Raw`], built by the scanner (the raw view under it builds none).
+impl<'a> Raw<'a> {
+    /// A tree of this value, for small parts only: it costs tens of bytes per value.
+    pub fn parse(&self) -> Result<Value<'a>, Refusal> {
+        parse(self.text().as_bytes())
+    }
+
+    /// A tree of an object holding only the members named in `keys` (first of each), and
+    /// of those only the ones whose text is at most `limit` bytes: what a reader of a few
+    /// small members needs, at a bounded cost whatever else the object carries. Members
+    /// that do not parse are left out too.
+    pub fn pick(&self, keys: &[&str], limit: usize) -> Value<'a> {
+        let mut picked: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
+        for (key, value) in self.members() {
+            let wanted = keys.contains(&&*key) && !picked.iter().any(|(k, _)| *k == key);
+            if wanted && value.text().len() <= limit {
+                if let Ok(tree) = value.parse() {
+                    picked.push((key, tree));
+                }
+            }
+        }
+        Value::Object(picked)
+    }
+}
+
 
 struct Scanner<'a> {
     src: &'a str,

@@ -2,8 +2,9 @@
 //! countersign process of the user, a head anchor, fsync before a call that changes state
 //! is forwarded, recovery after a failed write, seals of finished days (PRODUCT.md
 //! section 7). This file is the handle and the writer thread's loop; the parts are:
-//! `writer` (one append under the lock), `anchor` (head anchor and recovery), `files`
-//! (lock, day files), `seal` (minisign seals), `fault` (the write-failure test hook).
+//! `writer` (one append under the lock; the log's settings and its error), `anchor`
+//! (head anchor and recovery), `files` (lock, day files), `seal` (minisign seals),
+//! `fault` (the write-failure test hook).
 //!
 //! Written on plain files: `tracing-appender`'s rolling writer never fsyncs and its
 //! non-blocking writer drops lines when its buffer is full, which suits diagnostics but not
@@ -16,19 +17,18 @@ mod queue;
 pub mod seal;
 mod writer;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::clock::Clock;
-use crate::core::audit::{Event, Origin};
+use crate::core::audit::Event;
 pub use anchor::{read_head, HeadAnchor, HEAD_FILE};
 pub(crate) use files::DirLock;
 pub use files::{day_files, snapshot, Snapshot};
 use queue::{Queue, Urgency};
+pub use writer::{AuditError, AuditSettings};
 use writer::Writer;
 
 /// The writer thread's name.
@@ -38,13 +38,6 @@ pub const AUDIT_THREAD: &str = "countersign-audit";
 const LAZY_SYNC: Duration = Duration::from_secs(1);
 /// While the log cannot be written, it is tried again this often with nothing new to write.
 const RETRY_DOWN: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("audit log {dir}: {why}")]
-pub struct AuditError {
-    pub dir: String,
-    pub why: String,
-}
 
 enum Job {
     Append(Event, Option<oneshot::Sender<Result<(), AuditError>>>),
@@ -90,14 +83,6 @@ impl Drop for Sender {
     fn drop(&mut self) {
         self.0.close();
     }
-}
-
-pub struct AuditSettings {
-    pub dir: PathBuf,
-    pub origin: Origin,
-    pub clock: Clock,
-    /// Keep this many UTC days (today included); `None` keeps everything.
-    pub retention_days: Option<u32>,
 }
 
 impl AuditLog {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 
 use serde_json::json;
 
@@ -12,8 +13,25 @@ use super::anchor::{read_anchor, read_anchor_at, write_anchor, Anchor, Cut, HEAD
 use super::fault::Fault;
 use super::files::{day_files, first_line, DirLock};
 use super::seal::{self, SealKey};
-use super::{AuditError, AuditSettings};
-use crate::core::audit::{render_onto, time, ChainHead, Event};
+use crate::core::audit::{render_onto, time, ChainHead, Event, Origin};
+use crate::edge::clock::Clock;
+
+/// Where and how the audit log is written.
+pub struct AuditSettings {
+    pub dir: PathBuf,
+    pub origin: Origin,
+    pub clock: Clock,
+    /// Keep this many UTC days (today included); `None` keeps everything.
+    pub retention_days: Option<u32>,
+}
+
+/// A record that could not be written, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("audit log {dir}: {why}")]
+pub struct AuditError {
+    pub dir: String,
+    pub why: String,
+}
 
 pub(super) struct Writer {
     settings: AuditSettings,
