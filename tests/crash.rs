@@ -7,7 +7,7 @@
 //! or the edited file byte for byte, its backup the original or absent.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
