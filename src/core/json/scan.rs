@@ -112,7 +112,6 @@ impl<'a> Raw<'a> {
     }
 }
 
-
 struct Scanner<'a> {
     src: &'a str,
     bytes: &'a [u8],

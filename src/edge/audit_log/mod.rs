@@ -28,8 +28,8 @@ pub use anchor::{read_head, HeadAnchor, HEAD_FILE};
 pub(crate) use files::DirLock;
 pub use files::{day_files, snapshot, Snapshot};
 use queue::{Queue, Urgency};
-pub use writer::{AuditError, AuditSettings};
 use writer::Writer;
+pub use writer::{AuditError, AuditSettings};
 
 /// The writer thread's name.
 pub const AUDIT_THREAD: &str = "countersign-audit";
