@@ -78,7 +78,7 @@ struct View {
 }
 
 pub(super) fn run() -> Result<i32, Error> {
-    super::block_on(console())?
+    super::runtime::block_on(console())?
 }
 
 async fn console() -> Result<i32, Error> {

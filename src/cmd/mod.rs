@@ -13,6 +13,7 @@ mod generate;
 mod install;
 mod pins;
 mod policy_check;
+mod runtime;
 mod settings;
 mod wrap;
 
@@ -61,17 +62,4 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 fn install_options(mode: install::Mode, args: InstallArgs) -> install::Options {
     let InstallArgs { client, config, server, dry_run } = args;
     install::Options { mode, clients: client, config, servers: server, dry_run }
-}
-
-/// Runs `future` on a single-threaded runtime (the relay is I/O bound; one thread keeps
-/// its hand-offs cheap).
-fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the runtime", e))?;
-    let output = runtime.block_on(future);
-    // A prompt thread may still wait for a key; it sees its call withdrawn within 100 ms.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-    Ok(output)
 }

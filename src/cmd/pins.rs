@@ -128,7 +128,7 @@ fn record(label: &str, clock: Clock, fields: serde_json::Value) -> Result<(), Er
     let dir = super::default_audit_dir()?;
     let origin = Origin { session: random_id(), server: label.to_owned() };
     let (audit, thread) = AuditLog::start(AuditSettings { dir, origin, clock, retention_days: None });
-    let written = super::block_on(async {
+    let written = super::runtime::block_on(async {
         let written = audit.record_durable(Event::new("tools", fields)).await;
         audit.close().await;
         written

@@ -12,7 +12,7 @@ use crate::Error;
 pub(super) fn run(args: WrapArgs) -> Result<i32, Error> {
     let config = config(args)?;
     let pins = pins(&config)?;
-    super::block_on(crate::relay::run(config, pins))?.map_err(Error::from)
+    super::runtime::block_on(crate::relay::run(config, pins))?.map_err(Error::from)
 }
 
 /// The label's pin store and its pins, unless `[pinning] mode = "off"`. A pin file that

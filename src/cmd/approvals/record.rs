@@ -26,7 +26,7 @@ pub(super) fn record(changes: &[Change], session: &str) -> Result<(), Error> {
         let origin = Origin { session: session.to_owned(), server: first.label.clone() };
         let settings = AuditSettings { dir: dir.clone(), origin, clock: Clock::from_env(), retention_days: None };
         let (audit, thread) = AuditLog::start(settings);
-        let written = super::super::block_on(async {
+        let written = crate::cmd::runtime::block_on(async {
             let mut written = Ok(());
             for change in group {
                 written = audit.record_durable(change.event.clone()).await;

@@ -4,7 +4,8 @@
 
 use super::clients::Layout;
 use super::entry::{apply, plan, Entry, Mode, Skip, Syntax};
-use super::{json_doc, toml_doc, ParseFailure};
+use super::parse_failure::ParseFailure;
+use super::{json_doc, toml_doc};
 
 /// What happened to one file.
 #[derive(Debug, Default)]

@@ -6,7 +6,7 @@ use jsonc_parser::ast::{Object, ObjectProp, Value};
 use jsonc_parser::{parse_to_ast, CollectOptions, ParseOptions};
 
 use super::entry::{Args, Entry, Str, Style};
-use super::ParseFailure;
+use super::parse_failure::ParseFailure;
 
 /// Where server maps live, as paths of member names; `*` is every member (its name
 /// becomes the entry's scope).

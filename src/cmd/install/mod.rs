@@ -2,7 +2,7 @@
 //! servers in the clients' config files, and take it out again (docs/install.md).
 //!
 //! The parts: `clients` (which files), `json_doc`/`toml_doc` (where the entries are in a
-//! file), `entry` (the splices for one entry), `edit` (one file's text, checked),
+//! file, or the `parse_failure` that says why not), `entry` (the splices for one entry), `edit` (one file's text, checked),
 //! `safe_write` (replacing the file), `report` (what the user reads). This module reads
 //! the files and wires the parts.
 
@@ -10,6 +10,7 @@ mod clients;
 mod edit;
 mod entry;
 mod json_doc;
+mod parse_failure;
 mod report;
 mod safe_write;
 mod toml_doc;
@@ -28,13 +29,6 @@ use report::FileReport;
 /// Exit status when a file could not be read, parsed or written, or a `--server` name
 /// was found nowhere (the other files are still done).
 pub(super) const EXIT_FILE_ERROR: i32 = 1;
-
-/// A file that does not parse: the line and what is wrong.
-#[derive(Debug, Clone)]
-pub(super) struct ParseFailure {
-    pub line: usize,
-    pub message: String,
-}
 
 /// What the command line asked for.
 #[derive(Debug)]

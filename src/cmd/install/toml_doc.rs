@@ -6,7 +6,7 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 
 use super::entry::{Args, Entry, Str, Style};
 use super::json_doc::remote_reason;
-use super::ParseFailure;
+use super::parse_failure::ParseFailure;
 
 /// The entries of the `table` server map (`mcp_servers`) in `text`.
 pub(super) fn entries(text: &str, table: &str) -> Result<Vec<Entry>, ParseFailure> {
