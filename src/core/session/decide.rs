@@ -9,8 +9,7 @@
 
 use bytes::Bytes;
 
-use std::time::Duration;
-
+use super::carried::Carried;
 use super::limits::{CARRY, DENIED_TASK_TTL, MAX_CARRIED, MAX_DENIED_TASKS, MAX_HELD, MAX_HELD_BYTES};
 use super::records;
 use super::requests::{HeldCall, InFlight, Stage};
@@ -444,17 +443,6 @@ impl Session {
 
 /// How much of a call's arguments a pending approval's denial text shows.
 const WHAT_CHARS: usize = 120;
-
-/// A human approval that a 2026-07-28 retry of its call may carry: the server answered
-/// the call with `input_required` and this `requestState`.
-#[derive(Debug)]
-pub(super) struct Carried {
-    tool: String,
-    digest: String,
-    state: String,
-    approval: Decision,
-    until: Duration,
-}
 
 impl Session {
     /// The server answered an approved call: when it asks for input (2026-07-28) with a
