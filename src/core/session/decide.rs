@@ -2,10 +2,14 @@
 //! or answered with a denial. A call that cannot be decided at once is held: it waits for
 //! countersign's own listing, for the operator, or for its decision to be on disk.
 //!
-//! One call, in one place, from its event to its actions:
-//! [`Session::gate`] -> [`Session::classify`] -> [`Session::decide`] -> (`Action::Ask` ->
-//! [`Session::asked`]) -> [`Session::approve`] -> `Action::RecordDurable` ->
-//! [`Session::recorded`] -> `Action::ToServer`, or [`Session::deny`] at any step.
+//! One call, in one place, from its event to its actions, in the order of this file:
+//! [`Session::gate`] -> [`Session::classify`] -> [`Session::decide`] -> (`Action::Consult`
+//! -> [`Session::consulted`]) -> [`Session::pump`] (`Action::Ask` -> [`Session::asked`])
+//! -> [`Session::approve`] -> (`Action::RecordDurable` -> [`Session::recorded`]) ->
+//! [`Session::forward`] -> `Action::ToServer`; when nobody answered,
+//! [`Session::timed_out`] or [`Session::file`] (`Action::File` -> [`Session::filed`]);
+//! or [`Session::deny`] at any step. docs/design.md follows the whole way, from the
+//! client's line to the server's and back.
 
 use bytes::Bytes;
 
@@ -251,6 +255,53 @@ impl Session {
         self.pump(now, out);
     }
 
+    /// The call will run: read-only calls are forwarded at once (recorded lazily); any
+    /// other is recorded on disk first (write-ahead) and forwarded by [`Session::recorded`].
+    fn approve(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
+        let Some(held) = self.requests.held_mut(ticket) else {
+            return;
+        };
+        let event = records::call_decision(&held.call, &decision);
+        if decision.class == Class::ReadOnly {
+            out.push(Action::Record(event));
+            return self.forward(ticket, decision, now, out);
+        }
+        held.stage = Stage::Recording(decision);
+        out.push(Action::RecordDurable(ticket, event));
+    }
+
+    /// The write-ahead record of `ticket` is on disk (or could not be written). A call
+    /// withdrawn meanwhile is not here any more: nothing happens.
+    pub fn recorded(&mut self, ticket: Ticket, written: Result<(), String>, now: Now, out: &mut Vec<Action>) {
+        let Some(Stage::Recording(decision)) = self.requests.held(ticket).map(|h| h.stage.clone()) else {
+            return;
+        };
+        match written {
+            Ok(()) => self.forward(ticket, decision, now, out),
+            Err(why) => {
+                let d = Decision { reason: Reason::AuditUnavailable, by: By::Policy, detail: Some(why), ..decision };
+                self.deny_held(ticket, d, now, out);
+            }
+        }
+    }
+
+    fn forward(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
+        // Only a human's approval is worth carrying to a retry; the policy allows again.
+        let stateless = self.revision.is_some_and(|r| r.is_stateless());
+        let approval = (stateless && decision.reason != Reason::AllowedByPolicy).then(|| Box::new(decision));
+        let forwarded = self.requests.forward(ticket, |held| InFlight::Call {
+            tool: std::mem::take(&mut held.call.name),
+            digest: std::mem::take(&mut held.call.digest),
+            class: held.class,
+            since: now.mono,
+            approval,
+        });
+        if let Some(held) = forwarded {
+            self.counts.allowed += 1;
+            out.push(Action::ToServer(held.bytes));
+        }
+    }
+
     pub(super) fn timed_out(&mut self, ticket: Ticket, detail: String, now: Now, out: &mut Vec<Action>) {
         let Some(held) = self.requests.held(ticket) else {
             return;
@@ -321,53 +372,6 @@ impl Session {
             Err(e) => format!("{why}; the call could not be kept for later ({e})"),
         });
         self.deny_held(ticket, d, now, out);
-    }
-
-    /// The call will run: read-only calls are forwarded at once (recorded lazily); any
-    /// other is recorded on disk first (write-ahead) and forwarded by [`Session::recorded`].
-    fn approve(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
-        let Some(held) = self.requests.held_mut(ticket) else {
-            return;
-        };
-        let event = records::call_decision(&held.call, &decision);
-        if decision.class == Class::ReadOnly {
-            out.push(Action::Record(event));
-            return self.forward(ticket, decision, now, out);
-        }
-        held.stage = Stage::Recording(decision);
-        out.push(Action::RecordDurable(ticket, event));
-    }
-
-    /// The write-ahead record of `ticket` is on disk (or could not be written). A call
-    /// withdrawn meanwhile is not here any more: nothing happens.
-    pub fn recorded(&mut self, ticket: Ticket, written: Result<(), String>, now: Now, out: &mut Vec<Action>) {
-        let Some(Stage::Recording(decision)) = self.requests.held(ticket).map(|h| h.stage.clone()) else {
-            return;
-        };
-        match written {
-            Ok(()) => self.forward(ticket, decision, now, out),
-            Err(why) => {
-                let d = Decision { reason: Reason::AuditUnavailable, by: By::Policy, detail: Some(why), ..decision };
-                self.deny_held(ticket, d, now, out);
-            }
-        }
-    }
-
-    fn forward(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
-        // Only a human's approval is worth carrying to a retry; the policy allows again.
-        let stateless = self.revision.is_some_and(|r| r.is_stateless());
-        let approval = (stateless && decision.reason != Reason::AllowedByPolicy).then(|| Box::new(decision));
-        let forwarded = self.requests.forward(ticket, |held| InFlight::Call {
-            tool: std::mem::take(&mut held.call.name),
-            digest: std::mem::take(&mut held.call.digest),
-            class: held.class,
-            since: now.mono,
-            approval,
-        });
-        if let Some(held) = forwarded {
-            self.counts.allowed += 1;
-            out.push(Action::ToServer(held.bytes));
-        }
     }
 
     fn deny_held(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
