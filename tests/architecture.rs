@@ -6,13 +6,16 @@
 //!   print;
 //! - each edge wraps one OS resource and reaches another edge only through the seams
 //!   named in [`EDGE_SEAMS`];
-//! - edges never reach up into the relay, the commands or the CLI.
+//! - edges never reach up into the relay, the commands or the CLI;
+//! - no two files of the crate import each other, directly or round a longer circle, so
+//!   each file has a side that is its base (`imports` says what counts as an import).
 //!
 //! `resolve` reads the module trees with `syn`; the tests at the bottom feed it small
 //! sources that must fail, so the check itself is tested.
 #![allow(clippy::unwrap_used, unsafe_code)]
 
 mod cfg;
+mod imports;
 mod resolve;
 
 use std::path::{Path, PathBuf};
@@ -187,6 +190,22 @@ fn the_core_reaches_no_edge() {
 }
 
 #[test]
+fn no_file_imports_one_that_imports_it_back() {
+    let tree = read_tree(&src().join("lib.rs"), &["crate"]).unwrap_or_else(|e| panic!("{e}"));
+    for file in rust_files(&src()).into_iter().filter(|f| !f.ends_with("main.rs")) {
+        assert!(tree.files.contains(&file) || tree.test_files.contains(&file), "{} is not reached", file.display());
+    }
+    let graph = imports::graph(&tree);
+    // The check sees the imports there are: an empty graph has no circles either.
+    let imports: usize = graph.values().map(|to| to.len()).sum();
+    assert!(imports > 200, "only {imports} imports between files found");
+    let owner = src().join("relay/owner.rs");
+    assert!(graph[&owner].contains_key(&src().join("relay/book.rs")), "relay/owner.rs -> relay/book.rs not seen");
+    let circles = imports::circles(&graph, &src());
+    assert!(circles.is_empty(), "files that import each other:\n{}", circles.join("\n"));
+}
+
+#[test]
 fn edges_meet_only_at_named_seams() {
     let reaches = read_all("edge");
     let bad = edge_violations(&reaches);
@@ -244,6 +263,10 @@ fn names_brought_in_by_use_are_followed() {
     fails(core_check("use std::time; fn f() { let _ = time::SystemTime::now(); }"), "std::time::SystemTime::now");
     // Uniform paths: one `use` names another's import, in either order.
     fails(core_check("use time::Instant; use std::time;"), "std::time::Instant");
+    // A module and a function of the same name, as `use record::record` makes them.
+    let found = read_source("mod record { pub fn record() {} } use record::record; fn f() { record(); }", &["crate", "x"]);
+    let paths: Vec<String> = found.unwrap().iter().map(|r| r.path.join("::")).collect();
+    assert_eq!(paths, ["crate::x::record::record", "crate::x::record::record"], "{paths:?}");
     fails(core_check("extern crate libc as c; fn f() { unsafe { c::getpid() }; }"), "libc::getpid");
 }
 
@@ -297,4 +320,76 @@ fn edges_reach_each_other_only_at_seams() {
     fails(edge_check("child", "use super::*;"), "crate::edge::*");
     fails(edge_check("child", "use crate::edge; fn f() { edge::clock::now(); }"), "crate::edge::clock::now");
     fails(edge_check("child", "use crate::relay::Relay;"), "crate::relay::Relay");
+}
+
+/// The circles in a crate made of `files` (path under `src/`, text), with `lib.rs` first.
+fn circles_in(files: &[(&str, &str)]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let file = dir.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    let tree = read_tree(&dir.path().join("lib.rs"), &["crate"]).unwrap();
+    imports::circles(&imports::graph(&tree), dir.path())
+}
+
+#[test]
+fn files_that_import_each_other_are_named() {
+    // Siblings, one through a `use`, the other through a path in code.
+    let found = circles_in(&[
+        ("lib.rs", "mod json;"),
+        ("json/mod.rs", "mod raw; mod scan; pub use raw::Raw; pub use scan::parse;"),
+        ("json/raw.rs", "use super::scan::parse; pub struct Raw; fn f() { parse(); }"),
+        ("json/scan.rs", "pub fn parse() { let _ = crate::json::Raw; }"),
+    ]);
+    assert_eq!(
+        found,
+        ["json/raw.rs -> json/scan.rs (crate::json::scan::parse) -> json/raw.rs (crate::json::Raw)"],
+        "{found:?}"
+    );
+    // A parent whose code uses its child, and the child that uses the parent's own item.
+    let found = circles_in(&[
+        ("lib.rs", "mod session;"),
+        ("session/mod.rs", "mod decide; pub struct Session; fn f() { decide::gate(); }"),
+        ("session/decide.rs", "use super::Session; pub fn gate() -> Option<Session> { None }"),
+    ]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("session/decide.rs -> session/mod.rs"), "{found:?}");
+    // Three round, named whole; macros' tokens and types count.
+    let found = circles_in(&[
+        ("lib.rs", "mod a; mod b; mod c;"),
+        ("a.rs", "pub struct A(crate::b::B);"),
+        ("b.rs", "pub struct B; fn f() { let _ = format!(\"{:?}\", crate::c::C); }"),
+        ("c.rs", "pub struct C; fn f() -> Option<super::a::A> { None }"),
+    ]);
+    assert_eq!(found, ["a.rs -> b.rs (crate::b::B) -> c.rs (crate::c::C) -> a.rs (crate::a::A)"], "{found:?}");
+    // A chain of re-exports is followed to the file that declares the name.
+    let found = circles_in(&[
+        ("lib.rs", "mod outer; mod user; pub use outer::Thing;"),
+        ("outer/mod.rs", "mod inner; pub use inner::Thing; fn f() { crate::user::go(); }"),
+        ("outer/inner.rs", "pub struct Thing; fn f() { crate::user::go(); }"),
+        ("user.rs", "pub fn go() -> Option<crate::Thing> { None }"),
+    ]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("user.rs (crate::user::go) -> outer/inner.rs"), "{found:?}");
+}
+
+#[test]
+fn a_tree_of_modules_and_their_re_exports_is_no_circle() {
+    let found = circles_in(&[
+        ("lib.rs", "pub mod json; mod gate;"),
+        // Declares and re-exports its children; its own items are used by them.
+        ("json/mod.rs", "mod raw; mod scan; mod value; #[cfg(test)] mod tests;\n\
+            pub use raw::Raw; pub use scan::parse; pub use value::Value; pub struct JsonError;"),
+        // Reaches the siblings through the parent's re-exports: imports them, not the parent.
+        ("json/value.rs", "pub struct Value;"),
+        ("json/raw.rs", "use super::{JsonError, Value}; pub struct Raw(Value); fn f() -> JsonError { JsonError }"),
+        ("json/scan.rs", "use super::{Raw, Value}; pub fn parse(_: Raw) -> Value { Value }\n\
+            #[cfg(test)] fn helped() { super::tests::helper(); }"),
+        ("gate.rs", "use crate::json::{self, Raw}; fn f(r: Raw) { json::parse(r); }"),
+        // Test code uses what it tests, and is not read.
+        ("json/tests.rs", "use super::scan::parse; pub fn helper() {}"),
+    ]);
+    assert_eq!(found, Vec::<String>::new());
 }

@@ -30,6 +30,8 @@ pub(crate) struct Reach {
     pub glob: bool,
     /// The path of a macro call (`println!`).
     pub is_macro: bool,
+    /// A `use` with a visibility (`pub use`, `pub(crate) use`): a re-export.
+    pub export: bool,
 }
 
 impl Reach {
@@ -54,6 +56,18 @@ pub(crate) struct Tree {
     pub files: BTreeSet<PathBuf>,
     /// Files declared as modules only under `#[cfg(test)]`, not read.
     pub test_files: BTreeSet<PathBuf>,
+    /// Every module read, inline ones too, by its path from `crate`.
+    pub modules: BTreeMap<Vec<String>, Module>,
+}
+
+/// One module as the paths into it see it.
+#[derive(Debug)]
+pub(crate) struct Module {
+    /// The file that holds it (an inline module's is its parent's).
+    pub file: PathBuf,
+    /// What the names its `use`s bring in stand for, absolute where they can be: a path
+    /// through this module that names one of them goes on from there.
+    pub aliases: BTreeMap<String, Vec<String>>,
 }
 
 /// Reads the module in `file` (named `module`, e.g. `["crate", "core"]`) and every module
@@ -95,13 +109,14 @@ struct RawUse {
     segments: Vec<String>,
     leading_colon: bool,
     glob: bool,
+    export: bool,
 }
 
-fn expand_use(tree: &UseTree, prefix: &mut Vec<String>, leading_colon: bool, out: &mut Vec<RawUse>) {
+fn expand_use(tree: &UseTree, prefix: &mut Vec<String>, leading_colon: bool, export: bool, out: &mut Vec<RawUse>) {
     match tree {
         UseTree::Path(p) => {
             prefix.push(p.ident.to_string());
-            expand_use(&p.tree, prefix, leading_colon, out);
+            expand_use(&p.tree, prefix, leading_colon, export, out);
             prefix.pop();
         }
         UseTree::Name(n) => {
@@ -114,7 +129,7 @@ fn expand_use(tree: &UseTree, prefix: &mut Vec<String>, leading_colon: bool, out
                 s
             };
             let name = segments.last().cloned();
-            out.push(RawUse { name, segments, leading_colon, glob: false });
+            out.push(RawUse { name, segments, leading_colon, glob: false, export });
         }
         UseTree::Rename(r) => {
             let mut segments = prefix.clone();
@@ -122,12 +137,14 @@ fn expand_use(tree: &UseTree, prefix: &mut Vec<String>, leading_colon: bool, out
                 segments.push(r.ident.to_string());
             }
             let name = (r.rename != "_").then(|| r.rename.to_string());
-            out.push(RawUse { name, segments, leading_colon, glob: false });
+            out.push(RawUse { name, segments, leading_colon, glob: false, export });
         }
-        UseTree::Glob(_) => out.push(RawUse { name: None, segments: prefix.clone(), leading_colon, glob: true }),
+        UseTree::Glob(_) => {
+            out.push(RawUse { name: None, segments: prefix.clone(), leading_colon, glob: true, export })
+        }
         UseTree::Group(g) => {
             for t in &g.items {
-                expand_use(t, prefix, leading_colon, out);
+                expand_use(t, prefix, leading_colon, export, out);
             }
         }
     }
@@ -138,6 +155,8 @@ struct Scope {
     module: Vec<String>,
     aliases: BTreeMap<String, Vec<String>>,
     declared: BTreeSet<String>,
+    /// The declared names that a path may go through (`name::…`): modules and types.
+    declared_types: BTreeSet<String>,
 }
 
 impl Scope {
@@ -163,6 +182,13 @@ impl Scope {
                 let mut m = self.module[..self.module.len() - ups].to_vec();
                 m.extend_from_slice(&segments[ups..]);
                 return Ok(Some(m));
+            }
+            // A module `record` and a function `record` brought in by `use record::record`
+            // are two names: before `::` it is the module.
+            _ if segments.len() > 1 && self.declared_types.contains(first) => {
+                let mut m = self.module.clone();
+                m.push(first.clone());
+                m
             }
             _ => match self.aliases.get(first) {
                 Some(target) => target.clone(),
@@ -197,6 +223,11 @@ fn item_name(item: &Item) -> Option<String> {
     Some(ident.to_string())
 }
 
+/// Items whose names a path may go through (`name::…`).
+fn is_type_or_module(item: &Item) -> bool {
+    matches!(item, Item::Mod(_) | Item::Enum(_) | Item::Struct(_) | Item::Trait(_) | Item::Type(_) | Item::Union(_))
+}
+
 /// Finds every `use` in a module's items, in function bodies too, but not in nested
 /// modules (they have scopes of their own) nor under `#[cfg(test)]`.
 #[derive(Default)]
@@ -212,7 +243,10 @@ impl<'ast> Visit<'ast> for UseFinder {
         }
         match item {
             Item::Mod(_) => {}
-            Item::Use(u) => expand_use(&u.tree, &mut Vec::new(), u.leading_colon.is_some(), &mut self.uses),
+            Item::Use(u) => {
+                let export = !matches!(u.vis, syn::Visibility::Inherited);
+                expand_use(&u.tree, &mut Vec::new(), u.leading_colon.is_some(), export, &mut self.uses)
+            }
             Item::ExternCrate(e) => {
                 let name = e.rename.as_ref().map_or(&e.ident, |(_, r)| r).to_string();
                 self.externs.push((name, e.ident.to_string()));
@@ -243,8 +277,10 @@ fn read_module(
     for item in items {
         finder.visit_item(item);
     }
-    let declared = items.iter().filter(|i| !test_only(item_attrs(i))).filter_map(item_name).collect();
-    let mut scope = Scope { module: module.clone(), aliases: BTreeMap::new(), declared };
+    let live = || items.iter().filter(|i| !test_only(item_attrs(i)));
+    let declared = live().filter_map(item_name).collect();
+    let declared_types = live().filter(|i| is_type_or_module(i)).filter_map(item_name).collect();
+    let mut scope = Scope { module: module.clone(), aliases: BTreeMap::new(), declared, declared_types };
     for (name, krate) in &finder.externs {
         scope.aliases.insert(name.clone(), vec![krate.clone()]);
     }
@@ -262,16 +298,17 @@ fn read_module(
                     aliases.insert(name.clone(), path.clone());
                 }
             }
-            resolved.push((path, u.glob));
+            resolved.push((path, u.glob, u.export));
         }
         if aliases == scope.aliases {
             break;
         }
         scope.aliases = aliases;
     }
-    for (path, glob) in resolved {
-        tree.reaches.push(Reach { file: file.to_owned(), module: module.clone(), path, glob, is_macro: false });
+    for (path, glob, export) in resolved {
+        tree.reaches.push(Reach { file: file.to_owned(), module: module.clone(), path, glob, is_macro: false, export });
     }
+    tree.modules.insert(module.clone(), Module { file: file.to_owned(), aliases: scope.aliases.clone() });
 
     let mut walker = PathWalker { scope: &scope, file, reaches: Vec::new(), error: None };
     for item in items {
@@ -329,6 +366,7 @@ impl PathWalker<'_> {
                 path,
                 glob: false,
                 is_macro,
+                export: false,
             }),
             Ok(None) => {}
             Err(e) => self.error = Some(e),
@@ -407,5 +445,8 @@ impl<'ast> Visit<'ast> for PathWalker<'_> {
     }
     fn visit_attribute(&mut self, _: &'ast Attribute) {
         // `#[derive(..)]`, `#[error("..")]`, docs: names for the compiler, not reaches.
+    }
+    fn visit_visibility(&mut self, _: &'ast syn::Visibility) {
+        // `pub(super)`, `pub(in crate::x)`: who may see an item, not what it uses.
     }
 }

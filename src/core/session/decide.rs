@@ -2,15 +2,18 @@
 //! or answered with a denial. A call that cannot be decided at once is held: it waits for
 //! countersign's own listing, for the operator, or for its decision to be on disk.
 //!
-//! One call, in one place, from its event to its actions:
-//! [`Session::gate`] -> [`Session::classify`] -> [`Session::decide`] -> (`Action::Ask` ->
-//! [`Session::asked`]) -> [`Session::approve`] -> `Action::RecordDurable` ->
-//! [`Session::recorded`] -> `Action::ToServer`, or [`Session::deny`] at any step.
+//! One call, in one place, from its event to its actions, in the order of this file:
+//! [`Session::gate`] -> [`Session::classify`] -> [`Session::decide`] -> (`Action::Consult`
+//! -> [`Session::consulted`]) -> [`Session::pump`] (`Action::Ask` -> [`Session::asked`])
+//! -> [`Session::approve`] -> (`Action::RecordDurable` -> [`Session::recorded`]) ->
+//! [`Session::forward`] -> `Action::ToServer`; when nobody answered,
+//! [`Session::timed_out`] or [`Session::file`] (`Action::File` -> [`Session::filed`]);
+//! or [`Session::deny`] at any step. docs/design.md follows the whole way, from the
+//! client's line to the server's and back.
 
 use bytes::Bytes;
 
-use std::time::Duration;
-
+use super::carried::Carried;
 use super::limits::{CARRY, DENIED_TASK_TTL, MAX_CARRIED, MAX_DENIED_TASKS, MAX_HELD, MAX_HELD_BYTES};
 use super::records;
 use super::requests::{HeldCall, InFlight, Stage};
@@ -281,6 +284,53 @@ impl Session {
         self.pump(now, out);
     }
 
+    /// The call will run: read-only calls are forwarded at once (recorded lazily); any
+    /// other is recorded on disk first (write-ahead) and forwarded by [`Session::recorded`].
+    fn approve(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
+        let Some(held) = self.requests.held_mut(ticket) else {
+            return;
+        };
+        let event = records::call_decision(&held.call, &decision);
+        if decision.class == Class::ReadOnly {
+            out.push(Action::Record(event));
+            return self.forward(ticket, decision, now, out);
+        }
+        held.stage = Stage::Recording(decision);
+        out.push(Action::RecordDurable(ticket, event));
+    }
+
+    /// The write-ahead record of `ticket` is on disk (or could not be written). A call
+    /// withdrawn meanwhile is not here any more: nothing happens.
+    pub fn recorded(&mut self, ticket: Ticket, written: Result<(), String>, now: Now, out: &mut Vec<Action>) {
+        let Some(Stage::Recording(decision)) = self.requests.held(ticket).map(|h| h.stage.clone()) else {
+            return;
+        };
+        match written {
+            Ok(()) => self.forward(ticket, decision, now, out),
+            Err(why) => {
+                let d = Decision { reason: Reason::AuditUnavailable, by: By::Policy, detail: Some(why), ..decision };
+                self.deny_held(ticket, d, now, out);
+            }
+        }
+    }
+
+    fn forward(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
+        // Only a human's approval is worth carrying to a retry; the policy allows again.
+        let stateless = self.revision.is_some_and(|r| r.is_stateless());
+        let approval = (stateless && decision.reason != Reason::AllowedByPolicy).then(|| Box::new(decision));
+        let forwarded = self.requests.forward(ticket, |held| InFlight::Call {
+            tool: std::mem::take(&mut held.call.name),
+            digest: std::mem::take(&mut held.call.digest),
+            class: held.class,
+            since: now.mono,
+            approval,
+        });
+        if let Some(held) = forwarded {
+            self.counts.allowed += 1;
+            out.push(Action::ToServer(held.bytes));
+        }
+    }
+
     pub(super) fn timed_out(&mut self, ticket: Ticket, detail: String, now: Now, out: &mut Vec<Action>) {
         let Some(held) = self.requests.held(ticket) else {
             return;
@@ -352,53 +402,6 @@ impl Session {
             Err(e) => format!("{why}; the call could not be kept for later ({e})"),
         });
         self.deny_held(ticket, d, now, out);
-    }
-
-    /// The call will run: read-only calls are forwarded at once (recorded lazily); any
-    /// other is recorded on disk first (write-ahead) and forwarded by [`Session::recorded`].
-    fn approve(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
-        let Some(held) = self.requests.held_mut(ticket) else {
-            return;
-        };
-        let event = records::call_decision(&held.call, &decision);
-        if decision.class == Class::ReadOnly {
-            out.push(Action::Record(event));
-            return self.forward(ticket, decision, now, out);
-        }
-        held.stage = Stage::Recording(decision);
-        out.push(Action::RecordDurable(ticket, event));
-    }
-
-    /// The write-ahead record of `ticket` is on disk (or could not be written). A call
-    /// withdrawn meanwhile is not here any more: nothing happens.
-    pub fn recorded(&mut self, ticket: Ticket, written: Result<(), String>, now: Now, out: &mut Vec<Action>) {
-        let Some(Stage::Recording(decision)) = self.requests.held(ticket).map(|h| h.stage.clone()) else {
-            return;
-        };
-        match written {
-            Ok(()) => self.forward(ticket, decision, now, out),
-            Err(why) => {
-                let d = Decision { reason: Reason::AuditUnavailable, by: By::Policy, detail: Some(why), ..decision };
-                self.deny_held(ticket, d, now, out);
-            }
-        }
-    }
-
-    fn forward(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
-        // Only a human's approval is worth carrying to a retry; the policy allows again.
-        let stateless = self.revision.is_some_and(|r| r.is_stateless());
-        let approval = (stateless && decision.reason != Reason::AllowedByPolicy).then(|| Box::new(decision));
-        let forwarded = self.requests.forward(ticket, |held| InFlight::Call {
-            tool: std::mem::take(&mut held.call.name),
-            digest: std::mem::take(&mut held.call.digest),
-            class: held.class,
-            since: now.mono,
-            approval,
-        });
-        if let Some(held) = forwarded {
-            self.counts.allowed += 1;
-            out.push(Action::ToServer(held.bytes));
-        }
     }
 
     fn deny_held(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
@@ -474,17 +477,6 @@ impl Session {
 
 /// How much of a call's arguments a pending approval's denial text shows.
 const WHAT_CHARS: usize = 120;
-
-/// A human approval that a 2026-07-28 retry of its call may carry: the server answered
-/// the call with `input_required` and this `requestState`.
-#[derive(Debug)]
-pub(super) struct Carried {
-    tool: String,
-    digest: String,
-    state: String,
-    approval: Decision,
-    until: Duration,
-}
 
 impl Session {
     /// The server answered an approved call: when it asks for input (2026-07-28) with a

@@ -10,9 +10,11 @@
 //! race is in docs/design.md ("Orderings").
 
 mod batches;
+mod carried;
 mod client;
 mod decide;
 pub mod inbound;
+pub mod limits;
 mod listing;
 pub mod outbound;
 mod pinning;
@@ -38,6 +40,7 @@ use crate::core::task::DeniedTask;
 
 pub use batches::To;
 use requests::{HeldCall, Requests};
+pub use requests::Ticket;
 
 /// Time since the relay started (monotonic), and the wall clock (µs since the epoch, for
 /// the timestamps a denied task carries).
@@ -46,9 +49,6 @@ pub struct Now {
     pub mono: Duration,
     pub wall_micros: i64,
 }
-
-/// Names one held call across the session and the edge that asks about it.
-pub type Ticket = u64;
 
 /// What the session asks its edges to do, in order.
 #[derive(Debug)]
@@ -179,30 +179,6 @@ pub struct Counts {
     pub rejected: u64,
 }
 
-/// Limits on what a peer can make the session hold (PRODUCT.md sections 6 and 8).
-pub mod limits {
-    use std::time::Duration;
-
-    /// Held calls per process; beyond, `too_many_held`.
-    pub const MAX_HELD: usize = 64;
-    /// Bytes of held calls per process; beyond, `too_many_held`.
-    pub const MAX_HELD_BYTES: usize = 256 << 20;
-    /// Client requests in flight; beyond, an error.
-    pub const MAX_IN_FLIGHT: usize = 4096;
-    /// Denied tasks remembered for `tasks/*`, and for how long.
-    pub const MAX_DENIED_TASKS: usize = 256;
-    pub const DENIED_TASK_TTL: Duration = Duration::from_secs(3600);
-    /// How often a waiting client with a progress token hears from us.
-    pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-    /// How long a 2026-07-28 retry may carry the approval of the call it retries.
-    pub const CARRY: Duration = Duration::from_secs(10 * 60);
-    /// Approvals waiting for their retry, at most.
-    pub const MAX_CARRIED: usize = 64;
-    /// How long the operator's edge may overrun a deadline before the session times the
-    /// call out itself.
-    pub const ASK_OVERRUN: Duration = Duration::from_secs(2);
-}
-
 /// One session's state. Private fields; the methods are the events.
 #[derive(Debug)]
 pub struct Session {
@@ -221,7 +197,7 @@ pub struct Session {
     asking: Option<Ticket>,
     listing: listing::Listing,
     /// Approvals a 2026-07-28 retry may carry, oldest first.
-    carried: VecDeque<decide::Carried>,
+    carried: VecDeque<carried::Carried>,
     denied_tasks: VecDeque<(String, DeniedTask, Duration)>,
     next_ticket: Ticket,
     next_internal: u64,

@@ -10,10 +10,13 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::limits::{ASK_OVERRUN, PROGRESS_EVERY};
-use super::{Ticket, To};
+use super::To;
 use crate::core::classify::Class;
 use crate::core::gate::{Call, Decision};
 use crate::core::protocol::Id;
+
+/// Names one held call across the session and the edge that asks about it.
+pub type Ticket = u64;
 
 /// Where a held call is.
 #[derive(Debug, Clone, PartialEq)]
