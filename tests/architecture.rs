@@ -264,7 +264,8 @@ fn names_brought_in_by_use_are_followed() {
     // Uniform paths: one `use` names another's import, in either order.
     fails(core_check("use time::Instant; use std::time;"), "std::time::Instant");
     // A module and a function of the same name, as `use record::record` makes them.
-    let found = read_source("mod record { pub fn record() {} } use record::record; fn f() { record(); }", &["crate", "x"]);
+    let found =
+        read_source("mod record { pub fn record() {} } use record::record; fn f() { record(); }", &["crate", "x"]);
     let paths: Vec<String> = found.unwrap().iter().map(|r| r.path.join("::")).collect();
     assert_eq!(paths, ["crate::x::record::record", "crate::x::record::record"], "{paths:?}");
     fails(core_check("extern crate libc as c; fn f() { unsafe { c::getpid() }; }"), "libc::getpid");
@@ -380,13 +381,19 @@ fn a_tree_of_modules_and_their_re_exports_is_no_circle() {
     let found = circles_in(&[
         ("lib.rs", "pub mod json; mod gate;"),
         // Declares and re-exports its children; its own items are used by them.
-        ("json/mod.rs", "mod raw; mod scan; mod value; #[cfg(test)] mod tests;\n\
-            pub use raw::Raw; pub use scan::parse; pub use value::Value; pub struct JsonError;"),
+        (
+            "json/mod.rs",
+            "mod raw; mod scan; mod value; #[cfg(test)] mod tests;\n\
+            pub use raw::Raw; pub use scan::parse; pub use value::Value; pub struct JsonError;",
+        ),
         // Reaches the siblings through the parent's re-exports: imports them, not the parent.
         ("json/value.rs", "pub struct Value;"),
         ("json/raw.rs", "use super::{JsonError, Value}; pub struct Raw(Value); fn f() -> JsonError { JsonError }"),
-        ("json/scan.rs", "use super::{Raw, Value}; pub fn parse(_: Raw) -> Value { Value }\n\
-            #[cfg(test)] fn helped() { super::tests::helper(); }"),
+        (
+            "json/scan.rs",
+            "use super::{Raw, Value}; pub fn parse(_: Raw) -> Value { Value }\n\
+            #[cfg(test)] fn helped() { super::tests::helper(); }",
+        ),
         ("gate.rs", "use crate::json::{self, Raw}; fn f(r: Raw) { json::parse(r); }"),
         // Test code uses what it tests, and is not read.
         ("json/tests.rs", "use super::scan::parse; pub fn helper() {}"),

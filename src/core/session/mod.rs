@@ -39,8 +39,8 @@ use crate::core::protocol::{error_response, Id, Revision};
 use crate::core::task::DeniedTask;
 
 pub use batches::To;
-use requests::{HeldCall, Requests};
 pub use requests::Ticket;
+use requests::{HeldCall, Requests};
 
 /// Time since the relay started (monotonic), and the wall clock (µs since the epoch, for
 /// the timestamps a denied task carries).

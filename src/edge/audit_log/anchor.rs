@@ -135,6 +135,28 @@ pub fn read_head(dir: &Path) -> io::Result<HeadAnchor> {
     Ok(read_anchor_file(dir)?.map_or_else(HeadAnchor::default, |a| HeadAnchor { start: a.start, end: Some(a.head) }))
 }
 
+/// What a reader verifies: the head anchor and every day file with its length, taken at
+/// one instant between two writers' batches. Day files are only appended to, so reading
+/// each up to its length later sees exactly that instant, whatever is written meanwhile.
+pub struct Snapshot {
+    pub anchor: HeadAnchor,
+    /// Day file names, oldest first, with their lengths.
+    pub files: Vec<(String, u64)>,
+}
+
+/// Takes a [`Snapshot`] under the shared lock, held only while the anchor is read and the
+/// files are measured (writers wait microseconds, not for the whole verification).
+pub fn snapshot(dir: &Path) -> io::Result<Snapshot> {
+    let _lock = super::files::DirLock::shared(dir)?;
+    let anchor = read_head(dir)?;
+    let mut files = Vec::new();
+    for name in day_files(dir)? {
+        let len = fs::metadata(dir.join(&name))?.len();
+        files.push((name, len));
+    }
+    Ok(Snapshot { anchor, files })
+}
+
 pub(super) fn write_anchor(file: &File, anchor: &Anchor, sync: bool) -> io::Result<()> {
     let mut text = serde_json::to_string(anchor).map_err(io::Error::other)?;
     // One fixed-size write in place: a reader sees the old anchor or the new one.

@@ -35,28 +35,6 @@ impl DirLock {
     }
 }
 
-/// What a reader verifies: the head anchor and every day file with its length, taken at
-/// one instant between two writers' batches. Day files are only appended to, so reading
-/// each up to its length later sees exactly that instant, whatever is written meanwhile.
-pub struct Snapshot {
-    pub anchor: super::HeadAnchor,
-    /// Day file names, oldest first, with their lengths.
-    pub files: Vec<(String, u64)>,
-}
-
-/// Takes a [`Snapshot`] under the shared lock, held only while the anchor is read and the
-/// files are measured (writers wait microseconds, not for the whole verification).
-pub fn snapshot(dir: &Path) -> io::Result<Snapshot> {
-    let _lock = DirLock::shared(dir)?;
-    let anchor = super::read_head(dir)?;
-    let mut files = Vec::new();
-    for name in day_files(dir)? {
-        let len = fs::metadata(dir.join(&name))?.len();
-        files.push((name, len));
-    }
-    Ok(Snapshot { anchor, files })
-}
-
 impl Drop for DirLock {
     fn drop(&mut self) {
         let _ = rustix::fs::flock(&self.0, FlockOperation::Unlock);

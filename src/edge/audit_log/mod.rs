@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::core::audit::Event;
-pub use anchor::{read_head, HeadAnchor, HEAD_FILE};
+pub use anchor::{read_head, snapshot, HeadAnchor, Snapshot, HEAD_FILE};
+pub use files::day_files;
 pub(crate) use files::DirLock;
-pub use files::{day_files, snapshot, Snapshot};
 use queue::{Queue, Urgency};
 use writer::Writer;
 pub use writer::{AuditError, AuditSettings};
