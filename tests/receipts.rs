@@ -140,14 +140,7 @@ fn a_lease_reaches_other_processes_until_it_is_revoked() {
     let home = home();
     let mut granting = Wrap::fake().with_tty().runtime(home.path()).logged().start();
     granting.initialize("2025-11-25");
-    granting.send(
-        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/a"}}}),
-    );
-    let pty = granting.tty.as_mut().unwrap();
-    pty.wait_for("s left", 1);
-    std::thread::sleep(GRACE + Duration::from_millis(100));
-    pty.press(b'a');
-    assert!(text(&granting.answer(1)).starts_with("deleted"));
+    assert!(lease_at_prompt(&mut granting, 1, "delete_file", json!({"path": "/a"})).starts_with("deleted"));
     let mut other = asking(home.path());
     let r = other.call(1, "delete_file", json!({"path": "/b"}));
     assert!(text(&r).starts_with("deleted"), "another process, other arguments, the same lease: {r}");
@@ -174,6 +167,17 @@ fn a_lease_reaches_other_processes_until_it_is_revoked() {
     assert_eq!(actions, ["lease_granted", "lease_revoked"], "{approvals:?}");
     assert_eq!(approvals[0]["id"], decision["lease"]);
     assert!(approvals[0]["by"].as_str().unwrap().ends_with("@tty") && approvals[0]["expires"].is_string());
+}
+
+/// Calls `tool` in `s`, whose prompt is on its own terminal, and grants a lease there
+/// (`a`); returns the answer's text.
+fn lease_at_prompt(s: &mut Session, id: i64, tool: &str, arguments: Value) -> String {
+    s.send(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":tool,"arguments":arguments}}));
+    let pty = s.tty.as_mut().unwrap();
+    pty.wait_for("s left", 1);
+    std::thread::sleep(GRACE + Duration::from_millis(100));
+    pty.press(b'a');
+    text(&s.answer(id))
 }
 
 /// Six characters of lowercase Crockford base32, as `countersign pending` shows ids.
@@ -266,11 +270,7 @@ fn refund_server(home: &Path, dollars: bool) -> Session {
         "annotations": {"destructiveHint": true}}]]);
     let file = home.join(if dollars { "dollars.json" } else { "cents.json" });
     std::fs::write(&file, tools.to_string()).unwrap();
-    let wrap = Wrap::fake().asking().runtime(home).arg("--name").arg("bank").logged();
-    let mut s = wrap.server_arg("--tools").server_arg(file.to_str().unwrap()).start();
-    s.initialize("2025-06-18");
-    s.request(1, "tools/list", json!({}));
-    s
+    asking_bank(home, &file)
 }
 
 /// Issue: a call filed as pending under one definition of `refund` was folded into the
@@ -334,14 +334,7 @@ fn a_lease_is_for_the_tool_definition_it_was_granted_under() {
     let mut granting = wrap.server_arg("--tools").server_arg(cents.to_str().unwrap()).start();
     granting.initialize("2025-06-18");
     granting.request(1, "tools/list", json!({}));
-    granting.send(
-        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"refund","arguments":{"order":"A1"}}}),
-    );
-    let pty = granting.tty.as_mut().unwrap();
-    pty.wait_for("s left", 1);
-    std::thread::sleep(GRACE + Duration::from_millis(100));
-    pty.press(b'a');
-    assert!(text(&granting.answer(2)).starts_with("refund ran"));
+    assert!(lease_at_prompt(&mut granting, 2, "refund", json!({"order": "A1"})).starts_with("refund ran"));
     let lease = |s: &mut Session, id| text(&s.call(id, "refund", json!({"order": "B2"})));
     assert!(lease(&mut asking_bank(home.path(), &cents), 2).starts_with("refund ran"), "the lease reaches others");
     let dollars = home.path().join("dollars.json");
@@ -360,8 +353,10 @@ fn a_lease_is_for_the_tool_definition_it_was_granted_under() {
     granting.wait();
 }
 
+/// A fake server labelled `bank` listing what `tools` holds, with nobody to ask, the
+/// tools listed once.
 fn asking_bank(home: &Path, tools: &Path) -> Session {
-    let wrap = Wrap::fake().asking().runtime(home).arg("--name").arg("bank");
+    let wrap = Wrap::fake().asking().runtime(home).arg("--name").arg("bank").logged();
     let mut s = wrap.server_arg("--tools").server_arg(tools.to_str().unwrap()).start();
     s.initialize("2025-06-18");
     s.request(1, "tools/list", json!({}));
