@@ -35,3 +35,4 @@ mod receipts;
 mod relay;
 mod session;
 mod settings;
+mod web;

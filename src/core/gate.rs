@@ -181,7 +181,7 @@ pub enum By {
     Headless,
     Operator {
         user: String,
-        console: bool,
+        place: Place,
     },
     Lease(String),
     /// A receipt allowed the call: who approved it and where, as the receipt says
@@ -194,10 +194,33 @@ impl fmt::Display for By {
         match self {
             By::Policy => f.write_str("policy"),
             By::Headless => f.write_str("headless"),
-            By::Operator { user, console: false } => write!(f, "operator:{user}@tty"),
-            By::Operator { user, console: true } => write!(f, "operator:{user}@console"),
+            By::Operator { user, place } => write!(f, "operator:{user}@{}", place.as_str()),
             By::Lease(id) => write!(f, "lease:{id}"),
             By::Receipt(by) => f.write_str(by),
+        }
+    }
+}
+
+/// Where the operator answered (the `@…` of `by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The operator's terminal (the prompt).
+    Tty,
+    /// The approver console.
+    Console,
+    /// The browser approval page.
+    Web,
+    /// The client's own dialog (elicitation).
+    Client,
+}
+
+impl Place {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Place::Tty => "tty",
+            Place::Console => "console",
+            Place::Web => "web",
+            Place::Client => "client",
         }
     }
 }
@@ -362,8 +385,8 @@ mod tests {
 
     #[test]
     fn by_renders_as_in_the_audit_schema() {
-        assert_eq!(By::Operator { user: "ann".into(), console: false }.to_string(), "operator:ann@tty");
-        assert_eq!(By::Operator { user: "ann".into(), console: true }.to_string(), "operator:ann@console");
+        assert_eq!(By::Operator { user: "ann".into(), place: Place::Tty }.to_string(), "operator:ann@tty");
+        assert_eq!(By::Operator { user: "ann".into(), place: Place::Console }.to_string(), "operator:ann@console");
         assert_eq!(By::Lease("l1".into()).to_string(), "lease:l1");
         assert_eq!(By::Headless.to_string(), "headless");
     }

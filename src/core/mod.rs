@@ -1,6 +1,7 @@
 //! The pure core: decides, never does I/O. No tokio, no filesystem, no clock, no process
 //! (a test in tests/architecture.rs keeps it that way).
 
+pub mod approval_page;
 pub mod approvals;
 pub mod audit;
 pub mod classify;

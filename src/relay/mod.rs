@@ -23,7 +23,7 @@ use crate::edge::clock::{random_id, Clock};
 use crate::edge::pin_store::PinStore;
 
 pub use book::Book;
-pub use operator::{Human, Operator};
+pub use operator::{Human, Operator, Web};
 pub use owner::{run_with, Hooks, Io};
 
 /// Runs one wrapped server until it exits; returns the wrapper's exit code.
@@ -98,7 +98,7 @@ pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, 
     // The session runs as a task of its own, not as the future the runtime blocks on:
     // waking that future costs the runtime an extra poll of its I/O driver (an
     // `epoll_wait`) for every message, waking a task does not.
-    let session = tokio::spawn(run_with(io, settings, audit.clone(), Arc::new(Human), hooks));
+    let session = tokio::spawn(run_with(io, settings, audit.clone(), Arc::new(human(&config)), hooks));
     let (counts, status) = tokio::join!(session, lifecycle);
     let counts = counts.unwrap_or_else(|e| {
         tracing::error!("the session ended abnormally: {e}");
@@ -121,6 +121,13 @@ pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, 
     audit.close().await;
     let _ = tokio::task::spawn_blocking(move || audit_thread.join()).await;
     Ok(code)
+}
+
+/// The operator as the policy's `[approvals]` allows: the page only with `web` on (and
+/// never headless, where nobody is asked).
+fn human(config: &Config) -> Human {
+    let channels = &config.policy.channels;
+    Human { web: (channels.web && !config.headless).then(|| Web::new(channels.notify)) }
 }
 
 /// SIGINT, SIGTERM and SIGHUP, caught from now on (delivered to the streams, which keep

@@ -9,6 +9,7 @@
 
 mod audit;
 mod console;
+pub(crate) mod http;
 pub(crate) mod peers;
 mod process;
 mod pty;

@@ -151,6 +151,20 @@ impl Session {
         }
     }
 
+    /// The first line countersign writes to stderr that contains `needle` (waiting up to
+    /// [`WAIT`] for it).
+    pub(crate) fn stderr_line(&mut self, needle: &str) -> String {
+        let until = Instant::now() + WAIT;
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            match self.stderr.recv_timeout(left) {
+                Ok(l) if String::from_utf8_lossy(&l).contains(needle) => return String::from_utf8_lossy(&l).into(),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no stderr line with {needle:?}");
+    }
+
     pub(crate) fn stderr_text(&mut self) -> String {
         let mut out = String::new();
         while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(200)) {

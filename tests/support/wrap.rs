@@ -19,6 +19,9 @@ pub(crate) struct Wrap {
     detached: bool,
     runtime: Option<PathBuf>,
     sockets: bool,
+    /// The browser approval page is on (the built-in default); off unless asked for, so
+    /// that a call nobody can answer becomes pending at once.
+    web: bool,
     pub dir: tempfile::TempDir,
 }
 
@@ -35,12 +38,14 @@ impl Wrap {
             detached: false,
             runtime: None,
             sockets: false,
+            web: false,
             dir,
         }
     }
 
     /// Not headless, but without a terminal (a new session with no controlling
-    /// terminal, as under Claude Desktop): only an approver console can answer.
+    /// terminal, as under Claude Desktop): only an approver console can answer (and the
+    /// approval page, with [`Wrap::web`]).
     pub(crate) fn asking(mut self) -> Wrap {
         self.args.retain(|a| a != "--headless");
         self.detached = true;
@@ -64,6 +69,14 @@ impl Wrap {
     pub(crate) fn with_tty(mut self) -> Wrap {
         self.args.retain(|a| a != "--headless");
         self.tty = true;
+        self
+    }
+
+    /// The default policy as users have it: the browser approval page on. Without this,
+    /// the run's default policy (the one under `XDG_CONFIG_HOME`) says `web = false`; a
+    /// `--policy` given replaces it.
+    pub(crate) fn web(mut self) -> Wrap {
+        self.web = true;
         self
     }
 
@@ -127,6 +140,11 @@ impl Wrap {
     }
 
     pub(crate) fn start(self) -> Session {
+        if !self.web {
+            let config = self.dir.path().join("no-config/countersign");
+            std::fs::create_dir_all(&config).unwrap();
+            std::fs::write(config.join("policy.toml"), "[approvals]\nweb = false\n").unwrap();
+        }
         let mut cmd = Command::new(bin());
         cmd.args(&self.args)
             .arg("--audit-dir")

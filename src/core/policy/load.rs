@@ -28,6 +28,25 @@ struct RawPolicy {
     #[serde(default)]
     rules: Vec<Spanned<RawRule>>,
     pinning: Option<RawPinning>,
+    approvals: Option<RawApprovals>,
+}
+
+/// `[approvals]`: where a held call may be shown besides the console and the terminal
+/// (PRODUCT.md section 6).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApprovals {
+    web: Option<bool>,
+    notify: Option<bool>,
+    approve_in_client: Option<Spanned<RawServers>>,
+}
+
+/// `true`, `false`, or the server labels (globs) it holds for.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawServers {
+    All(bool),
+    Some(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -93,6 +112,21 @@ pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
     }
     if let Some(mode) = raw.pinning.and_then(|p| p.mode) {
         policy.pinning = mode;
+    }
+    if let Some(a) = raw.approvals {
+        policy.channels.web = a.web.unwrap_or(true);
+        policy.channels.notify = a.notify.unwrap_or(true);
+        if let Some(servers) = a.approve_in_client {
+            let span = servers.span();
+            policy.channels.in_client = match servers.into_inner() {
+                RawServers::All(true) => vec![Pattern::new("*", false).map_err(|e| src.at(span.clone(), &e.to_string()))?],
+                RawServers::All(false) => Vec::new(),
+                RawServers::Some(globs) => globs
+                    .iter()
+                    .map(|g| Pattern::new(g, false).map_err(|e| src.at(span.clone(), &format!("bad glob: {}", e.kind()))))
+                    .collect::<Result<_, _>>()?,
+            };
+        }
     }
     let mut ids = std::collections::HashSet::new();
     for spanned in raw.rules {

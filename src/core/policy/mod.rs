@@ -70,6 +70,33 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// `[pinning] mode` (PRODUCT.md section 7a).
     pub pinning: crate::core::pins::Mode,
+    /// `[approvals]`: the channels a held call may be shown on (PRODUCT.md section 6).
+    pub channels: Channels,
+}
+
+/// Where a held call may be shown besides the console and the terminal.
+#[derive(Debug, Clone)]
+pub struct Channels {
+    /// `web`: the browser approval page (off: no port is ever opened).
+    pub web: bool,
+    /// `notify`: a desktop notification announces the page.
+    pub notify: bool,
+    /// `approve_in_client`: the server labels (globs) whose held calls may be asked in the
+    /// client's own dialog; empty: none (opt-in).
+    pub in_client: Vec<Pattern>,
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Channels { web: true, notify: true, in_client: Vec::new() }
+    }
+}
+
+impl Channels {
+    /// Whether the client's dialog may be used for calls of `server`.
+    pub fn in_client_for(&self, server: &str) -> bool {
+        self.in_client.iter().any(|p| p.is_match(server))
+    }
 }
 
 impl Default for Policy {
@@ -80,6 +107,7 @@ impl Default for Policy {
             confirm: Confirm::Key,
             rules: Vec::new(),
             pinning: crate::core::pins::Mode::Ask,
+            channels: Channels::default(),
         }
     }
 }
@@ -139,6 +167,18 @@ impl fmt::Display for Policy {
             crate::core::pins::Mode::Off => "off (tools are not pinned)",
         };
         writeln!(f, "[pinning]\n  mode         {pinning}")?;
+        let c = &self.channels;
+        if !c.web || !c.notify || !c.in_client.is_empty() {
+            let on = |b: bool| if b { "on" } else { "off" };
+            let servers: Vec<&str> = c.in_client.iter().map(|p| p.text.as_str()).collect();
+            let client = if servers.is_empty() { "off".to_owned() } else { servers.join(", ") };
+            writeln!(
+                f,
+                "[approvals]\n  web          {}\n  notify       {}\n  approve_in_client {client}",
+                on(c.web),
+                on(c.notify && c.web)
+            )?;
+        }
         if self.rules.is_empty() {
             return writeln!(f, "no rules: every call gets its class default");
         }

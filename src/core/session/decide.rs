@@ -390,7 +390,7 @@ impl Session {
                 )));
                 let what = inert_cut(&records::redacted_arguments(&held.call), WHAT_CHARS);
                 format!(
-                    "{why}. It is kept as pending approval {id}: {tool} {what}. The user can approve it by running `countersign approve {id}` in a terminal (or in the `countersign approver` console), then ask for the same call again; it lapses in 1 hour"
+                    "{why}. It is kept as pending approval {id}: {tool} {what}. The user can approve it by running `countersign approve {id}` in a terminal (`countersign approve {id} --web` opens it in a browser; the `countersign approver` console shows it too), then ask for the same call again; it lapses in 1 hour"
                 )
             }
             Err(e) if d.reason == Reason::ApprovalPending => {

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use super::limits::{MAX_HELD, PROGRESS_EVERY};
 use super::*;
-use crate::core::gate::By;
+use crate::core::gate::{By, Place};
 use crate::core::policy::Policy;
 
 const TIMEOUT: Duration = Duration::from_secs(50);
@@ -35,7 +35,7 @@ fn at(secs: f64) -> Now {
 }
 
 fn operator() -> By {
-    By::Operator { user: "ann".into(), console: false }
+    By::Operator { user: "ann".into(), place: Place::Tty }
 }
 
 /// A session after the legacy handshake and a listing of three tools, with a scripted

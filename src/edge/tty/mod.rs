@@ -9,7 +9,7 @@
 #![allow(unsafe_code)]
 
 mod confirm;
-mod find;
+pub(crate) mod find;
 mod raw;
 mod turn;
 
