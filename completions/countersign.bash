@@ -231,7 +231,7 @@ _countersign() {
             return 0
             ;;
         countersign__subcmd__approve)
-            opts="-v -h --verbose --help"
+            opts="-v -h --web --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

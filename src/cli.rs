@@ -86,14 +86,17 @@ pub enum Command {
     Approver,
     /// List the pending approvals (calls nobody could answer) and the approved ones not yet used
     Pending,
-    /// Show a pending approval as the prompt does and answer it on this terminal: y approves the next identical call, once
+    /// Show a pending approval as the prompt does and answer it on this terminal (or, with --web, on the approval page in a browser): approving lets the next identical call run, once
     #[command(
-        after_help = "Exit status: 0 when it approved; 1 when it did not (denied, cancelled with Ctrl-C or Esc, lapsed, unknown or already decided id); 125 when there is no terminal to ask on or the approval book cannot be used."
+        after_help = "Exit status: 0 when it approved; 1 when it did not (denied, cancelled with Ctrl-C or Esc, lapsed, unknown or already decided id); 125 when there is no terminal to ask on (without --web), the page cannot be served, or the approval book cannot be used."
     )]
     Approve {
         /// The id `countersign pending` shows
         #[arg(value_name = "ID")]
         id: String,
+        /// Answer on the approval page in a browser instead: served on 127.0.0.1 until it is answered or the approval lapses; its link is printed, and opened with the desktop's opener
+        #[arg(long)]
+        web: bool,
     },
     /// Deny a pending approval (or withdraw an approved one that is not used yet)
     Deny {

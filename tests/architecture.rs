@@ -66,6 +66,10 @@ const EDGE_SEAMS: &[(&str, &str)] = &[
     ("audit_log", "runtime_dir"),
     // The server's stderr is held back while a prompt is up on the same terminal.
     ("stderr", "tty"),
+    // The desktop's session is found up the same chain of parents as the terminal, read
+    // the same way, and only in this user's processes.
+    ("desktop", "tty"),
+    ("desktop", "runtime_dir"),
     // The audit log stamps records with the clock edge's time, so tests can give it
     // another clock.
     ("audit_log", "clock"),

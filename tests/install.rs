@@ -300,6 +300,8 @@ fn an_installed_entry_gates_the_reference_server_as_a_client_starts_it() {
     std::fs::write(&config, serde_json::to_string_pretty(&original).unwrap()).unwrap();
     let (code, out, _) = home.run(&["install", "--client", "claude-desktop"]);
     assert_eq!(code, 0, "{out}");
+    // A user who keeps calls for later rather than on the approval page.
+    support::without_web(&home.home.join(".config"));
 
     let written = value_of(&config);
     let server = &written["mcpServers"]["files"];

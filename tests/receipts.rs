@@ -204,6 +204,8 @@ fn python_sdk_client_gets_a_pending_id_that_the_user_approves_for_one_call() {
     let approved = home.path().join("approved");
     let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/client.py");
     let bin = support::bin();
+    // This user keeps calls for later rather than on the approval page.
+    support::without_web(&home.path().join(".config"));
     let script = r#"stty raw -echo < /dev/tty; exec "$PY" "$CLIENT" legacy -- "$CS" -- "$CS" demo-server --log "$LOG""#;
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(script).env_clear();

@@ -3,7 +3,7 @@
 //! loopback, waits for the page as at a prompt, and runs, or not, on the page's answer.
 //! Every refusal the page promises is tried here with forged requests; tests/browser.rs
 //! loads the same page in a real browser.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, unsafe_code)]
 
 use crate::support;
 
@@ -240,4 +240,181 @@ fn with_web_off_or_headless_no_page_is_served() {
     s.close_stdin();
     s.wait();
     assert!(!s.stderr_text().contains("http://127.0.0.1"));
+}
+
+/// The desktop programs countersign starts, as stand-ins that write down how they were
+/// started: `xdg-open` (the opener) and `notify-send` (which prints the action the user
+/// clicked, `open`, as the real one does with `--wait`).
+fn desktop_stand_ins(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("desktop.log");
+    for (name, script) in [
+        ("xdg-open", format!("#!/bin/sh\necho \"open DISPLAY=$DISPLAY $1\" >> '{}'\n", log.display())),
+        ("notify-send", format!("#!/bin/sh\necho \"notify DISPLAY=$DISPLAY $*\" >> '{}'\necho open\n", log.display())),
+    ] {
+        let path = bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    log
+}
+
+#[test]
+fn the_page_is_opened_and_announced_on_the_desktop_the_client_runs_in() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = desktop_stand_ins(dir.path());
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    // The client has the user's display; it starts countersign with the SDKs' stripped
+    // environment and in a new session (no terminal), and stays its parent.
+    let path = format!("{}:{}", dir.path().join("bin").display(), std::env::var("PATH").unwrap());
+    let stripped = format!(
+        "env -i HOME='{home}' PATH='{path}' COUNTERSIGN_HOME='{home}' XDG_CONFIG_HOME='{home}/none' '{bin}' --audit-dir '{home}/audit' -- '{bin}' demo-server; true",
+        home = home.display(),
+        bin = support::bin().display(),
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(stripped).env("DISPLAY", ":42").env_remove("WAYLAND_DISPLAY");
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| if libc::setsid() < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut send = |m: Value| writeln!(stdin, "{m}").unwrap();
+    send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"gui","version":"1"}}}));
+    send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+    send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/x"}}}));
+    let mut line = String::new();
+    while !line.contains("waits for approval") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no link on stderr");
+    }
+    let link = Link::find(&line);
+    let url = format!("{}{}", link.origin(), link.path);
+    let until = std::time::Instant::now() + support::WAIT;
+    let seen = loop {
+        let seen = std::fs::read_to_string(&log).unwrap_or_default();
+        if seen.lines().filter(|l| l.starts_with("open ")).count() >= 2 || std::time::Instant::now() > until {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Opened once at once, once more from the notification's action; the display found
+    // in the client's environment, not in countersign's own.
+    assert_eq!(seen.matches(&format!("open DISPLAY=:42 {url}")).count(), 2, "{seen}");
+    let notice = seen.lines().find(|l| l.starts_with("notify ")).unwrap_or_else(|| panic!("{seen}"));
+    assert!(notice.contains("DISPLAY=:42") && notice.contains("delete_file on countersign waits for approval"), "{notice}");
+    assert!(notice.contains("--action=open=Open"), "{notice}");
+    // The page answers; then the call runs.
+    let page = link.get().body;
+    assert_eq!(link.post(&answer(&page, "approve")).status, 200);
+    let mut reply = String::new();
+    while !reply.contains("\"id\":2") {
+        reply.clear();
+        assert!(stdout.read_line(&mut reply).unwrap() > 0);
+    }
+    assert!(reply.contains("deleted"), "{reply}");
+    drop(send);
+    drop(stdin);
+    child.wait().unwrap();
+}
+
+#[test]
+fn notify_false_leaves_the_desktop_alone_but_opens_the_page() {
+    let w = page_run();
+    let log = desktop_stand_ins(w.dir.path());
+    let path = format!("{}:{}", w.path("bin").display(), std::env::var("PATH").unwrap());
+    let policy = w.path("policy.toml");
+    std::fs::write(&policy, "[approvals]\nnotify = false\n").unwrap();
+    let w = w.arg("--policy").arg(policy.to_str().unwrap()).env("PATH", &path).env("DISPLAY", ":7");
+    let (mut s, link) = held(w.start(), json!({"path": "/x"}));
+    let page = link.get().body;
+    let until = std::time::Instant::now() + support::WAIT;
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("open DISPLAY=:7") {
+        assert!(std::time::Instant::now() < until, "not opened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(link.post(&answer(&page, "approve")).status, 200);
+    assert!(text(&s.answer(10)).starts_with("deleted"));
+    assert!(!std::fs::read_to_string(&log).unwrap().contains("notify"));
+}
+
+/// `countersign approve ID --web` with `<state>` at `home`, started; its link from stdout.
+fn approve_on_page(home: &std::path::Path, id: &str) -> (std::process::Child, Link) {
+    use std::io::BufRead;
+    let dir = home.join("desktop");
+    desktop_stand_ins(&dir);
+    let path = format!("{}:{}", dir.join("bin").display(), std::env::var("PATH").unwrap());
+    let mut child = std::process::Command::new(support::bin())
+        .args(["approve", id, "--web"])
+        .env("COUNTERSIGN_HOME", home)
+        .env("PATH", path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // Read on, as a terminal would: the command says what it did when it is done.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, Link::find(&line))
+}
+
+#[test]
+fn approve_web_answers_a_pending_approval_on_the_page() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = Wrap::fake().asking().runtime(home.path()).logged().start();
+    s.initialize("2025-11-25");
+    let args = json!({"path": "/later"});
+    let t = text(&s.call(1, "delete_file", args.clone()));
+    assert!(t.contains("--web"), "{t}");
+    let at = t.find("pending approval ").unwrap() + "pending approval ".len();
+    let id = t[at..at + 6].to_owned();
+
+    let (mut approving, link) = approve_on_page(home.path(), &id);
+    let page = link.get().body;
+    assert!(page.contains(&format!("Pending approval {id}")) && !page.contains("value=\"lease\""), "{page}");
+    assert!(page.contains(&digest_of(&args)), "{page}");
+    let done = link.post(&answer(&page, "approve"));
+    assert!(done.status == 200 && done.body.contains(&format!("approved {id}")), "{}", done.body);
+    assert_eq!(approving.wait().unwrap().code(), Some(0));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", link.port)).is_err(), "the page is gone with the command");
+
+    let r = s.call(2, "delete_file", args.clone());
+    assert!(text(&r).starts_with("deleted"), "{r}");
+    let again = text(&s.call(3, "delete_file", args));
+    assert!(again.contains("reason=approval_pending"), "one call per approval: {again}");
+    s.close_stdin();
+    s.wait();
+    let d = decisions(&s);
+    let ran = d.iter().find(|r| r["reason"] == "approved_by_receipt").unwrap_or_else(|| panic!("{d:?}"));
+    assert!(ran["by"].as_str().unwrap().ends_with("@web"), "{ran}");
+
+    // Denied on the page: exit status 1, and the approval is gone.
+    let t = text(&s_call_once(home.path()));
+    let at = t.find("pending approval ").unwrap() + "pending approval ".len();
+    let (mut denying, link) = approve_on_page(home.path(), &t[at..at + 6]);
+    let page = link.get().body;
+    assert_eq!(link.post(&answer(&page, "deny")).status, 200);
+    assert_eq!(denying.wait().unwrap().code(), Some(1));
+}
+
+/// One held call in a new run sharing `home`; its answer.
+fn s_call_once(home: &std::path::Path) -> Value {
+    let mut s = Wrap::fake().asking().runtime(home).start();
+    s.initialize("2025-11-25");
+    let r = s.call(1, "delete_file", json!({"path": "/other"}));
+    s.close_stdin();
+    s.wait();
+    r
 }

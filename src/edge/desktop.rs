@@ -47,7 +47,7 @@ fn ancestor_env() -> Option<Vec<(String, OsString)>> {
     // Bounded as the terminal lookup is (edge::tty::find).
     for _ in 0..4096 {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let (ppid, _) = crate::edge::tty::find::parse_stat(&stat)?;
+        let (ppid, _) = crate::edge::tty::parse_stat(&stat)?;
         if ppid <= 1 {
             return None;
         }

@@ -162,7 +162,7 @@ impl Web {
                 why: "no approver console is running, there is no terminal to ask at, and the approval page could not be served".into(),
             }
         };
-        let pages = match self.pages.get_or_try_init(Pages::start).await {
+        let pages = match self.pages.get_or_try_init(crate::edge::web::start).await {
             Ok(pages) => pages.clone(),
             Err(e) => return nobody(e),
         };

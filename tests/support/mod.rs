@@ -28,6 +28,15 @@ pub(crate) use wrap::Wrap;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
+/// Writes the user's policy under `config` (an `XDG_CONFIG_HOME`, or `~/.config`) with the
+/// browser approval page off, as a user who wants a call nobody can answer at once kept
+/// as a pending approval (otherwise it waits for the page until the approval timeout).
+pub(crate) fn without_web(config: &std::path::Path) {
+    let dir = config.join("countersign");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("policy.toml"), "[approvals]\nweb = false\n").unwrap();
+}
+
 pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_countersign"))
 }

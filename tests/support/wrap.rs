@@ -141,9 +141,7 @@ impl Wrap {
 
     pub(crate) fn start(self) -> Session {
         if !self.web {
-            let config = self.dir.path().join("no-config/countersign");
-            std::fs::create_dir_all(&config).unwrap();
-            std::fs::write(config.join("policy.toml"), "[approvals]\nweb = false\n").unwrap();
+            super::without_web(&self.dir.path().join("no-config"));
         }
         let mut cmd = Command::new(bin());
         cmd.args(&self.args)

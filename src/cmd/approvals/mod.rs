@@ -10,6 +10,7 @@
 pub(in crate::cmd) mod console;
 pub(in crate::cmd) mod list;
 mod record;
+mod web;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ pub(super) enum Action {
     Pending,
     Approve {
         id: String,
+        /// On the browser approval page instead of this terminal.
+        web: bool,
     },
     Deny {
         id: String,
@@ -45,7 +48,8 @@ pub(super) fn run(action: Action) -> Result<i32, Error> {
     match action {
         Action::Pending => book.list(list::pending),
         Action::Leases => book.list(list::leases),
-        Action::Approve { id } => book.approve(&id),
+        Action::Approve { id, web: false } => book.approve(&id),
+        Action::Approve { id, web: true } => book.approve_on_page(&id),
         Action::Deny { id, reason } => book.deny(&id, reason.as_deref()),
         Action::Revoke { id } => book.revoke(id.as_deref()),
     }

@@ -9,7 +9,7 @@
 #![allow(unsafe_code)]
 
 mod confirm;
-pub(crate) mod find;
+mod find;
 mod raw;
 mod turn;
 

@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use super::{PageAnswer, Pages};
+use super::pages::{PageAnswer, Pages};
 use crate::core::approval_page::{self as page, Page};
 
 /// How long a connection may take in all (a slow or idle peer is dropped).

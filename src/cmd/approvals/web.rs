@@ -1,0 +1,144 @@
+//! `countersign approve <ID> --web`: a pending approval answered on the browser approval
+//! page (PRODUCT.md section 6, step 4) instead of this terminal. The page is served on
+//! 127.0.0.1 by this command until it is answered or the approval lapses.
+//!
+//! The page's server runs on a thread of its own; the answer comes back here, where the
+//! book is changed (and the change recorded) as `approve` on a terminal does, and what
+//! came of it goes back to the page as the reply to the operator's post.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::{id_of, refused, say, Approvals};
+use crate::core::approval_page::Purpose;
+use crate::core::approvals::{BookError, RECEIPT_LIFETIME};
+use crate::core::prompt::{Answer, Held};
+use crate::core::sanitize::inert;
+use crate::edge::desktop;
+use crate::edge::web::PageAnswer;
+use crate::Error;
+
+/// What the page's thread tells this one.
+enum Event {
+    Serving(String),
+    Failed(std::io::Error),
+    Answer(PageAnswer),
+}
+
+impl Approvals {
+    pub(super) fn approve_on_page(&self, typed: &str) -> Result<i32, Error> {
+        let found = self.apply(|book, now| {
+            let id = id_of(typed)?;
+            Ok((book.pending(&id, now)?.clone(), Vec::new()))
+        })?;
+        let pending = match found {
+            Ok(p) => p,
+            Err(e) => return refused(e),
+        };
+        let left = Duration::from_micros(u64::try_from(pending.lapses - self.now()).unwrap_or(0));
+        let mut held = pending.held.clone();
+        // What is approved is named by the book's digest: show (and check) that one.
+        held.digest = pending.digest.clone();
+        let id = pending.id;
+        let (events, event) = mpsc::channel();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let purpose = Purpose::Pending { id: id.clone() };
+        let deadline = Instant::now() + left;
+        let server = std::thread::spawn(move || serve(held, purpose, deadline, events, stopped));
+        let code = self.await_page(&id, left, deadline, &event);
+        // The reply to the operator's post goes out before this command exits.
+        drop(stop);
+        let _ = server.join();
+        code
+    }
+
+    /// Waits for the page's answer and carries it out in the book.
+    fn await_page(&self, id: &str, left: Duration, deadline: Instant, event: &mpsc::Receiver<Event>) -> Result<i32, Error> {
+        let id = id.to_owned();
+        let answer = match event.recv() {
+            Ok(Event::Serving(url)) => {
+                say(&format!("approve or deny {id} at {url} (it lapses in {} min)\n", left.as_secs().div_ceil(60)))?;
+                event.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok()
+            }
+            Ok(Event::Failed(e)) => return Err(Error::io("serving the approval page", e)),
+            _ => None,
+        };
+        let code = match answer {
+            Some(Event::Answer(PageAnswer { decided, outcome })) => {
+                let (code, said) = match decided.answer {
+                    Answer::Approve => match self.apply(|book, now| book.approve(&id, &self.web_by(), now))? {
+                        Ok(receipt) => {
+                            let said = format!(
+                                "approved {id}: the next call of {} on {} with {} runs once if it comes within {}",
+                                inert(&receipt.tool),
+                                inert(&receipt.label),
+                                receipt.digest,
+                                super::list::span(RECEIPT_LIFETIME)
+                            );
+                            (0, said)
+                        }
+                        Err(e) => (refused_quietly(&e), e.to_string()),
+                    },
+                    _ => {
+                        let reason = decided.reason.as_deref();
+                        match self.apply(|book, now| book.deny(&id, &self.web_by(), reason, now).map(|c| ((), c)))? {
+                            Ok(()) => (1, format!("denied {id}")),
+                            Err(e) => (refused_quietly(&e), e.to_string()),
+                        }
+                    }
+                };
+                let _ = outcome.send(format!("{}.", said.trim_end_matches('.')));
+                say(&format!("{said}\n"))?;
+                code
+            }
+            _ => refused(BookError::Lapsed { id })?,
+        };
+        Ok(code)
+    }
+
+    /// `by` for an answer given on the page.
+    fn web_by(&self) -> String {
+        format!("operator:{}@web", crate::edge::runtime_dir::user_name())
+    }
+}
+
+/// Says why an answer could not be kept; exit status 1.
+fn refused_quietly(e: &BookError) -> i32 {
+    tracing::error!("{e}");
+    1
+}
+
+/// The page's thread: serves the page until it is answered, the deadline passes or this
+/// command stops; then lets the reply to the answer go out.
+fn serve(held: Held, purpose: Purpose, deadline: Instant, events: mpsc::Sender<Event>, stopped: oneshot::Receiver<()>) {
+    let run = crate::cmd::runtime::block_on(async move {
+        let pages = crate::edge::web::start().await;
+        let served = match pages.as_ref().map_err(|e| std::io::Error::new(e.kind(), e.to_string())).and_then(|pages| pages.serve(held, purpose, deadline)) {
+            Ok(served) => served,
+            Err(e) => {
+                let _ = events.send(Event::Failed(e));
+                return;
+            }
+        };
+        let _ = events.send(Event::Serving(served.url.clone()));
+        desktop::open(&served.url, &desktop::session_env());
+        let answer = tokio::select! {
+            answer = served.answer => answer.ok(),
+            () = tokio::time::sleep_until(deadline.into()) => None,
+        };
+        if let Some(answer) = answer {
+            let _ = events.send(Event::Answer(answer));
+        }
+        drop(events);
+        // The reply to the post waits for what came of it: keep serving until told.
+        let _ = tokio::time::timeout(Duration::from_secs(15), stopped).await;
+        if let Ok(pages) = pages {
+            pages.quiet(Duration::from_secs(2)).await;
+        }
+    });
+    if let Err(e) = run {
+        tracing::error!("{e}");
+    }
+}
