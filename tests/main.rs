@@ -19,6 +19,7 @@ mod audit_faults;
 mod audit_leaks;
 mod audit_scale;
 mod audit_seal;
+mod browser;
 mod crash;
 mod demo;
 mod faults;

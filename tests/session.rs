@@ -282,7 +282,9 @@ fn a_lease_lapses_after_fifteen_minutes() {
         r.ready().await;
         r.call(1, "refund").await;
         let (_ask, answer) = r.question().await;
-        answer.send(Asked::Approved { by: By::Operator { user: "ann".into(), place: Place::Console }, lease: true }).unwrap();
+        answer
+            .send(Asked::Approved { by: By::Operator { user: "ann".into(), place: Place::Console }, lease: true })
+            .unwrap();
         assert_eq!(r.at_server().await["id"], 1);
         r.reply(json!({"jsonrpc":"2.0","id":1,"result":{"content":[]}})).await;
         r.at_client().await;
@@ -365,7 +367,9 @@ fn a_waiting_client_gets_progress_every_five_seconds() {
             );
         }
         assert!(started.elapsed() >= Duration::from_secs(15));
-        answer.send(Asked::Denied { by: By::Operator { user: "ann".into(), place: Place::Console }, reason: None }).unwrap();
+        answer
+            .send(Asked::Denied { by: By::Operator { user: "ann".into(), place: Place::Console }, reason: None })
+            .unwrap();
         assert!(text(&r.at_client().await).contains("denied_by_operator"));
         r.end().await;
     });

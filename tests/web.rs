@@ -53,7 +53,7 @@ fn the_page_shows_what_will_run_and_approving_there_runs_it_once() {
         ("content-security-policy", "default-src 'none'"),
         ("x-frame-options", "DENY"),
         ("cache-control", "no-store"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
     ] {
         assert!(page.header(name).is_some_and(|v| v.contains(value)), "{name}: {:?}", page.headers);
     }
@@ -102,7 +102,10 @@ fn a_denial_on_the_page_carries_its_reason_to_the_model() {
     s.close_stdin();
     s.wait();
     let d = decisions(&s);
-    assert!(d.iter().any(|r| r["reason"] == "denied_by_operator" && r["by"].as_str().unwrap().ends_with("@web")), "{d:?}");
+    assert!(
+        d.iter().any(|r| r["reason"] == "denied_by_operator" && r["by"].as_str().unwrap().ends_with("@web")),
+        "{d:?}"
+    );
 }
 
 #[test]
@@ -139,7 +142,11 @@ fn forged_and_foreign_requests_decide_nothing() {
     assert_eq!(text_plain.status, 415);
     let csrf = form(&[("csrf", &"0".repeat(64)), ("digest", &field(&page, "digest")), ("choice", "approve")]);
     assert_eq!(link.post(&csrf).status, 403);
-    let other = form(&[("csrf", &field(&page, "csrf")), ("digest", &format!("sha256:{}", "0".repeat(64))), ("choice", "approve")]);
+    let other = form(&[
+        ("csrf", &field(&page, "csrf")),
+        ("digest", &format!("sha256:{}", "0".repeat(64))),
+        ("choice", "approve"),
+    ]);
     let refused = link.post(&other);
     assert!(refused.status == 403 && refused.body.contains("another digest"), "{}", refused.body);
     let guessed = Link { port: link.port, path: format!("/a/{}", "ab".repeat(32)) };
@@ -290,9 +297,13 @@ fn the_page_is_opened_and_announced_on_the_desktop_the_client_runs_in() {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut send = |m: Value| writeln!(stdin, "{m}").unwrap();
-    send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"gui","version":"1"}}}));
+    send(
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"gui","version":"1"}}}),
+    );
     send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
-    send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/x"}}}));
+    send(
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/x"}}}),
+    );
     let mut line = String::new();
     while !line.contains("waits for approval") {
         line.clear();
@@ -312,7 +323,10 @@ fn the_page_is_opened_and_announced_on_the_desktop_the_client_runs_in() {
     // in the client's environment, not in countersign's own.
     assert_eq!(seen.matches(&format!("open DISPLAY=:42 {url}")).count(), 2, "{seen}");
     let notice = seen.lines().find(|l| l.starts_with("notify ")).unwrap_or_else(|| panic!("{seen}"));
-    assert!(notice.contains("DISPLAY=:42") && notice.contains("delete_file on countersign waits for approval"), "{notice}");
+    assert!(
+        notice.contains("DISPLAY=:42") && notice.contains("delete_file on countersign waits for approval"),
+        "{notice}"
+    );
     assert!(notice.contains("--action=open=Open"), "{notice}");
     // The page answers; then the call runs.
     let page = link.get().body;

@@ -101,10 +101,7 @@ pub fn render(page: &Page<'_>) -> String {
     }
     let args = pretty_arguments(&held.arguments, None).iter().map(|l| escape(l)).collect::<Vec<_>>().join("\n");
     body.push_str(&format!("<h2>Arguments</h2>\n<pre class=\"args\">{args}</pre>\n"));
-    body.push_str(&format!(
-        "<h2>Digest</h2>\n<p class=\"digest\"><code>{}</code></p>\n",
-        escape(&held.digest)
-    ));
+    body.push_str(&format!("<h2>Digest</h2>\n<p class=\"digest\"><code>{}</code></p>\n", escape(&held.digest)));
     if let Some(notice) = page.notice {
         body.push_str(&format!("<p class=\"notice\" role=\"alert\">{}</p>\n", escape(notice)));
     }
@@ -155,7 +152,7 @@ pub fn message(title: &str, text: &str) -> String {
 
 fn document(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"referrer\" content=\"no-referrer\">\n<title>{title}</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n"
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n"
     )
 }
 
@@ -291,7 +288,14 @@ mod tests {
     use crate::core::classify::Class;
 
     fn held() -> Held {
-        let mut h = Held::new("bank<b>", Some("cl\u{1b}[2Jient"), "refund", Some("Refund \"it\""), Class::Destructive, "defaults.destructive");
+        let mut h = Held::new(
+            "bank<b>",
+            Some("cl\u{1b}[2Jient"),
+            "refund",
+            Some("Refund \"it\""),
+            Class::Destructive,
+            "defaults.destructive",
+        );
         h.arguments = r#"{"note":"<script>alert(1)</script>\nline two","amount":5}"#.to_owned();
         h.digest = format!("sha256:{}", "ab12".repeat(16));
         h
@@ -349,7 +353,10 @@ mod tests {
         assert_eq!(decide(&form("yes"), &h, &live, "c1"), Err(Refused::Choice));
         assert_eq!(decide(&form("lease"), &h, &Purpose::Pending { id: "x".into() }, "c1"), Err(Refused::Choice));
         let deny = Form { reason: "  not today  ".into(), ..form("deny") };
-        assert_eq!(decide(&deny, &h, &live, "c1").unwrap(), Decided { answer: Answer::Deny, reason: Some("not today".into()) });
+        assert_eq!(
+            decide(&deny, &h, &live, "c1").unwrap(),
+            Decided { answer: Answer::Deny, reason: Some("not today".into()) }
+        );
     }
 
     #[test]
@@ -377,7 +384,8 @@ mod tests {
     #[test]
     fn host_and_origin_must_name_this_server() {
         assert!(host_ok(Some("127.0.0.1:4000"), 4000));
-        for bad in [None, Some("localhost:4000"), Some("evil.example:4000"), Some("127.0.0.1:4001"), Some("127.0.0.1")] {
+        for bad in [None, Some("localhost:4000"), Some("evil.example:4000"), Some("127.0.0.1:4001"), Some("127.0.0.1")]
+        {
             assert!(!host_ok(bad, 4000), "{bad:?}");
         }
         assert!(origin_ok(Some("http://127.0.0.1:4000"), None, 4000));

@@ -11,16 +11,16 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use crate::core::approval_page::Purpose;
 use crate::core::gate::{By, Place};
 use crate::core::prompt::Answer;
-use crate::core::session::{Ask, Asked, Ticket};
-use crate::core::approval_page::Purpose;
 use crate::core::sanitize::inert;
+use crate::core::session::{Ask, Asked, Ticket};
 use crate::edge::approver;
 use crate::edge::desktop;
-use crate::edge::web::{PageAnswer, Pages};
 use crate::edge::runtime_dir::user_name;
 use crate::edge::tty::{self, Outcome};
+use crate::edge::web::{PageAnswer, Pages};
 
 /// Whoever answers held calls. The relay takes one as an argument, so a test can script
 /// the operator.
@@ -182,11 +182,16 @@ impl Web {
             () = tokio::time::sleep_until(deadline.into()) => None,
         };
         let Some(PageAnswer { decided, outcome }) = answered else {
-            return Asked::TimedOut { detail: "nobody answered at the approval page before the approval timeout".into() };
+            return Asked::TimedOut {
+                detail: "nobody answered at the approval page before the approval timeout".into(),
+            };
         };
         let by = By::Operator { user: user_name(), place: Place::Web };
         let (asked, said) = match operator_said(decided.answer, by) {
-            Asked::Denied { by, .. } => (Asked::Denied { by, reason: decided.reason }, "Denied: the call does not run, and the model is told so.".to_owned()),
+            Asked::Denied { by, .. } => (
+                Asked::Denied { by, reason: decided.reason },
+                "Denied: the call does not run, and the model is told so.".to_owned(),
+            ),
             asked @ Asked::Approved { lease: true, .. } => {
                 (asked, format!("Approved: the call runs now, and {tool} on {server} is allowed for 15 minutes."))
             }

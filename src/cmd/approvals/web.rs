@@ -55,7 +55,13 @@ impl Approvals {
     }
 
     /// Waits for the page's answer and carries it out in the book.
-    fn await_page(&self, id: &str, left: Duration, deadline: Instant, event: &mpsc::Receiver<Event>) -> Result<i32, Error> {
+    fn await_page(
+        &self,
+        id: &str,
+        left: Duration,
+        deadline: Instant,
+        event: &mpsc::Receiver<Event>,
+    ) -> Result<i32, Error> {
         let id = id.to_owned();
         let answer = match event.recv() {
             Ok(Event::Serving(url)) => {
@@ -115,7 +121,11 @@ fn refused_quietly(e: &BookError) -> i32 {
 fn serve(held: Held, purpose: Purpose, deadline: Instant, events: mpsc::Sender<Event>, stopped: oneshot::Receiver<()>) {
     let run = crate::cmd::runtime::block_on(async move {
         let pages = crate::edge::web::start().await;
-        let served = match pages.as_ref().map_err(|e| std::io::Error::new(e.kind(), e.to_string())).and_then(|pages| pages.serve(held, purpose, deadline)) {
+        let served = match pages
+            .as_ref()
+            .map_err(|e| std::io::Error::new(e.kind(), e.to_string()))
+            .and_then(|pages| pages.serve(held, purpose, deadline))
+        {
             Ok(served) => served,
             Err(e) => {
                 let _ = events.send(Event::Failed(e));

@@ -119,11 +119,15 @@ pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
         if let Some(servers) = a.approve_in_client {
             let span = servers.span();
             policy.channels.in_client = match servers.into_inner() {
-                RawServers::All(true) => vec![Pattern::new("*", false).map_err(|e| src.at(span.clone(), &e.to_string()))?],
+                RawServers::All(true) => {
+                    vec![Pattern::new("*", false).map_err(|e| src.at(span.clone(), &e.to_string()))?]
+                }
                 RawServers::All(false) => Vec::new(),
                 RawServers::Some(globs) => globs
                     .iter()
-                    .map(|g| Pattern::new(g, false).map_err(|e| src.at(span.clone(), &format!("bad glob: {}", e.kind()))))
+                    .map(|g| {
+                        Pattern::new(g, false).map_err(|e| src.at(span.clone(), &format!("bad glob: {}", e.kind())))
+                    })
                     .collect::<Result<_, _>>()?,
             };
         }

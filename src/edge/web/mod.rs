@@ -60,4 +60,3 @@ async fn accept(listener: TcpListener, pages: std::sync::Weak<Pages>) {
         });
     }
 }
-

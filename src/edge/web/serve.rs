@@ -56,12 +56,20 @@ async fn respond(pages: &Pages, req: Request<Incoming>) -> Response<Full<Bytes>>
             let origin = header(header::ORIGIN);
             let site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).map(str::to_owned);
             if !page::origin_ok(origin.as_deref(), site.as_deref(), pages.port) {
-                return said(StatusCode::FORBIDDEN, "Refused", "An answer is taken only from the approval page itself.");
+                return said(
+                    StatusCode::FORBIDDEN,
+                    "Refused",
+                    "An answer is taken only from the approval page itself.",
+                );
             }
             let form_type = header(header::CONTENT_TYPE)
                 .is_some_and(|t| t.split(';').next().is_some_and(|t| t.trim() == "application/x-www-form-urlencoded"));
             if !form_type {
-                return said(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Refused", "An answer is a form of the approval page.");
+                return said(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "Refused",
+                    "An answer is a form of the approval page.",
+                );
             }
             let token = p[3..].to_owned();
             let body = match Limited::new(req.into_body(), page::MAX_FORM_BYTES).collect().await {
@@ -150,7 +158,7 @@ fn reply(status: StatusCode, content_type: &'static str, body: String) -> Respon
         (header::CONTENT_SECURITY_POLICY, page::CSP),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::CACHE_CONTROL, "no-store"),
         (header::CONNECTION, "close"),
     ] {
