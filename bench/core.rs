@@ -28,6 +28,7 @@ fn main() {
         headless: true,
         approval_timeout: Duration::from_secs(60),
         pins: Default::default(),
+        dialog: None,
     });
     let origin = Origin { session: "0123456789abcdef".into(), server: "bench".into() };
     let mut head = ChainHead { seq: 0, hash: "0".repeat(64) };

@@ -20,6 +20,7 @@ mod audit_leaks;
 mod audit_scale;
 mod audit_seal;
 mod browser;
+mod client_dialog;
 mod crash;
 mod demo;
 mod faults;

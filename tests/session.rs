@@ -92,6 +92,7 @@ fn start(headless: bool) -> Run {
         headless,
         approval_timeout: Duration::from_secs(50),
         pins: Default::default(),
+        dialog: None,
     };
     let io = Io { client_in, client_out, server_in, server_out };
     // The user's approval book, on a wall clock that moves with the paused tokio time.

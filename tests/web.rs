@@ -337,7 +337,6 @@ fn the_page_is_opened_and_announced_on_the_desktop_the_client_runs_in() {
         assert!(stdout.read_line(&mut reply).unwrap() > 0);
     }
     assert!(reply.contains("deleted"), "{reply}");
-    drop(send);
     drop(stdin);
     child.wait().unwrap();
 }

@@ -68,6 +68,8 @@ pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, 
         headless: config.headless,
         approval_timeout: config.approval_timeout,
         pins: pins.as_ref().map(|(_, p)| p.clone()).unwrap_or_default(),
+        dialog: (!config.headless && config.policy.channels.in_client_for(&config.name))
+            .then(|| crate::core::session::Dialog { user: crate::edge::runtime_dir::user_name(), secret: random_id() }),
     };
     let io = Io { client_in: stdin, client_out: stdout, server_in: child_in, server_out: child_out };
     let (client_closed, closed) = oneshot::channel();

@@ -127,8 +127,8 @@ impl Operator for Human {
                     // The system's words stay in countersign's log; the model's text is for people.
                     tracing::debug!("no terminal to ask at: {e}");
                     match &self.web {
-                        Some(web) => web.ask(&ask, deadline).await,
-                        None => Asked::Nobody {
+                        Some(web) if ask.page => web.ask(&ask, deadline).await,
+                        _ => Asked::Nobody {
                             why: "no approver console is running, and there is no terminal to ask at".into(),
                         },
                     }

@@ -5,6 +5,9 @@ Reads a JSON list of steps on stdin and prints one JSON object per step:
   {"list": true}                      -> {"tools": {name: annotations}}
   {"call": NAME, "args": {...}}       -> {"is_error": bool, "text": "...", "result_type": ...}
   {"wait_for": PATH}                  -> {"waited": PATH}, once the file exists (60 s at most)
+With ELICIT set (a JSON ElicitResult, e.g. {"action": "accept", "content": {...}}) the client
+declares elicitation and answers every dialog so; a call's output then lists the messages
+of the dialogs it was shown ("elicited"). Without it, the client declares none.
 """
 
 import asyncio
@@ -12,7 +15,14 @@ import json
 import os
 import sys
 
-from mcp import Client, StdioServerParameters
+from mcp import Client, StdioServerParameters, types
+
+ELICITED = []
+
+
+async def elicit(context, params):
+    ELICITED.append({"message": params.message, "schema": getattr(params, "requested_schema", None)})
+    return types.ElicitResult.model_validate(json.loads(os.environ["ELICIT"]))
 
 
 def main() -> None:
@@ -24,7 +34,8 @@ def main() -> None:
 
 
 async def drive(params, mode, steps) -> None:
-    async with Client(params, mode=mode) as client:
+    callback = elicit if os.environ.get("ELICIT") else None
+    async with Client(params, mode=mode, elicitation_callback=callback) as client:
         print(json.dumps({"protocol_version": client.protocol_version}), flush=True)
         for step in steps:
             if step.get("wait_for"):
@@ -45,6 +56,9 @@ async def drive(params, mode, steps) -> None:
                 result = await client.call_tool(step["call"], step.get("args", {}))
                 texts = [c.text for c in result.content if getattr(c, "type", "") == "text"]
                 out = {"is_error": bool(result.is_error), "text": "\n".join(texts)}
+                if callback:
+                    out["elicited"] = ELICITED[:]
+                    ELICITED.clear()
             print(json.dumps(out), flush=True)
 
 

@@ -103,7 +103,12 @@ impl Session {
                 }
                 out.push(Action::ToServer(bytes));
             }
-            ItemKind::Response => out.push(Action::ToServer(bytes)),
+            ItemKind::Response { id } => {
+                // The answer to a dialog of countersign's own stops here.
+                if self.settings.dialog.is_none() || !self.dialog_response(id.as_ref(), &bytes, now, out) {
+                    out.push(Action::ToServer(bytes));
+                }
+            }
             ItemKind::Request { id, method, facts } => {
                 self.batches.expect(to);
                 if self.refuse_id(&id, &bytes, to, out) {
@@ -153,6 +158,7 @@ impl Session {
                         self.revision = Some(r);
                     }
                     self.client_name = init.client_name;
+                    self.client_elicits = init.elicits_form;
                     out.push(Action::Record(records::client(init.client, init.asked.as_deref())));
                 }
                 InFlight::Initialize

@@ -193,7 +193,8 @@ impl Session {
                 self.timed_out(ticket, format!("no answer within {secs} s"), now, out);
                 continue;
             }
-            let ask = Ask { held: self.shown(held), deadline: held.deadline };
+            let page = !self.dialog_possible() || held.dialog_tried;
+            let ask = Ask { held: self.shown(held), deadline: held.deadline, page };
             self.asking = Some(ticket);
             out.push(Action::Ask(ticket, Box::new(ask)));
             return;
@@ -201,7 +202,7 @@ impl Session {
     }
 
     /// What the operator sees.
-    fn shown(&self, held: &HeldCall) -> Held {
+    pub(super) fn shown(&self, held: &HeldCall) -> Held {
         let tool = self.registry.lookup(&held.call.name);
         let title = tool.and_then(|t| t.title.clone());
         let rule = held.rule.as_deref().unwrap_or("");
@@ -244,6 +245,18 @@ impl Session {
         if held.stage != Stage::Queued {
             return;
         }
+        // Nobody nearer could be asked: the client's dialog comes before the page.
+        let dialog_next = self.dialog_possible() && !held.dialog_tried;
+        if self.asking == Some(ticket)
+            && matches!(asked, Asked::Nobody { .. })
+            && dialog_next
+            && self.open_dialog(ticket, out)
+        {
+            return;
+        }
+        let Some(held) = self.requests.held(ticket) else {
+            return;
+        };
         match (self.asking == Some(ticket), &asked) {
             (true, _) => self.asking = None,
             // A queued call can only time out; only the call being asked can be answered.
@@ -353,6 +366,7 @@ impl Session {
             self.asking = None;
             out.push(Action::Withdraw(ticket));
         }
+        self.close_dialog(ticket, out);
         self.queue.retain(|t| *t != ticket);
         let Some(held) = self.requests.held(ticket) else {
             return;

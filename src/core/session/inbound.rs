@@ -67,7 +67,10 @@ pub enum ItemKind {
         cancels: Option<Id>,
     },
     /// An answer to a server-to-client request (sampling, elicitation, roots).
-    Response,
+    /// A response or error (to a request of the server's, or of countersign's own dialog).
+    Response {
+        id: Option<Id>,
+    },
 }
 
 /// What the session needs from a request's params, read once.
@@ -99,6 +102,8 @@ pub struct Meta {
 #[derive(Debug)]
 pub struct Initialize {
     pub asked: Option<String>,
+    /// The client declared form elicitation (its own dialog).
+    pub elicits_form: bool,
     pub client: serde_json::Value,
     pub client_name: Option<String>,
 }
@@ -170,7 +175,7 @@ fn item_kind(line: &Shared, env: json::Envelope<'_>) -> ItemKind {
                 return ItemKind::Request { id, method, facts };
             }
             let keys: &[&str] = match method.as_str() {
-                "initialize" | "tools/list" => &["_meta", "cursor", "protocolVersion", "clientInfo"],
+                "initialize" | "tools/list" => &["_meta", "cursor", "protocolVersion", "clientInfo", "capabilities"],
                 m if m.starts_with("tasks/") => &["_meta", "taskId"],
                 _ => &["_meta"],
             };
@@ -186,7 +191,8 @@ fn item_kind(line: &Shared, env: json::Envelope<'_>) -> ItemKind {
                 .and_then(|r| Id::from_raw(r.text()));
             ItemKind::Notification { method, cancels }
         }
-        Kind::Response { .. } | Kind::Error { .. } => ItemKind::Response,
+        Kind::Response { id } => ItemKind::Response { id: Some(id) },
+        Kind::Error { id } => ItemKind::Response { id },
     }
 }
 
@@ -204,6 +210,7 @@ fn facts(method: &str, params: Option<&Value<'_>>) -> Facts {
             let info = params.and_then(|p| p.get("clientInfo"));
             facts.initialize = Some(Initialize {
                 asked: params.and_then(|p| p.get("protocolVersion")).and_then(Value::as_str).map(str::to_owned),
+                elicits_form: super::declares_form(params.and_then(|p| p.get("capabilities"))),
                 client: info.map_or(serde_json::Value::Null, redact),
                 client_name: info.and_then(|i| i.get("name")).and_then(Value::as_str).map(str::to_owned),
             });

@@ -13,6 +13,7 @@ mod batches;
 mod carried;
 mod client;
 mod decide;
+mod dialog;
 pub mod inbound;
 pub mod limits;
 mod listing;
@@ -39,6 +40,7 @@ use crate::core::protocol::{error_response, Id, Revision};
 use crate::core::task::DeniedTask;
 
 pub use batches::To;
+pub use dialog::{declares_form, Dialog};
 pub use requests::Ticket;
 use requests::{HeldCall, Requests};
 
@@ -129,6 +131,9 @@ pub struct Ask {
     pub held: Held,
     /// Monotonic instant (like [`Now::mono`]) when the call times out.
     pub deadline: Duration,
+    /// The approval page may be served when the console and the terminal cannot show
+    /// the call (false while the client's dialog is still to come: PRODUCT.md section 6).
+    pub page: bool,
 }
 
 /// What came of asking.
@@ -170,6 +175,8 @@ pub struct Settings {
     /// The label's pins as stored when the session started (empty with `[pinning]
     /// mode = "off"`).
     pub pins: crate::core::pins::Pins,
+    /// The client's own dialog may be used (`approve_in_client`; `None`: never).
+    pub dialog: Option<Dialog>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +215,11 @@ pub struct Session {
     changed: HashMap<String, (Definition, Definition)>,
     /// Why the audit log cannot be written, while it cannot ([`Session::audit_down`]).
     audit_down: Option<String>,
+    /// The client declared form elicitation in `initialize`.
+    client_elicits: bool,
+    /// The call being asked about in the client's dialog: the dialog's id, the call, and
+    /// what the dialog showed.
+    dialog: Option<(Id, Ticket, Held)>,
 }
 
 impl Session {
@@ -232,6 +244,8 @@ impl Session {
             server_gone: false,
             changed: HashMap::new(),
             audit_down: None,
+            client_elicits: false,
+            dialog: None,
         }
     }
 
@@ -363,6 +377,7 @@ impl Session {
             self.asking = None;
             out.push(Action::Withdraw(ticket));
         }
+        self.close_dialog(ticket, out);
         Some(held)
     }
 }

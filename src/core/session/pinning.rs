@@ -131,6 +131,7 @@ mod tests {
             headless,
             approval_timeout: Duration::from_secs(50),
             pins,
+            dialog: None,
         };
         let mut s = Session::new(settings);
         let mut out = Vec::new();

@@ -58,6 +58,8 @@ pub(super) struct HeldCall {
     /// What the approval book said about the call that its decision record keeps (a
     /// receipt for it under another definition of the tool).
     pub note: Option<String>,
+    /// The client's dialog was tried for it (it is asked there once).
+    pub dialog_tried: bool,
     /// When the next `notifications/progress` is due, and its number.
     progress: Option<(Duration, u64)>,
 }
@@ -95,6 +97,7 @@ impl HeldCall {
             stage: Stage::Listing,
             definition: None,
             note: None,
+            dialog_tried: false,
             progress,
         }
     }

@@ -27,6 +27,7 @@ fn settings(headless: bool) -> Settings {
         headless,
         approval_timeout: TIMEOUT,
         pins: Default::default(),
+        dialog: None,
     }
 }
 
@@ -54,8 +55,13 @@ impl T {
     }
 
     fn with(settings: Settings) -> T {
+        T::declaring(settings, json!({}))
+    }
+
+    /// A session whose client declared `capabilities` in `initialize`.
+    fn declaring(settings: Settings, capabilities: Json) -> T {
         let mut t = T { s: Session::new(settings), out: Vec::new(), grants: VecDeque::new(), filings: VecDeque::new() };
-        t.client(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}), 0.0);
+        t.client(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":capabilities,"clientInfo":{"name":"c","version":"1"}}}), 0.0);
         t.server(json!({"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"s","version":"1"}}}), 0.0);
         t.client(json!({"jsonrpc":"2.0","method":"notifications/initialized"}), 0.0);
         t.client(json!({"jsonrpc":"2.0","id":"l","method":"tools/list"}), 0.0);
@@ -654,3 +660,5 @@ fn a_denied_task_call_gets_a_failed_task_that_answers_tasks_get() {
     let get = json!({"jsonrpc":"2.0","id":2,"method":"tasks/get","params":{"taskId":task}});
     assert_eq!(to_client(&t.client(get, 2.0))[0]["result"]["status"], "failed");
 }
+
+mod dialog;
