@@ -15,6 +15,18 @@ use serde_json::{json, Value};
 /// Runs the Python SDK client with `policy` as the user's policy and `elicit` as its
 /// dialog's answer (`None`: a client without elicitation); one JSON value per step.
 fn drive(policy: &str, elicit: Option<Value>, steps: Value) -> (Vec<Value>, String, Vec<Value>) {
+    drive_as("legacy", policy, elicit, steps, r#""$CS" demo-server --log "$LOG""#)
+}
+
+/// [`drive`] in `mode`, in front of `server` (a shell word list; `$CS`, `$PY` and `$LOG`
+/// are set).
+fn drive_as(
+    mode: &str,
+    policy: &str,
+    elicit: Option<Value>,
+    steps: Value,
+    server: &str,
+) -> (Vec<Value>, String, Vec<Value>) {
     let home = tempfile::tempdir().unwrap();
     std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let config = home.path().join(".config/countersign");
@@ -22,7 +34,7 @@ fn drive(policy: &str, elicit: Option<Value>, steps: Value) -> (Vec<Value>, Stri
     std::fs::write(config.join("policy.toml"), policy).unwrap();
     let log = home.path().join("server.log");
     let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/client.py");
-    let script = r#"stty raw -echo < /dev/tty; exec "$PY" "$CLIENT" legacy -- "$CS" -- "$CS" demo-server --log "$LOG""#;
+    let script = format!(r#"stty raw -echo < /dev/tty; exec "$PY" "$CLIENT" {mode} -- "$CS" -- {server}"#);
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(script).env_clear();
     let python = peers::peers().python.clone();
@@ -106,4 +118,31 @@ fn no_dialog_unless_the_policy_opts_in_or_for_a_client_without_elicitation() {
     let (out, _, _) = drive(IN_CLIENT, None, json!([call("/y")]));
     assert!(out[0]["text"].as_str().unwrap().contains("reason=approval_pending"), "{}", out[0]);
     assert!(!log.contains("\"delete_file\""));
+}
+
+/// The 2026-07-28 client against the official SDK's own 2026 server: the dialog comes as
+/// countersign's `input_required` result, the SDK retries with the answer, and the server
+/// runs the call without ever seeing countersign's state or answer (it would refuse a
+/// `requestState` it did not issue).
+#[test]
+fn on_2026_07_28_the_dialog_is_an_input_required_result_and_its_retry_runs_once() {
+    let server = format!(r#""$PY" "{}""#, peers::root().join("tests/interop/server_2026.py").display());
+    let accept = json!({"action": "accept", "content": {"decision": "approve"}});
+    let call = json!({"call": "delete_all", "args": {}});
+    let (out, _, audit) = drive_as("2026-07-28", IN_CLIENT, Some(accept), json!([call, call]), &server);
+    for ran in &out {
+        assert_eq!(ran["is_error"], false, "{ran}");
+        assert_eq!(ran["text"], "deleted everything", "{ran}");
+        let shown = ran["elicited"][0]["message"].as_str().unwrap();
+        assert!(shown.contains("Tool: delete_all"), "each call is asked for itself: {shown}");
+    }
+    let decisions: Vec<_> = audit.iter().filter(|r| r["event"] == "decision" && r["tool"] == "delete_all").collect();
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    assert!(decisions.iter().all(|d| d["by"].as_str().unwrap().ends_with("@client")), "{decisions:?}");
+    // Denied in the dialog: the model reads it, nothing ran.
+    let decline = json!({"action": "accept", "content": {"decision": "deny", "reason": "not now"}});
+    let (out, _, _) =
+        drive_as("2026-07-28", IN_CLIENT, Some(decline), json!([{"call": "delete_all", "args": {}}]), &server);
+    let t = out[0]["text"].as_str().unwrap();
+    assert!(t.contains("reason=denied_by_operator") && t.contains("not now"), "{t}");
 }

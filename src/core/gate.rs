@@ -86,6 +86,8 @@ pub struct Call {
     pub retry: bool,
     /// `params.requestState` as JSON text (a 2026-07-28 retry's opaque state).
     pub request_state: Option<Shared>,
+    /// `params.inputResponses` as JSON text (a 2026-07-28 retry's answers).
+    pub input_responses: Option<Shared>,
 }
 
 /// Why the params of a `tools/call` cannot be gated.
@@ -106,7 +108,7 @@ pub struct Params<'a> {
     task: bool,
     /// `params._meta`, which the session also reads (the revision of a 2026-07-28 request).
     pub meta: Option<Raw<'a>>,
-    input_responses: bool,
+    input_responses: Option<Raw<'a>>,
     request_state: Option<Raw<'a>>,
 }
 
@@ -123,7 +125,7 @@ impl<'a> Params<'a> {
                 "arguments" if p.arguments.is_none() => p.arguments = Some(value),
                 "task" => p.task = true,
                 "_meta" if p.meta.is_none() => p.meta = Some(value),
-                "inputResponses" => p.input_responses = true,
+                "inputResponses" if p.input_responses.is_none() => p.input_responses = Some(value),
                 "requestState" if p.request_state.is_none() => p.request_state = Some(value),
                 _ => {}
             }
@@ -158,8 +160,9 @@ impl Call {
             digest,
             task: p.task,
             progress_token,
-            retry: p.input_responses || p.request_state.is_some(),
+            retry: p.input_responses.is_some() || p.request_state.is_some(),
             request_state: p.request_state.map(|r| line.part(r.text())),
+            input_responses: p.input_responses.map(|r| line.part(r.text())),
         })
     }
 

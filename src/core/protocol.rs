@@ -9,6 +9,8 @@ use super::json::{self, Envelope, Raw, Value};
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 /// The `_meta` key by which a 2026-07-28 request names its client.
 pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+/// The 2026-07-28 client's capabilities, in every request's `_meta`.
+pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 
 /// MCP revisions that change the gate's behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

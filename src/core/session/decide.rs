@@ -14,13 +14,14 @@
 use bytes::Bytes;
 
 use super::carried::Carried;
+use super::dialog::Said;
 use super::limits::{CARRY, DENIED_TASK_TTL, MAX_CARRIED, MAX_DENIED_TASKS, MAX_HELD, MAX_HELD_BYTES};
 use super::records;
 use super::requests::{HeldCall, InFlight, Stage};
 use super::{Action, Ask, Asked, Consult, File, Grant, Lease, Now, Session, Ticket, To};
 use crate::core::audit::{Args, Event};
 use crate::core::classify::Class;
-use crate::core::gate::{denial_response, denial_text, By, Call, CallError, Decision, Reason};
+use crate::core::gate::{denial_response, denial_text, By, Call, CallError, Decision, Place, Reason};
 use crate::core::json::{self, Value};
 use crate::core::policy::Action as Rule;
 use crate::core::prompt::Held;
@@ -113,6 +114,23 @@ impl Session {
                 return self.deny_held(ticket, decision(Reason::AuditUnavailable, By::Policy, why), now, out);
             }
             _ => {}
+        }
+        if let Some(said) = self.retried(ticket, now) {
+            let user = self.settings.dialog.as_ref().map(|d| d.user.clone()).unwrap_or_default();
+            let by = By::Operator { user, place: Place::Client };
+            match said {
+                Said::Approve => return self.approve(ticket, decision(Reason::ApprovedByOperator, by, None), now, out),
+                Said::Deny(reason) => {
+                    let detail = reason.map(|r| format!("the operator said: \"{}\"", inert(&r)));
+                    return self.deny_held(ticket, decision(Reason::DeniedByOperator, by, detail), now, out);
+                }
+                Said::Nothing(why) => out.push(Action::Notice(format!("{why}; the call goes on to the approval page"))),
+            }
+        }
+        if let Some(held) = self.requests.held_mut(ticket).filter(|h| Self::carries_our_state(h)) {
+            // Asked in the client's dialog once already (or its state is spent): on to
+            // the page.
+            held.dialog_tried = true;
         }
         if let Some(approval) = self.carried_for(ticket, now) {
             return self.approve(ticket, approval, now, out);
@@ -250,7 +268,7 @@ impl Session {
         if self.asking == Some(ticket)
             && matches!(asked, Asked::Nobody { .. })
             && dialog_next
-            && self.open_dialog(ticket, out)
+            && self.open_dialog(ticket, now, out)
         {
             return;
         }
@@ -328,6 +346,11 @@ impl Session {
     }
 
     fn forward(&mut self, ticket: Ticket, decision: Decision, now: Now, out: &mut Vec<Action>) {
+        let Some(bytes) = self.requests.held(ticket).and_then(Self::bytes_to_forward) else {
+            let detail = Some("countersign's own members could not be taken out of the retry".to_owned());
+            let d = Decision { reason: Reason::AmbiguousPayload, by: By::Policy, detail, ..decision };
+            return self.deny_held(ticket, d, now, out);
+        };
         // Only a human's approval is worth carrying to a retry; the policy allows again.
         let stateless = self.revision.is_some_and(|r| r.is_stateless());
         let approval = (stateless && decision.reason != Reason::AllowedByPolicy).then(|| Box::new(decision));
@@ -338,9 +361,9 @@ impl Session {
             since: now.mono,
             approval,
         });
-        if let Some(held) = forwarded {
+        if forwarded.is_some() {
             self.counts.allowed += 1;
-            out.push(Action::ToServer(held.bytes));
+            out.push(Action::ToServer(bytes));
         }
     }
 

@@ -49,7 +49,7 @@ pub fn declares_form(capabilities: Option<&Value<'_>>) -> bool {
 }
 
 /// The text and form the client shows.
-fn params(held: &Held) -> serde_json::Value {
+pub(super) fn params(held: &Held) -> serde_json::Value {
     let mut text = format!(
         "countersign holds a tool call for your approval.\nServer: {}\nTool: {}\nClass: {} — {}\nArguments:\n",
         inert_cut(&held.server, 60),
@@ -95,7 +95,7 @@ fn params(held: &Held) -> serde_json::Value {
 
 /// What the client's answer said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Said {
+pub(super) enum Said {
     Approve,
     Deny(Option<String>),
     /// Nothing decided, and why.
@@ -110,6 +110,11 @@ fn read(bytes: &[u8], held: &Held) -> Said {
     let Some(result) = message.get("result") else {
         return Said::Nothing("the client could not show its dialog".into());
     };
+    read_result(result, held)
+}
+
+/// Reads an elicitation result (`{action, content}`) about `held`.
+pub(super) fn read_result(result: &Value<'_>, held: &Held) -> Said {
     let field = |name: &str| result.get("content").and_then(|c| c.get(name)).and_then(Value::as_str);
     match result.get("action").and_then(Value::as_str) {
         Some("decline") => Said::Deny(None),
@@ -139,8 +144,11 @@ impl Session {
     /// Whether a held call may be asked about in the client's dialog now.
     pub(super) fn dialog_possible(&self) -> bool {
         self.settings.dialog.is_some()
-            && self.client_elicits
-            && matches!(self.revision, Some(Revision::V2025_06_18 | Revision::V2025_11_25))
+            && match self.revision {
+                Some(Revision::V2025_06_18 | Revision::V2025_11_25) => self.client_elicits,
+                Some(Revision::V2026_07_28) => self.envelope_elicits(),
+                _ => false,
+            }
     }
 
     fn dialog_prefix(&self) -> Option<String> {
@@ -148,7 +156,10 @@ impl Session {
     }
 
     /// Asks the client about `ticket` (nobody could be asked nearer); true when asked.
-    pub(super) fn open_dialog(&mut self, ticket: Ticket, out: &mut Vec<Action>) -> bool {
+    pub(super) fn open_dialog(&mut self, ticket: Ticket, now: Now, out: &mut Vec<Action>) -> bool {
+        if self.revision.is_some_and(|r| r.is_stateless()) {
+            return self.park(ticket, now, out);
+        }
         let Some(prefix) = self.dialog_prefix() else {
             return false;
         };

@@ -15,6 +15,7 @@ mod client;
 mod decide;
 mod dialog;
 pub mod inbound;
+mod input_required;
 pub mod limits;
 mod listing;
 pub mod outbound;
@@ -220,6 +221,9 @@ pub struct Session {
     /// The call being asked about in the client's dialog: the dialog's id, the call, and
     /// what the dialog showed.
     dialog: Option<(Id, Ticket, Held)>,
+    /// Calls answered with countersign's own `input_required` (2026-07-28), waiting for
+    /// their retry, oldest first.
+    parked: VecDeque<input_required::Parked>,
 }
 
 impl Session {
@@ -246,6 +250,7 @@ impl Session {
             audit_down: None,
             client_elicits: false,
             dialog: None,
+            parked: VecDeque::new(),
         }
     }
 

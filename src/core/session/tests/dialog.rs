@@ -117,3 +117,41 @@ fn a_server_response_that_is_not_the_dialogs_passes_on() {
     let actions = t.client(json!({"jsonrpc":"2.0","id":"srv-1","result":{}}), 2.0);
     assert_eq!(to_server(&actions).len(), 1, "{actions:?}");
 }
+
+/// A 2026-07-28 session whose client declared form elicitation in its envelope.
+fn stateless_with_dialog() -> T {
+    let mut t = T::with(with_dialog());
+    t.s.revision = Some(crate::core::protocol::Revision::V2026_07_28);
+    let meta = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}});
+    t.client(json!({"jsonrpc":"2.0","id":"p","method":"ping","params":{"_meta":meta}}), 0.5);
+    t
+}
+
+#[test]
+fn on_2026_the_dialog_is_an_input_required_result_whose_state_runs_one_retry() {
+    let mut t = stateless_with_dialog();
+    let ticket = t.held_at_operator(1, "refund", 1.0);
+    let actions = t.asked(ticket, Asked::Nobody { why: "nobody".into() }, 1.1);
+    let answer = to_client(&actions).into_iter().find(|m| m["id"] == 1).unwrap();
+    let result = &answer["result"];
+    assert_eq!(result["resultType"], "input_required", "{answer}");
+    assert_eq!(result["inputRequests"]["countersign-approval"]["method"], "elicitation/create");
+    let state = result["requestState"].as_str().unwrap().to_owned();
+    assert!(state.starts_with("countersign-dialog.") && state.len() == "countersign-dialog.".len() + 32, "{state}");
+
+    let retry = |id: u64, n: u64, state: &str, decision: &str| {
+        json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"refund","arguments":{"n":n},
+            "inputResponses":{"countersign-approval":{"action":"accept","content":{"decision":decision}}},"requestState":state}})
+    };
+    // Another digest with the state: asked about as a new call (and never folded into it).
+    assert!(needs_a_human(&t.client(retry(2, 9, &state, "approve"), 2.0)));
+    let actions = t.client(retry(3, 1, &state, "approve"), 2.0);
+    let ticket = durable_ticket(&actions).unwrap_or_else(|| panic!("approved by its dialog: {actions:?}"));
+    assert!(decisions(&actions)[0].contains("operator:ann@client"), "{actions:?}");
+    let forwarded = to_server(&t.recorded(ticket, true, 2.1));
+    assert_eq!(forwarded[0]["params"], json!({"name":"refund","arguments":{"n":1}}), "the server never sees the state");
+    // Spent: the same state again is a new call (asked, not run), and a forged one too.
+    assert!(needs_a_human(&t.client(retry(4, 1, &state, "approve"), 3.0)));
+    let forged = format!("countersign-dialog.{}", "0".repeat(32));
+    assert!(needs_a_human(&t.client(retry(5, 1, &forged, "approve"), 3.0)));
+}
