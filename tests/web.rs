@@ -156,6 +156,12 @@ fn forged_and_foreign_requests_decide_nothing() {
     let twice = format!("{good}&choice=deny");
     assert_eq!(link.post(&twice).status, 400);
 
+    // An answer as the page appears (a click meant for what was there before) is not
+    // taken, as keys in the prompt's first 300 ms are not.
+    let page = link.get().body;
+    let soon = link.post_with(&answer(&page, "approve"), &[("Origin", &link.origin())]);
+    assert!(soon.status == 422 && soon.body.contains("not taken"), "{}", soon.body);
+
     // None of it decided anything: the call still waits, and its page still answers.
     assert!(s.silent_for(Duration::from_millis(200)));
     assert!(!s.server_log().contains("\"delete_file\""));

@@ -123,6 +123,10 @@ pub fn lease_allowed(confirm: Confirm, changed: bool) -> bool {
     confirm == Confirm::Key && !changed
 }
 
+/// Answers this soon after a prompt (or a page) appears are not taken: keys typed, or a
+/// click meant, for what was there before (PRODUCT.md section 6).
+pub const GRACE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// How many hex digits of the digest approve a `confirm = "digest"` call.
 pub const CODE_DIGITS: usize = 4;
 

@@ -102,6 +102,28 @@ fn read_file(file: &Path, module: Vec<String>, tree: &mut Tree) -> Result<(), St
     read_module(&parsed.items, module, file, Some(&dir), tree)
 }
 
+/// A test-only file module and, under it, its own file modules: known (so every file is
+/// accounted for), not read for paths (test code may reach anything).
+fn test_file(file: &Path, tree: &mut Tree) -> Result<(), String> {
+    tree.test_files.insert(file.to_owned());
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let parsed = syn::parse_file(&text).map_err(|e| format!("{} does not parse: {e}", file.display()))?;
+    let dir = if file.file_name().is_some_and(|n| n == "mod.rs") {
+        file.parent().unwrap().to_owned()
+    } else {
+        file.with_extension("")
+    };
+    for item in &parsed.items {
+        let Item::Mod(m) = item else { continue };
+        if m.content.is_none() {
+            let name = m.ident.to_string();
+            let flat = dir.join(format!("{name}.rs"));
+            test_file(&if flat.exists() { flat } else { dir.join(&name).join("mod.rs") }, tree)?;
+        }
+    }
+    Ok(())
+}
+
 /// One `use` leaf before resolution.
 struct RawUse {
     /// The name it brings in (`None` for a glob or `as _`).
@@ -338,7 +360,7 @@ fn read_module(
                 let nested = d.join(&name).join("mod.rs");
                 let found = if flat.exists() { flat } else { nested };
                 if test {
-                    tree.test_files.insert(found);
+                    test_file(&found, tree)?;
                 } else {
                     read_file(&found, child, tree)?;
                 }

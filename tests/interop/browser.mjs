@@ -24,6 +24,8 @@ try {
   if (mode === "approve" || mode === "deny") {
     await page.goto(url);
     if (shot) await page.screenshot({ path: shot, fullPage: true });
+    // A person reads before answering; an answer in the first 300 ms is not taken.
+    await page.waitForTimeout(400);
     if (mode === "deny") {
       await page.fill("input[name=reason]", "not this file");
       await page.press("input[name=reason]", "Enter");

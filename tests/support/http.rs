@@ -3,6 +3,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::time::Duration;
+
+/// A little more than the page's grace period (answers sooner after it appeared are
+/// not taken).
+pub(crate) const GRACE: Duration = Duration::from_millis(350);
 
 /// A response: status code, headers (names lowercased) and body.
 pub(crate) struct Response {
@@ -45,8 +50,10 @@ impl Link {
         request(self.port, &format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", self.path, self.host()))
     }
 
-    /// Posts `form` as the page's own form would (its origin, its content type).
+    /// Posts `form` as the page's own form would (its origin, its content type), as a
+    /// person does: not within the grace period after the page appeared.
     pub(crate) fn post(&self, form: &str) -> Response {
+        std::thread::sleep(GRACE);
         self.post_with(form, &[("Origin", &self.origin())])
     }
 

@@ -25,28 +25,11 @@ use crate::core::prompt::{pretty_arguments, Confirm, Held, CODE_DIGITS, SHOWN_CH
 use crate::core::protocol::{Id, Revision};
 use crate::core::sanitize::inert_cut;
 
-/// What the session needs to ask in the client's dialog.
-#[derive(Debug, Clone)]
-pub struct Dialog {
-    /// Who answers there (`by` = `operator:<user>@client`).
-    pub user: String,
-    /// In countersign's elicitation ids; never sent to the server.
-    pub secret: String,
-}
-
 /// Most argument lines the dialog's text shows.
 const DIALOG_LINES: usize = 30;
 
 /// Longest reason kept from the dialog.
 const MAX_REASON: usize = 500;
-
-/// Whether `capabilities` (the client's, from `initialize`) declare form elicitation.
-pub fn declares_form(capabilities: Option<&Value<'_>>) -> bool {
-    match capabilities.and_then(|c| c.get("elicitation")) {
-        Some(Value::Object(members)) => members.is_empty() || members.iter().any(|(k, _)| k == "form"),
-        _ => false,
-    }
-}
 
 /// The text and form the client shows.
 pub(super) fn params(held: &Held) -> serde_json::Value {
@@ -290,15 +273,5 @@ mod tests {
             "{text}"
         );
         assert_eq!(p["requestedSchema"]["properties"]["decision"]["enum"], json!(["approve", "deny"]));
-    }
-
-    #[test]
-    fn form_elicitation_is_read_from_the_capabilities() {
-        let caps = |text: &str| crate::core::json::parse(text.as_bytes()).unwrap().into_owned();
-        assert!(declares_form(Some(&caps(r#"{"elicitation":{}}"#))));
-        assert!(declares_form(Some(&caps(r#"{"elicitation":{"form":{},"url":{}}}"#))));
-        assert!(!declares_form(Some(&caps(r#"{"elicitation":{"url":{}}}"#))));
-        assert!(!declares_form(Some(&caps(r#"{"sampling":{}}"#))));
-        assert!(!declares_form(None));
     }
 }

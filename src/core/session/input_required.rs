@@ -15,13 +15,12 @@
 //! `inputRequests` (key → `{method, params}`), `requestState`; the retry echoes the state
 //! and carries `inputResponses` (key → the result).
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::dialog::{params, read_result, Said};
+use super::dialog_state::{declares_form, Parked};
 use super::requests::HeldCall;
 use super::{Action, Now, Session, Ticket};
 use crate::core::json::{scan_envelope_str, Message, Raw};
@@ -35,18 +34,6 @@ const PREFIX: &str = "countersign-dialog.";
 
 /// Most dialogs waiting for their retry at once.
 const MAX_PARKED: usize = 16;
-
-/// A call answered with `input_required`, waiting for its retry.
-#[derive(Debug)]
-pub(super) struct Parked {
-    state: String,
-    tool: String,
-    digest: String,
-    /// What the dialog showed: its answer is read against it (the digest's code).
-    shown: crate::core::prompt::Held,
-    /// Monotonic instant after which the state lapses (the call's deadline).
-    until: Duration,
-}
 
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut block = [0u8; 64];
@@ -89,7 +76,7 @@ impl Session {
     /// Whether the 2026-07-28 client declared form elicitation in its envelope.
     pub(super) fn envelope_elicits(&self) -> bool {
         let caps = self.envelope.iter().find(|(k, _)| k == META_CLIENT_CAPABILITIES).map(|(_, v)| v);
-        super::dialog::declares_form(caps)
+        declares_form(caps)
     }
 
     /// Answers the held call with countersign's `input_required` result; its retry

@@ -14,6 +14,7 @@ mod carried;
 mod client;
 mod decide;
 mod dialog;
+mod dialog_state;
 pub mod inbound;
 mod input_required;
 pub mod limits;
@@ -41,7 +42,7 @@ use crate::core::protocol::{error_response, Id, Revision};
 use crate::core::task::DeniedTask;
 
 pub use batches::To;
-pub use dialog::{declares_form, Dialog};
+pub use dialog_state::{declares_form, Dialog};
 pub use requests::Ticket;
 use requests::{HeldCall, Requests};
 
@@ -223,7 +224,7 @@ pub struct Session {
     dialog: Option<(Id, Ticket, Held)>,
     /// Calls answered with countersign's own `input_required` (2026-07-28), waiting for
     /// their retry, oldest first.
-    parked: VecDeque<input_required::Parked>,
+    parked: VecDeque<dialog_state::Parked>,
 }
 
 impl Session {

@@ -30,7 +30,7 @@ use crate::core::prompt::{render, render_full, Answer, Held, Keys, Step, CODE_DI
 
 /// Keys pressed this soon after a prompt is drawn are ignored: they were meant for
 /// something else (a previous prompt, the shell).
-pub const GRACE: Duration = Duration::from_millis(300);
+pub use crate::core::prompt::GRACE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -33,6 +33,9 @@ pub(super) struct Entry {
     pub(super) deadline: Instant,
     /// Where the answer goes; taken by the one answer that counts.
     pub(super) answer: Option<oneshot::Sender<PageAnswer>>,
+    /// When the page was last served: an answer within the grace period after it is not
+    /// taken (a click meant for what was there before the page appeared).
+    pub(super) shown_at: Option<Instant>,
 }
 
 /// An answer from the page, and where to say what came of it (shown to the operator as
@@ -92,7 +95,7 @@ impl Pages {
             if entries.len() >= MAX_PAGES {
                 return Err(io::Error::other("too many approval pages are open"));
             }
-            entries.insert(token.clone(), Entry { held, purpose, csrf, deadline, answer: Some(tx) });
+            entries.insert(token.clone(), Entry { held, purpose, csrf, deadline, answer: Some(tx), shown_at: None });
         }
         let url = format!("http://127.0.0.1:{}/a/{token}", self.port);
         Ok(Served { url, answer: rx, _withdraw: Withdraw { pages: self.clone(), token } })

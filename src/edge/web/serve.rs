@@ -93,11 +93,12 @@ fn gone() -> Response<Full<Bytes>> {
 
 /// The page for `token`, with `notice` above its form.
 fn show(pages: &Pages, token: &str, notice: Option<&str>) -> Response<Full<Bytes>> {
-    let entries = pages.lock();
+    let mut entries = pages.lock();
     let now = Instant::now();
-    let Some(entry) = entries.get(token).filter(|e| e.deadline > now && e.answer.is_some()) else {
+    let Some(entry) = entries.get_mut(token).filter(|e| e.deadline > now && e.answer.is_some()) else {
         return gone();
     };
+    entry.shown_at = Some(now);
     let action = format!("/a/{token}");
     let html = page::render(&Page {
         held: &entry.held,
@@ -123,6 +124,12 @@ async fn answer(pages: &Pages, token: &str, body: &[u8]) -> Response<Full<Bytes>
             return gone();
         };
         match page::decide(&form, &entry.held, &entry.purpose, &entry.csrf) {
+            // As at the prompt: an answer this soon after the page appeared is not taken.
+            Ok(_) if entry.shown_at.is_some_and(|at| at.elapsed() < crate::core::prompt::GRACE) => {
+                drop(entries);
+                let notice = "That answer came as the page appeared, so it was not taken: answer again.";
+                return show(pages, token, Some(notice));
+            }
             Ok(decided) => match entry.answer.take() {
                 Some(tx) => (tx, decided),
                 None => return gone(),
