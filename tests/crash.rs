@@ -40,10 +40,19 @@ fn countersign(home: &Path, crash: Option<&str>) -> Command {
 /// read-only call. Returns when every call was answered or the wrapper died, with how it
 /// ended.
 fn session(home: &Path, run: &str, crash: Option<&str>) -> std::process::ExitStatus {
+    session_at(home, run, crash, None)
+}
+
+/// [`session`] with the wrapper's clock started at `clock` (`COUNTERSIGN_TEST_CLOCK`).
+fn session_at(home: &Path, run: &str, crash: Option<&str>, clock: Option<&str>) -> std::process::ExitStatus {
     let policy = home.join("policy.toml");
     std::fs::write(&policy, "[[rules]]\nid = \"deletes-ok\"\ntool = \"delete_file\"\naction = \"allow\"\n").unwrap();
     let log = home.join(format!("server-{run}.log"));
-    let mut child = countersign(home, crash)
+    let mut cmd = countersign(home, crash);
+    if let Some(clock) = clock {
+        cmd.env("COUNTERSIGN_TEST_CLOCK", clock);
+    }
+    let mut child = cmd
         .args(["--name", "crash", "--policy", policy.to_str().unwrap(), "--approval-timeout", "1", "--audit-dir"])
         .arg(home.join("audit"))
         .arg("--")
@@ -200,4 +209,45 @@ fn install_killed_at_any_durable_step_leaves_the_original_or_the_edit() {
         assert_eq!(std::fs::read(&backup).unwrap(), original, "{at}: the backup after a second install");
     }
     eprintln!("walked {} crash points of install", names.len());
+}
+
+/// A state with a sealing key and a finished day (2020-01-01) not sealed yet: the next
+/// wrapper to start seals it.
+fn finished_day_to_seal() -> tempfile::TempDir {
+    let dir = home();
+    let key = countersign(dir.path(), None).args(["audit", "keygen"]).output().unwrap();
+    assert!(key.status.success(), "{}", String::from_utf8_lossy(&key.stderr));
+    session_at(dir.path(), "before", None, Some("2020-01-01T12:00:00Z"));
+    dir
+}
+
+#[test]
+fn sealing_a_finished_day_killed_at_any_step_is_finished_by_the_next_start() {
+    let dir = finished_day_to_seal();
+    let count = dir.path().join("points");
+    session(dir.path(), "crashed", Some(&format!("count:{}", count.display())));
+    let names = points(&count);
+    let seal_points: Vec<usize> =
+        names.iter().enumerate().filter(|(_, n)| n.starts_with("seal:")).map(|(i, _)| i + 1).collect();
+    // Four per seal written (write, fsync, rename, directory fsync); a run may write more
+    // than one.
+    assert!(seal_points.len() >= 4 && seal_points.len() % 4 == 0, "{names:?}");
+    let seal = |dir: &Path| dir.join("audit/2020-01-01.jsonl.minisig");
+    assert!(seal(dir.path()).exists(), "the counted run sealed the finished day");
+    for &n in &seal_points {
+        let at = format!("crash at point {n} ({})", names[n - 1]);
+        let dir = finished_day_to_seal();
+        let crashed = session(dir.path(), "crashed", Some(&format!("at:{n}")));
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(crashed.signal(), Some(9), "{at}: reached");
+        // Whatever the crash left (no seal, or the whole seal), verify never calls it
+        // broken; the next start seals the day if it was not.
+        let audit = dir.path().join("audit");
+        let (code, out, err) = run(&["audit", "verify", "--dir", audit.to_str().unwrap()], b"");
+        assert_eq!(code, 0, "{at}: {out}{err}");
+        session(dir.path(), "again", None);
+        check_after(dir.path(), &at);
+        assert!(seal(dir.path()).exists(), "{at}: the day was sealed by the next start");
+    }
+    eprintln!("walked {} crash points of sealing", seal_points.len());
 }

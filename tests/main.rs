@@ -37,4 +37,5 @@ mod receipts;
 mod relay;
 mod session;
 mod settings;
+mod soak;
 mod web;

@@ -207,13 +207,22 @@ pub fn check_day(dir: &Path, name: &str, pk: &PublicKey, facts: &DayFacts) -> io
     Ok(judge(&comment, name, facts, prev.as_deref()))
 }
 
-/// Replaces `path` with `bytes` (0600), by a temporary file and a rename.
+/// Replaces `path` with `bytes` (0600), by a temporary file, a rename and an fsync of the
+/// directory: a crash leaves the old seal (or none) or the new one, never part of one
+/// (`tests/crash.rs` kills it at each step).
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-    file.write_all(bytes)?;
+    crate::edge::crash::write_all("seal: temporary file", &mut file, bytes)?;
+    crate::edge::crash::point("seal: temporary file fsync");
     file.sync_all()?;
-    fs::rename(&tmp, path)
+    crate::edge::crash::point("seal: rename");
+    fs::rename(&tmp, path)?;
+    crate::edge::crash::point("seal: directory fsync");
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// The first `len` bytes of a file, seekable (minisign's verifier asks for `Seek`).
