@@ -103,7 +103,12 @@ fn wrapper(shared: &Shared, n: usize, calls: usize, kills: bool) -> Worked {
             s.send(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"delete_file","arguments":{"path":format!("/k/{n}/{i}")}}}));
             kill(&s);
             let _ = s.child.wait();
-            worked.incarnations.push(Incarnation { pid: s.child.id(), log: s.wrap.path("server.log"), killed: true, _session: None });
+            worked.incarnations.push(Incarnation {
+                pid: s.child.id(),
+                log: s.wrap.path("server.log"),
+                killed: true,
+                _session: None,
+            });
             worked.rss.push(std::mem::take(&mut samples));
             let old = std::mem::replace(&mut s, shared.start());
             worked.incarnations.last_mut().unwrap()._session = Some(old);
@@ -122,7 +127,12 @@ fn wrapper(shared: &Shared, n: usize, calls: usize, kills: bool) -> Worked {
     }
     s.close_stdin();
     s.wait();
-    worked.incarnations.push(Incarnation { pid: s.child.id(), log: s.wrap.path("server.log"), killed: false, _session: None });
+    worked.incarnations.push(Incarnation {
+        pid: s.child.id(),
+        log: s.wrap.path("server.log"),
+        killed: false,
+        _session: None,
+    });
     worked.rss.push(samples);
     worked.incarnations.last_mut().unwrap()._session = Some(s);
     worked

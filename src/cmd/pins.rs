@@ -75,17 +75,28 @@ fn list(server: Option<String>) -> Result<i32, Error> {
     Ok(status)
 }
 
+/// Accepts the listed definitions as the pins. The acceptance is recorded (durably)
+/// before the pins are written, under their lock: a crash between the two leaves a record
+/// of an acceptance that did not happen (the tool is still asked), never an acceptance
+/// the log does not show.
 fn accept(label: &str, tools: &[String]) -> Result<i32, Error> {
     let store = PinStore::open(label).map_err(err)?;
     let clock = Clock::from_env();
     let at = crate::core::audit::time::rfc3339_micros(clock.now_micros());
-    let (accepted, missing) = store
-        .update(|pins| {
-            let missing: Vec<String> = tools.iter().filter(|t| !pins.contains_key(*t)).cloned().collect();
-            let accepted = crate::core::pins::accept(pins, tools, &at);
-            (!accepted.is_empty(), (accepted, missing))
-        })
-        .map_err(err)?;
+    let by = by();
+    let change = |pins: &mut crate::core::pins::Pins| {
+        let missing: Vec<String> = tools.iter().filter(|t| !pins.contains_key(*t)).cloned().collect();
+        let accepted = crate::core::pins::accept(pins, tools, &at);
+        (!accepted.is_empty(), (accepted, missing))
+    };
+    let recorded = |(accepted, _): &(Vec<(String, String, String)>, Vec<String>)| {
+        let tools: Vec<_> = accepted
+            .iter()
+            .map(|(tool, old, new)| json!({"name": tool, "pin": "accepted", "pinned_digest": old, "accepted_digest": new}))
+            .collect();
+        record(label, clock, json!({"tools": tools, "by": by}))
+    };
+    let (accepted, missing) = store.update_recorded(change, recorded).map_err(err)??;
     let mut text = String::new();
     for (tool, old, new) in &accepted {
         text.push_str(&format!("accepted {}: {old} -> {new}\n", crate::core::sanitize::inert(tool)));
@@ -94,28 +105,20 @@ fn accept(label: &str, tools: &[String]) -> Result<i32, Error> {
         text.push_str("nothing changed to accept\n");
     }
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(Error::Stdout)?;
-    if !accepted.is_empty() {
-        let tools: Vec<_> = accepted
-            .iter()
-            .map(|(tool, old, new)| json!({"name": tool, "pin": "accepted", "pinned_digest": old, "accepted_digest": new}))
-            .collect();
-        record(label, clock, json!({"tools": tools, "by": by()}))?;
-    }
     for tool in &missing {
         tracing::error!("no pin for tool {:?} of {:?}", crate::core::sanitize::inert(tool), label);
     }
     Ok(if missing.is_empty() { 0 } else { 1 })
 }
 
+/// Forgets a label's pins, recorded first, as an acceptance is.
 fn forget(label: &str) -> Result<i32, Error> {
     let store = PinStore::open(label).map_err(err)?;
-    let forgotten = store.forget().map_err(err)?;
+    let recorded = || record(label, Clock::from_env(), json!({"tools": [], "pins": "forgotten", "by": by()}));
+    let forgotten = store.forget_recorded(recorded).map_err(err)??;
     let text = if forgotten { "forgot the pins of " } else { "no pins for " };
     let line = format!("{text}{}\n", crate::core::sanitize::inert(label));
     std::io::stdout().lock().write_all(line.as_bytes()).map_err(Error::Stdout)?;
-    if forgotten {
-        record(label, Clock::from_env(), json!({"tools": [], "pins": "forgotten", "by": by()}))?;
-    }
     Ok(0)
 }
 
@@ -134,5 +137,5 @@ fn record(label: &str, clock: Clock, fields: serde_json::Value) -> Result<(), Er
         written
     })?;
     let _ = thread.join();
-    written.map_err(|e| Error::Usage(format!("the acceptance is stored but the audit log cannot be written: {e}")))
+    written.map_err(|e| Error::Usage(format!("the audit log cannot be written, so nothing was changed: {e}")))
 }

@@ -4,7 +4,10 @@
 //! - `count:<file>` appends each point's name to `<file>` as it is reached;
 //! - `at:<n>` kills the process with SIGKILL at the `n`th point reached (1-based): before
 //!   an fsync or a rename, or, at a write, after the first half of its bytes (a torn
-//!   write, as a crash in the middle of a large write leaves).
+//!   write, as a crash in the middle of a large write leaves);
+//! - `on:<k>:<name>` does the same at the `k`th time the point named `<name>` is reached:
+//!   the order in which the points of different files are reached can vary from run to
+//!   run, as threads interleave, and this names one step whatever the others do.
 //!
 //! `tests/crash.rs` walks every point of a run and checks what a restart finds. Without
 //! the variable each point costs one load of a set-once value.
@@ -17,6 +20,7 @@ use std::sync::OnceLock;
 enum Hook {
     Count(PathBuf),
     At(u64),
+    On(u64, String),
 }
 
 fn hook() -> Option<&'static Hook> {
@@ -26,6 +30,10 @@ fn hook() -> Option<&'static Hook> {
         match value.split_once(':')? {
             ("count", file) => Some(Hook::Count(file.into())),
             ("at", n) => n.parse().ok().map(Hook::At),
+            ("on", point) => {
+                let (k, name) = point.split_once(':')?;
+                k.parse().ok().map(|k| Hook::On(k, name.to_owned()))
+            }
             _ => None,
         }
     })
@@ -43,6 +51,7 @@ fn reached(name: &str) -> bool {
             false
         }
         Some(Hook::At(n)) => REACHED.fetch_add(1, Ordering::SeqCst) + 1 == *n,
+        Some(Hook::On(k, point)) => point == name && REACHED.fetch_add(1, Ordering::SeqCst) + 1 == *k,
     }
 }
 

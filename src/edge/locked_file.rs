@@ -174,13 +174,22 @@ impl Lock<'_> {
         Ok(())
     }
 
-    /// Removes the file; `false` when there was none.
+    /// Removes the file durably (the directory fsynced after); `false` when there was none.
     pub fn remove(&self) -> Result<bool, LockedFileError> {
+        let what = self.file.file_name().unwrap_or_default().to_string_lossy();
+        crate::edge::crash::point(&format!("{what}: remove"));
         match fs::remove_file(self.file) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(source) => Err(io_at(self.file)(source)),
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => return Err(io_at(self.file)(source)),
         }
+        crate::edge::crash::point(&format!("{what}: directory fsync"));
+        if let Some(dir) = self.file.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(true)
     }
 }
 

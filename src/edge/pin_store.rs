@@ -106,12 +106,37 @@ impl PinStore {
         let mut pins = self.read(&lock)?;
         let (changed, value) = change(&mut pins);
         if changed {
-            let stored = File_ { label: self.label.clone(), tools: pins };
-            let mut text = serde_json::to_string_pretty(&stored).expect("pins serialize");
-            text.push('\n');
-            lock.write(&text)?;
+            self.write(&lock, pins)?;
         }
         Ok(value)
+    }
+
+    fn write(&self, lock: &Lock<'_>, pins: Pins) -> Result<(), PinError> {
+        let stored = File_ { label: self.label.clone(), tools: pins };
+        let mut text = serde_json::to_string_pretty(&stored).expect("pins serialize");
+        text.push('\n');
+        Ok(lock.write(&text)?)
+    }
+
+    /// Like [`PinStore::update`], with `record` run under the lock once the change is
+    /// known and before it is written, so that an operator's change is in the audit log
+    /// before it is in the pins (as the approval book's are). When `record` fails (the
+    /// inner error), nothing is written.
+    pub fn update_recorded<T, E>(
+        &self,
+        change: impl FnOnce(&mut Pins) -> (bool, T),
+        record: impl FnOnce(&T) -> Result<(), E>,
+    ) -> Result<Result<T, E>, PinError> {
+        let lock = self.file.lock()?;
+        let mut pins = self.read(&lock)?;
+        let (changed, value) = change(&mut pins);
+        if changed {
+            if let Err(e) = record(&value) {
+                return Ok(Err(e));
+            }
+            self.write(&lock, pins)?;
+        }
+        Ok(Ok(value))
     }
 
     /// Applies a session's update, stamped `at` (RFC 3339).
@@ -129,7 +154,21 @@ impl PinStore {
 
     /// Removes the label's pins.
     pub fn forget(&self) -> Result<bool, PinError> {
-        Ok(self.file.lock()?.remove()?)
+        Ok(self.forget_recorded(|| Ok::<(), PinError>(()))?.unwrap_or(false))
+    }
+
+    /// Removes the label's pins, with `record` run under the lock first when there are
+    /// any (see [`PinStore::update_recorded`]); `false` when there were none.
+    pub fn forget_recorded<E>(&self, record: impl FnOnce() -> Result<(), E>) -> Result<Result<bool, E>, PinError> {
+        let lock = self.file.lock()?;
+        // Whatever the file holds (forget is how a corrupt one is started over).
+        if fs::symlink_metadata(self.path()).is_err() {
+            return Ok(Ok(false));
+        }
+        if let Err(e) = record() {
+            return Ok(Err(e));
+        }
+        Ok(Ok(lock.remove()?))
     }
 
     fn read(&self, lock: &Lock<'_>) -> Result<Pins, PinError> {

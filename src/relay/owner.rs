@@ -255,10 +255,20 @@ impl Owner {
             }
         }
         self.out = out;
+        // The pins an event learned are written once its records (the `tools` record that
+        // says a tool is new, or was accepted) are on disk: a crash between the two never
+        // leaves a pin the log does not show. Only listings that change the pins wait.
+        let durable = if pins.is_empty() || self.pins.is_none() { None } else { records.pop() };
         for event in records.drain(..) {
             self.audit.record(event).await;
         }
         self.records = records;
+        if let Some(last) = durable {
+            if let Err(e) = self.audit.record_durable(last).await {
+                tracing::warn!("pins not written, as their record could not be: {e}");
+                return;
+            }
+        }
         self.write_pins(pins).await;
     }
 

@@ -82,6 +82,10 @@ pub struct Verifier {
     summary: Summary,
     /// The current file ended without a newline: these bytes are an unfinished record.
     unfinished: Option<(String, usize)>,
+    /// The log begins before the start retention recorded (a removal of older days that
+    /// stopped half-way): the line at the recorded start is still to come, and must be
+    /// the one recorded.
+    before_start: bool,
 }
 
 fn shown(file: &str, line: usize, raw: &[u8]) -> Shown {
@@ -106,6 +110,7 @@ impl Verifier {
             line: 0,
             summary: Summary { files: 0, lines: 0, first_seq: 0, last_seq: 0, trimmed: false, notes: Vec::new() },
             unfinished: None,
+            before_start: false,
         }
     }
 
@@ -156,7 +161,13 @@ impl Verifier {
         match &self.last {
             None => {
                 self.summary.first_seq = seq;
-                if prev != self.start.hash || seq != self.start.seq + 1 {
+                let from_start = prev == self.start.hash && seq == self.start.seq + 1;
+                if !from_start && self.start.seq > 0 && seq <= self.start.seq {
+                    // Retention records where the kept log will start before it removes
+                    // the older days; one stopped half-way left some of them here. They
+                    // are checked from this line on, through the recorded start.
+                    self.before_start = true;
+                } else if !from_start {
                     let why = if self.start.seq == 0 {
                         if prev == GENESIS {
                             format!("the first record has seq {seq}, expected 1")
@@ -211,6 +222,22 @@ impl Verifier {
         }
         if record["event"] == "recovered" {
             self.note_recovery(&record, n);
+        }
+        if self.before_start && seq == self.start.seq {
+            if head.hash != self.start.hash {
+                let mut b = self.fail(
+                    n,
+                    format!("the head anchor says the kept log starts after seq {seq}, but that line is not the one it names"),
+                );
+                b.around.push(here);
+                return Err(b);
+            }
+            self.before_start = false;
+            self.summary.notes.push(format!(
+                "days before seq {} are still here though retention removes them (a removal stopped half-way): the \
+                 next writer that starts removes them",
+                seq + 1
+            ));
         }
         self.last = Some(head);
         self.last_shown = Some(here);
@@ -304,6 +331,12 @@ impl Verifier {
                 "{file} ends in {bytes} bytes of an unfinished record (a write failed or was interrupted); the next \
                  record cuts them off and says so in a `recovered` record"
             ));
+        }
+        if self.before_start {
+            return Err(at_end(format!(
+                "the head anchor says the kept log starts after seq {}, but the log ends before it",
+                self.start.seq
+            )));
         }
         let anchor_file =
             |why: String| Break { file: "head.json".into(), line: 0, why, around: Vec::new(), edited: None };
@@ -540,6 +573,29 @@ mod tests {
         let b = verify(&files, Some(&start), Some(&head)).unwrap_err();
         assert_eq!((b.line, b.file.as_str()), (1, "2026-11-24.jsonl"), "{b}");
         assert!(b.why.contains("after seq 4"), "{b}");
+    }
+
+    /// Retention records the start before it removes days: stopped half-way, the older
+    /// days that are left verify through the recorded start, with a note; a line there
+    /// that is not the recorded one, or a log that ends before it, is a break.
+    #[test]
+    fn older_days_retention_has_not_removed_yet_verify_through_the_recorded_start() {
+        let (mut files, head) = log();
+        let start = ChainHead { seq: 8, hash: line_hash(&lines(&files[1].1)[3]) };
+        let s = verify(&files, Some(&start), Some(&head)).unwrap();
+        assert_eq!((s.first_seq, s.trimmed), (1, true));
+        assert!(s.notes.iter().any(|n| n.contains("before seq 9 are still here")), "{:?}", s.notes);
+        files.remove(0);
+        let s = verify(&files, Some(&start), Some(&head)).unwrap();
+        assert_eq!(s.first_seq, 5, "one of two old days removed");
+        let wrong = ChainHead { seq: 8, hash: "0".repeat(64) };
+        let b = verify(&files, Some(&wrong), Some(&head)).unwrap_err();
+        assert!(b.why.contains("not the one it names"), "{b}");
+        files.truncate(1);
+        let end = ChainHead { seq: 8, hash: line_hash(&lines(&files[0].1)[3]) };
+        let beyond = ChainHead { seq: 10, hash: "0".repeat(64) };
+        let b = verify(&files, Some(&beyond), Some(&end)).unwrap_err();
+        assert!(b.why.contains("ends before it"), "{b}");
     }
 
     #[test]

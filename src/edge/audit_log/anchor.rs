@@ -73,7 +73,9 @@ pub(super) fn read_anchor(dir: &Path) -> io::Result<(Anchor, Option<Cut>)> {
     let mut cut = None;
     if complete < size {
         let file = OpenOptions::new().write(true).open(&path)?;
+        crate::edge::crash::point("audit: cut");
         file.set_len(complete)?;
+        crate::edge::crash::point("audit: cut fsync");
         file.sync_all()?;
         tracing::warn!("audit: cut {} bytes of an unfinished record off {newest}", size - complete);
         cut = Some(Cut {

@@ -4,7 +4,7 @@
 //! key>` checks one with no countersign at hand.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,7 @@ use super::files::day_files;
 use crate::core::audit::line_hash;
 use crate::core::audit::seal::{judge, Comment, DayFacts, SealState};
 use crate::core::digest::hex;
+use crate::edge::crash;
 
 /// The secret key, under `<state>`, 0600.
 pub const KEY_FILE: &str = "audit-seal.key";
@@ -37,26 +38,48 @@ pub fn seal_name(day_file: &str) -> String {
 
 /// Makes a new key pair under `state`; refuses to replace one. Returns the public key
 /// file's text (minisign format: a comment line and the key).
+///
+/// A crash at any step leaves either no key, or a whole key: the secret key is written to
+/// a temporary file, fsynced and linked into place (a link never replaces a file, so two
+/// `keygen`s cannot both win), and the public key follows it. A `keygen` that finds the
+/// key without its public half (one killed in between) writes that half from the key.
 pub fn keygen(state: &Path) -> io::Result<(PathBuf, String)> {
     let key_path = state.join(KEY_FILE);
+    let pub_path = state.join(PUB_FILE);
     if key_path.exists() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!(
-                "a sealing key exists at {} (its public key is {}); move both away first to make a new one",
-                key_path.display(),
-                state.join(PUB_FILE).display()
-            ),
-        ));
+        return match (load_key(state)?, pub_path.exists()) {
+            (Some(key), false) => {
+                let pub_text = key.pk.to_box().map_err(other)?.into_string();
+                write_atomically(&pub_path, pub_text.as_bytes(), "audit keygen: public key")?;
+                Ok((pub_path, pub_text))
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "a sealing key exists at {} (its public key is {}); move both away first to make a new one",
+                    key_path.display(),
+                    pub_path.display()
+                ),
+            )),
+        };
     }
     let KeyPair { pk, sk } = KeyPair::generate_unencrypted_keypair().map_err(other)?;
     let sk_text = sk.to_box(Some("countersign audit sealing key")).map_err(other)?.into_string();
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key_path)?;
-    file.write_all(sk_text.as_bytes())?;
-    file.sync_all()?;
+    let tmp = state.join(format!("{KEY_FILE}.tmp{}", std::process::id()));
+    let written = (|| {
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        crash::write_all("audit keygen: secret key", &mut file, sk_text.as_bytes())?;
+        crash::point("audit keygen: secret key fsync");
+        file.sync_all()?;
+        crash::point("audit keygen: secret key link");
+        fs::hard_link(&tmp, &key_path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    written?;
+    crash::point("audit keygen: directory fsync");
+    sync_dir(state)?;
     let pub_text = pk.to_box().map_err(other)?.into_string();
-    let pub_path = state.join(PUB_FILE);
-    write_atomically(&pub_path, pub_text.as_bytes())?;
+    write_atomically(&pub_path, pub_text.as_bytes(), "audit keygen: public key")?;
     Ok((pub_path, pub_text))
 }
 
@@ -90,15 +113,16 @@ pub fn parse_public_key(given: &str) -> io::Result<PublicKey> {
     PublicKeyBox::from_string(&text).and_then(|b| b.into_public_key()).map_err(other)
 }
 
-/// The facts a seal names, read from the first `limit` bytes of a day file.
+/// The facts a seal names, read from the first `limit` bytes of a day file: its complete
+/// records. An unfinished last line (a write that failed or was cut short by a crash) is
+/// not sealed: it is no record, the next writer cuts it off, and `audit verify` counts
+/// only complete lines too, so a seal made before that cut still matches after it.
 pub fn day_facts(path: &Path, limit: Option<u64>) -> io::Result<DayFacts> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
-    let bytes = limit.unwrap_or(len).min(len);
-    let mut reader = BufReader::with_capacity(64 << 10, file.take(bytes));
+    let mut reader = BufReader::with_capacity(64 << 10, file.take(limit.unwrap_or(len).min(len)));
     let mut facts = DayFacts {
         file: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        bytes,
         ..DayFacts::default()
     };
     let mut line = Vec::new();
@@ -108,6 +132,7 @@ pub fn day_facts(path: &Path, limit: Option<u64>) -> io::Result<DayFacts> {
         if reader.read_until(b'\n', &mut line)? == 0 || line.last() != Some(&b'\n') {
             break;
         }
+        facts.bytes += line.len() as u64;
         line.pop();
         if facts.records == 0 {
             facts.first_seq = seq_of(&line);
@@ -155,7 +180,7 @@ pub fn seal_day(dir: &Path, name: &str, key: &SealKey, now_micros: i64, final_se
     let untrusted = format!("countersign audit seal of {name}");
     let signature =
         minisign::sign(Some(&key.pk), &key.sk, data, Some(&comment.to_string()), Some(&untrusted)).map_err(other)?;
-    write_atomically(&dir.join(seal_name(name)), signature.into_string().as_bytes())?;
+    write_atomically(&dir.join(seal_name(name)), signature.into_string().as_bytes(), "audit: seal")?;
     Ok(comment)
 }
 
@@ -170,8 +195,8 @@ pub fn seal_finished(dir: &Path, key: &SealKey, today: &str, now_micros: i64) ->
             .and_then(|t| SignatureBox::from_string(&t).ok())
             .and_then(|b| b.trusted_comment().ok())
             .and_then(|c| Comment::parse(&c));
-        let len = fs::metadata(dir.join(&name))?.len();
-        if current.is_some_and(|c| c.final_seal && c.facts.bytes == len) {
+        let whole = day_facts(&dir.join(&name), None)?.bytes;
+        if current.is_some_and(|c| c.final_seal && c.facts.bytes == whole) {
             continue;
         }
         seal_day(dir, &name, key, now_micros, true)?;
@@ -207,22 +232,25 @@ pub fn check_day(dir: &Path, name: &str, pk: &PublicKey, facts: &DayFacts) -> io
     Ok(judge(&comment, name, facts, prev.as_deref()))
 }
 
-/// Replaces `path` with `bytes` (0600), by a temporary file, a rename and an fsync of the
-/// directory: a crash leaves the old seal (or none) or the new one, never part of one
-/// (`tests/crash.rs` kills it at each step).
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
+/// Replaces `path` with `bytes` (0600), by a temporary file beside it (`<name>.tmp`),
+/// fsync, rename and the directory's fsync: a crash leaves the old file or the new one.
+/// Each step is a crash point named after `what` (src/edge/crash.rs).
+fn write_atomically(path: &Path, bytes: &[u8], what: &str) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-    crate::edge::crash::write_all("seal: temporary file", &mut file, bytes)?;
-    crate::edge::crash::point("seal: temporary file fsync");
+    crash::write_all(&format!("{what} temporary file"), &mut file, bytes)?;
+    crash::point(&format!("{what} temporary file fsync"));
     file.sync_all()?;
-    crate::edge::crash::point("seal: rename");
+    crash::point(&format!("{what} rename"));
     fs::rename(&tmp, path)?;
-    crate::edge::crash::point("seal: directory fsync");
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    crash::point(&format!("{what} directory fsync"));
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 /// The first `len` bytes of a file, seekable (minisign's verifier asks for `Seek`).

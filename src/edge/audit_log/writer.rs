@@ -120,16 +120,12 @@ impl Writer {
             self.cut = self.cut.take().or(cut);
             let oldest = format!("{}.jsonl", time::day(now - i64::from(days.saturating_sub(1)) * 86_400_000_000));
             let names = day_files(&dir).map_err(|e| self.error(e))?;
-            let mut removed = false;
-            for name in names.iter().filter(|n| n.as_str() < oldest.as_str()) {
-                tracing::info!("retention: removing {name}");
-                fs::remove_file(dir.join(name)).map_err(|e| self.error(e))?;
-                let _ = fs::remove_file(dir.join(seal::seal_name(name)));
-                removed = true;
-            }
-            if removed {
-                // The kept log starts where its first line chains from (PRODUCT.md section 7).
-                let kept = day_files(&dir).map_err(|e| self.error(e))?;
+            let (old, kept): (Vec<&String>, Vec<&String>) = names.iter().partition(|n| n.as_str() < oldest.as_str());
+            if !old.is_empty() {
+                // The kept log starts where its first line chains from (PRODUCT.md section
+                // 7), and that is recorded before anything is removed: a crash half-way
+                // leaves older days that `audit verify` checks up to the recorded start,
+                // never a log that looks cut from the front (docs/audit.md, "Crash points").
                 let first = match kept.first() {
                     Some(name) => first_line(&dir.join(name)).map_err(|e| self.error(e))?,
                     None => None,
@@ -144,6 +140,14 @@ impl Writer {
                 let head = self.head_file()?;
                 write_anchor(&head, &anchor, true).map_err(|e| self.error(e))?;
                 self.open = None;
+                for name in old {
+                    tracing::info!("retention: removing {name}");
+                    crate::edge::crash::point("audit: retention remove");
+                    fs::remove_file(dir.join(name)).map_err(|e| self.error(e))?;
+                    let _ = fs::remove_file(dir.join(seal::seal_name(name)));
+                }
+                crate::edge::crash::point("audit: retention directory fsync");
+                File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| self.error(e))?;
             }
         }
         if let Some(key) = &self.key {
@@ -234,6 +238,12 @@ impl Writer {
                 anchor
             }
         };
+        // A head file just made holds no anchor: it gets one (where the chain stands now)
+        // before this batch's lines, so that a crash before their anchor leaves an anchor
+        // that lags (a note for `audit verify`), never none (a break).
+        if stored.is_none() && head_file.metadata().map_err(|e| self.error(e))?.len() == 0 {
+            write_anchor(&head_file, &anchor, sync).map_err(|e| self.error(e))?;
+        }
         // Owed before the next record, and written with nothing else while the log is
         // down and tried again (an append of nothing).
         let recovered = if events.is_empty() && self.down.is_none() { None } else { self.recovered() };
