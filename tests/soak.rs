@@ -146,27 +146,9 @@ fn pending_id(denial: &str) -> Option<String> {
 
 /// Approves pending approval `id` on its approval page (`countersign approve ID --web`).
 fn approve_on_page(home: &Path, id: &str) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(support::bin())
-        .args(["approve", id, "--web"])
-        .env("COUNTERSIGN_HOME", home)
-        .env("PATH", "/nonexistent")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let link = support::http::Link::find(&line);
+    let (mut child, link) = support::http::approve_web(home, id, "/nonexistent");
     let page = link.get().body;
-    let form = support::http::form(&[
-        ("csrf", &support::http::field(&page, "csrf")),
-        ("digest", &support::http::field(&page, "digest")),
-        ("choice", "approve"),
-    ]);
-    assert_eq!(link.post(&form).status, 200);
+    assert_eq!(link.post(&support::http::answer(&page, "approve")).status, 200);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 

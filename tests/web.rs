@@ -10,7 +10,7 @@ use crate::support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::http::{field, form, request, Link};
+use support::http::{answer, approve_web, field, form, request, Link};
 use support::{run, text, Session, Wrap};
 
 /// A run as a GUI client starts it: no terminal, no console, the page on.
@@ -30,11 +30,6 @@ fn held(mut s: Session, args: Value) -> (Session, Link) {
 fn digest_of(args: &Value) -> String {
     let (_, out, _) = run(&["digest"], json!({"name": "delete_file", "arguments": args}).to_string().as_bytes());
     out.trim().to_owned()
-}
-
-/// The page's form fields answering with `choice`.
-fn answer(page: &str, choice: &str) -> String {
-    form(&[("csrf", &field(page, "csrf")), ("digest", &field(page, "digest")), ("choice", choice)])
 }
 
 fn decisions(s: &Session) -> Vec<Value> {
@@ -367,26 +362,11 @@ fn notify_false_leaves_the_desktop_alone_but_opens_the_page() {
     assert!(!std::fs::read_to_string(&log).unwrap().contains("notify"));
 }
 
-/// `countersign approve ID --web` with `<state>` at `home`, started; its link from stdout.
+/// `countersign approve ID --web` with `<state>` at `home`, desktop stand-ins on its PATH.
 fn approve_on_page(home: &std::path::Path, id: &str) -> (std::process::Child, Link) {
-    use std::io::BufRead;
     let dir = home.join("desktop");
     desktop_stand_ins(&dir);
-    let path = format!("{}:{}", dir.join("bin").display(), std::env::var("PATH").unwrap());
-    let mut child = std::process::Command::new(support::bin())
-        .args(["approve", id, "--web"])
-        .env("COUNTERSIGN_HOME", home)
-        .env("PATH", path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    // Read on, as a terminal would: the command says what it did when it is done.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (child, Link::find(&line))
+    approve_web(home, id, &format!("{}:{}", dir.join("bin").display(), std::env::var("PATH").unwrap()))
 }
 
 #[test]

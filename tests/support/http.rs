@@ -111,3 +111,28 @@ pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     };
     pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
+
+/// The form a page's own buttons post for `choice` (its token and digest as served).
+pub(crate) fn answer(page: &str, choice: &str) -> String {
+    form(&[("csrf", &field(page, "csrf")), ("digest", &field(page, "digest")), ("choice", choice)])
+}
+
+/// Starts `countersign approve ID --web` with `<state>` at `home` and `path` as its `PATH`
+/// (where it finds, or does not find, a desktop opener); the command and its page's link.
+pub(crate) fn approve_web(home: &std::path::Path, id: &str, path: &str) -> (std::process::Child, Link) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(super::bin())
+        .args(["approve", id, "--web"])
+        .env("COUNTERSIGN_HOME", home)
+        .env("PATH", path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // Read on, as a terminal would: the command says what it did when it is done.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, Link::find(&line))
+}

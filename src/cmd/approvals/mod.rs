@@ -44,7 +44,8 @@ pub(super) enum Action {
 }
 
 pub(super) fn run(action: Action) -> Result<i32, Error> {
-    let book = Approvals::open("cli")?;
+    let place = if matches!(action, Action::Approve { web: true, .. }) { "web" } else { "cli" };
+    let book = Approvals::open(place)?;
     match action {
         Action::Pending => book.list(list::pending),
         Action::Leases => book.list(list::leases),
@@ -131,34 +132,33 @@ impl Approvals {
         Ok(0)
     }
 
-    fn approve(&self, typed: &str) -> Result<i32, Error> {
-        // Refuse before anything else when there is no terminal to ask on.
-        tty::own_terminal_available().map_err(|e| Error::Usage(e.to_string()))?;
+    /// The pending approval `typed` names, as it is shown to be answered.
+    fn to_answer(&self, typed: &str) -> Result<Result<ToAnswer, BookError>, Error> {
         let found = self.apply(|book, now| {
             let id = id_of(typed)?;
             Ok((book.pending(&id, now)?.clone(), Vec::new()))
         })?;
-        let pending = match found {
-            Ok(p) => p,
+        Ok(found.map(|pending| {
+            let mut held = pending.held;
+            // What is approved is named by the book's digest: show (and confirm) that one.
+            held.digest = pending.digest;
+            let left = Duration::from_micros(u64::try_from(pending.lapses - self.now()).unwrap_or(0));
+            ToAnswer { id: pending.id, held, left }
+        }))
+    }
+
+    fn approve(&self, typed: &str) -> Result<i32, Error> {
+        // Refuse before anything else when there is no terminal to ask on.
+        tty::own_terminal_available().map_err(|e| Error::Usage(e.to_string()))?;
+        let ToAnswer { id, held, left } = match self.to_answer(typed)? {
+            Ok(asked) => asked,
             Err(e) => return refused(e),
         };
-        let left = u64::try_from(pending.lapses - self.now()).unwrap_or(0);
-        let deadline = Instant::now() + Duration::from_micros(left);
-        let mut held = pending.held.clone();
-        // What is approved is named by the book's digest: show (and confirm) that one.
-        held.digest = pending.digest.clone();
-        let answer = tty::confirm(&held, deadline).map_err(|e| Error::io("asking on the terminal", e))?;
-        let id = pending.id;
+        let answer = tty::confirm(&held, Instant::now() + left).map_err(|e| Error::io("asking on the terminal", e))?;
         match answer {
             Confirmed::Approve => match self.apply(|book, now| book.approve(&id, &self.by, now))? {
                 Ok(receipt) => {
-                    say(&format!(
-                        "approved {id}: the next call of {} on {} with {} runs once if it comes within {}\n",
-                        inert(&receipt.tool),
-                        inert(&receipt.label),
-                        receipt.digest,
-                        span(RECEIPT_LIFETIME)
-                    ))?;
+                    say(&format!("{}\n", approved(&id, &receipt)))?;
                     Ok(0)
                 }
                 Err(e) => refused(e),
@@ -214,6 +214,26 @@ impl Approvals {
             Err(e) => refused(e),
         }
     }
+}
+
+/// A pending approval about to be answered.
+struct ToAnswer {
+    id: String,
+    /// What the prompt or the page shows, named by the book's digest.
+    held: crate::core::prompt::Held,
+    /// Until it lapses.
+    left: Duration,
+}
+
+/// What `approve` says once the receipt is made.
+fn approved(id: &str, receipt: &crate::core::approvals::Receipt) -> String {
+    format!(
+        "approved {id}: the next call of {} on {} with {} runs once if it comes within {}",
+        inert(&receipt.tool),
+        inert(&receipt.label),
+        receipt.digest,
+        span(RECEIPT_LIFETIME)
+    )
 }
 
 /// The id could not be decided: said on stderr, exit status 1.

@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::{id_of, refused, say, Approvals};
+use super::{approved, refused, say, Approvals, ToAnswer};
 use crate::core::approval_page::Purpose;
-use crate::core::approvals::{BookError, RECEIPT_LIFETIME};
+use crate::core::approvals::BookError;
 use crate::core::prompt::{Answer, Held};
-use crate::core::sanitize::inert;
 use crate::edge::desktop;
 use crate::edge::web::PageAnswer;
 use crate::Error;
@@ -29,19 +28,10 @@ enum Event {
 
 impl Approvals {
     pub(super) fn approve_on_page(&self, typed: &str) -> Result<i32, Error> {
-        let found = self.apply(|book, now| {
-            let id = id_of(typed)?;
-            Ok((book.pending(&id, now)?.clone(), Vec::new()))
-        })?;
-        let pending = match found {
-            Ok(p) => p,
+        let ToAnswer { id, held, left } = match self.to_answer(typed)? {
+            Ok(asked) => asked,
             Err(e) => return refused(e),
         };
-        let left = Duration::from_micros(u64::try_from(pending.lapses - self.now()).unwrap_or(0));
-        let mut held = pending.held.clone();
-        // What is approved is named by the book's digest: show (and check) that one.
-        held.digest = pending.digest.clone();
-        let id = pending.id;
         let (events, event) = mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let purpose = Purpose::Pending { id: id.clone() };
@@ -74,22 +64,13 @@ impl Approvals {
         let code = match answer {
             Some(Event::Answer(PageAnswer { decided, outcome })) => {
                 let (code, said) = match decided.answer {
-                    Answer::Approve => match self.apply(|book, now| book.approve(&id, &self.web_by(), now))? {
-                        Ok(receipt) => {
-                            let said = format!(
-                                "approved {id}: the next call of {} on {} with {} runs once if it comes within {}",
-                                inert(&receipt.tool),
-                                inert(&receipt.label),
-                                receipt.digest,
-                                super::list::span(RECEIPT_LIFETIME)
-                            );
-                            (0, said)
-                        }
+                    Answer::Approve => match self.apply(|book, now| book.approve(&id, &self.by, now))? {
+                        Ok(receipt) => (0, approved(&id, &receipt)),
                         Err(e) => (refused_quietly(&e), e.to_string()),
                     },
                     _ => {
                         let reason = decided.reason.as_deref();
-                        match self.apply(|book, now| book.deny(&id, &self.web_by(), reason, now).map(|c| ((), c)))? {
+                        match self.apply(|book, now| book.deny(&id, &self.by, reason, now).map(|c| ((), c)))? {
                             Ok(()) => (1, format!("denied {id}")),
                             Err(e) => (refused_quietly(&e), e.to_string()),
                         }
@@ -102,11 +83,6 @@ impl Approvals {
             _ => refused(BookError::Lapsed { id })?,
         };
         Ok(code)
-    }
-
-    /// `by` for an answer given on the page.
-    fn web_by(&self) -> String {
-        format!("operator:{}@web", crate::edge::runtime_dir::user_name())
     }
 }
 

@@ -14,14 +14,14 @@
 use bytes::Bytes;
 
 use super::carried::Carried;
-use super::dialog::Said;
+use super::dialog::{on_to_the_page, Said};
 use super::limits::{CARRY, DENIED_TASK_TTL, MAX_CARRIED, MAX_DENIED_TASKS, MAX_HELD, MAX_HELD_BYTES};
 use super::records;
 use super::requests::{HeldCall, InFlight, Stage};
 use super::{Action, Ask, Asked, Consult, File, Grant, Lease, Now, Session, Ticket, To};
 use crate::core::audit::{Args, Event};
 use crate::core::classify::Class;
-use crate::core::gate::{denial_response, denial_text, By, Call, CallError, Decision, Place, Reason};
+use crate::core::gate::{denial_response, denial_text, By, Call, CallError, Decision, Reason};
 use crate::core::json::{self, Value};
 use crate::core::policy::Action as Rule;
 use crate::core::prompt::Held;
@@ -116,15 +116,14 @@ impl Session {
             _ => {}
         }
         if let Some(said) = self.retried(ticket, now) {
-            let user = self.settings.dialog.as_ref().map(|d| d.user.clone()).unwrap_or_default();
-            let by = By::Operator { user, place: Place::Client };
+            let by = self.in_client();
             match said {
                 Said::Approve => return self.approve(ticket, decision(Reason::ApprovedByOperator, by, None), now, out),
                 Said::Deny(reason) => {
                     let detail = reason.map(|r| format!("the operator said: \"{}\"", inert(&r)));
                     return self.deny_held(ticket, decision(Reason::DeniedByOperator, by, detail), now, out);
                 }
-                Said::Nothing(why) => out.push(Action::Notice(format!("{why}; the call goes on to the approval page"))),
+                Said::Nothing(why) => out.push(on_to_the_page(&why)),
             }
         }
         if let Some(held) = self.requests.held_mut(ticket).filter(|h| Self::carries_our_state(h)) {

@@ -134,6 +134,12 @@ impl Session {
             }
     }
 
+    /// Who answers in the client's dialog.
+    pub(super) fn in_client(&self) -> By {
+        let user = self.settings.dialog.as_ref().map(|d| d.user.clone()).unwrap_or_default();
+        By::Operator { user, place: Place::Client }
+    }
+
     fn dialog_prefix(&self) -> Option<String> {
         self.settings.dialog.as_ref().map(|d| format!("countersign-dialog-{}-", d.secret))
     }
@@ -176,14 +182,13 @@ impl Session {
             self.reject("client", "an answer to a dialog of countersign's that is no longer open", bytes, out);
             return true;
         };
-        let user = self.settings.dialog.as_ref().map(|d| d.user.clone()).unwrap_or_default();
-        let by = By::Operator { user, place: Place::Client };
+        let by = self.in_client();
         let asked = match read(bytes, &held) {
             Said::Approve => super::Asked::Approved { by, lease: false },
             Said::Deny(reason) => super::Asked::Denied { by, reason },
             Said::Nothing(why) => {
                 // On to the approval page, with the time the call has left.
-                tracing_free_note(&why, out);
+                out.push(on_to_the_page(&why));
                 self.asking = None;
                 self.queue.push_front(ticket);
                 self.pump(now, out);
@@ -204,9 +209,9 @@ impl Session {
     }
 }
 
-/// Says on countersign's stderr why the dialog decided nothing.
-fn tracing_free_note(why: &str, out: &mut Vec<Action>) {
-    out.push(Action::Notice(format!("{why}; the call goes on to the approval page")));
+/// Says on countersign's stderr why the client's dialog decided nothing.
+pub(super) fn on_to_the_page(why: &str) -> Action {
+    Action::Notice(format!("{why}; the call goes on to the approval page"))
 }
 
 #[cfg(test)]

@@ -14,29 +14,22 @@ use std::io;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 pub use pages::{PageAnswer, Pages, Served};
-
-/// Most connections served at once; more wait in the listen queue.
-const MAX_CONNECTIONS: usize = 16;
 
 /// Binds `127.0.0.1:0` and starts serving pages. Call within a tokio runtime.
 pub async fn start() -> io::Result<Arc<Pages>> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let pages = Arc::new(Pages::new(listener.local_addr()?.port()));
-    tokio::spawn(accept(listener, Arc::downgrade(&pages)));
+    tokio::spawn(accept(listener, Arc::downgrade(&pages), pages.slots.clone()));
     Ok(pages)
 }
 
 /// Accepts connections while the pages exist; each is served on a task of its own, at
-/// most [`MAX_CONNECTIONS`] at once.
-async fn accept(listener: TcpListener, pages: std::sync::Weak<Pages>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+/// most [`pages::MAX_CONNECTIONS`] at once (a slot each; the next one accepted waits for a
+/// slot, the others in the listen queue).
+async fn accept(listener: TcpListener, pages: std::sync::Weak<Pages>, slots: Arc<tokio::sync::Semaphore>) {
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -45,17 +38,18 @@ async fn accept(listener: TcpListener, pages: std::sync::Weak<Pages>) {
                 continue;
             }
         };
-        let Some(pages) = pages.upgrade() else {
-            return;
-        };
         // Bound to 127.0.0.1, so only this machine can connect; checked anyway.
         if !peer.ip().is_loopback() {
             continue;
         }
-        pages.open.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(pages) = pages.upgrade() else {
+            return;
+        };
         tokio::spawn(async move {
-            serve::connection(pages.clone(), stream).await;
-            pages.open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            serve::connection(pages, stream).await;
             drop(slot);
         });
     }

@@ -15,12 +15,15 @@ use crate::core::prompt::Held;
 /// pending approval is one more).
 const MAX_PAGES: usize = 64;
 
+/// Most connections served at once; more wait in the listen queue.
+pub(super) const MAX_CONNECTIONS: usize = 16;
+
 /// The pages this process serves.
 pub struct Pages {
     pub(super) port: u16,
     entries: Mutex<HashMap<String, Entry>>,
-    /// Connections being served now.
-    pub(super) open: std::sync::atomic::AtomicUsize,
+    /// One permit per connection that may be served at once; a connection holds one.
+    pub(super) slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// One page being served.
@@ -65,14 +68,15 @@ impl Drop for Withdraw {
 
 impl Pages {
     pub(super) fn new(port: u16) -> Pages {
-        Pages { port, entries: Mutex::new(HashMap::new()), open: Default::default() }
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        Pages { port, entries: Mutex::new(HashMap::new()), slots }
     }
 
     /// Waits (up to `within`) until no connection is being served: the reply to an
     /// answer is out before a command that served one page exits.
     pub async fn quiet(&self, within: std::time::Duration) {
         let until = tokio::time::Instant::now() + within;
-        while self.open.load(std::sync::atomic::Ordering::Acquire) > 0 && tokio::time::Instant::now() < until {
+        while self.slots.available_permits() < MAX_CONNECTIONS && tokio::time::Instant::now() < until {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
