@@ -42,7 +42,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Demo { headless, audit_dir }) => demo::run(headless, audit_dir),
         Some(Command::Approver) => approver::run(),
         Some(Command::Pending) => approvals::run(approvals::Action::Pending),
-        Some(Command::Approve { id, web }) => approvals::run(approvals::Action::Approve { id, web }),
+        Some(Command::Approve { id, web }) => approvals::run(approvals::Action::Approve { id, on_page: web }),
         Some(Command::Deny { id, reason }) => approvals::run(approvals::Action::Deny { id, reason }),
         Some(Command::Leases { command: None }) => approvals::run(approvals::Action::Leases),
         Some(Command::Leases { command: Some(LeasesCommand::Revoke { id, all: _ }) }) => {

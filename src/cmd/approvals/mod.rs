@@ -30,7 +30,7 @@ pub(super) enum Action {
     Approve {
         id: String,
         /// On the browser approval page instead of this terminal.
-        web: bool,
+        on_page: bool,
     },
     Deny {
         id: String,
@@ -44,13 +44,13 @@ pub(super) enum Action {
 }
 
 pub(super) fn run(action: Action) -> Result<i32, Error> {
-    let place = if matches!(action, Action::Approve { web: true, .. }) { "web" } else { "cli" };
+    let place = if matches!(action, Action::Approve { on_page: true, .. }) { "web" } else { "cli" };
     let book = Approvals::open(place)?;
     match action {
         Action::Pending => book.list(list::pending),
         Action::Leases => book.list(list::leases),
-        Action::Approve { id, web: false } => book.approve(&id),
-        Action::Approve { id, web: true } => book.approve_on_page(&id),
+        Action::Approve { id, on_page: false } => book.approve(&id),
+        Action::Approve { id, on_page: true } => book.approve_on_page(&id),
         Action::Deny { id, reason } => book.deny(&id, reason.as_deref()),
         Action::Revoke { id } => book.revoke(id.as_deref()),
     }
