@@ -46,6 +46,8 @@ mod driver;
 mod event_loop;
 #[path = "relay/floor.rs"]
 mod floor;
+#[path = "relay/lease.rs"]
+mod lease;
 #[path = "relay/report.rs"]
 mod report;
 #[path = "relay/server.rs"]

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use countersign::edge::audit_log::AUDIT_THREAD;
 
+use super::lease;
 use super::report::{self, cpu_model, median, mib, Outcome};
 use super::session::{cpu_time, memory, thread_cpu_time, Session};
 use super::{env_num, MIB};
@@ -35,7 +36,7 @@ fn countersign_bin() -> PathBuf {
 /// `cmd` started under the command in `CS_BENCH_WRAP` (words split on spaces), for the
 /// relays and countersign: a profiler or an instruction counter
 /// (`bench/instructions.py` sets it).
-fn wrapped(cmd: Command) -> Command {
+pub(crate) fn wrapped(cmd: Command) -> Command {
     let Ok(wrap) = std::env::var("CS_BENCH_WRAP") else {
         return cmd;
     };
@@ -141,7 +142,7 @@ pub(crate) fn driver(bench: bool) {
     gate.arg("--headless").arg("--audit-dir").arg(&audit_dir).arg("--");
     server(&mut gate);
     // Built-in policy and nothing from the caller's environment.
-    gate.env("XDG_CONFIG_HOME", scratch.join("config")).env("XDG_STATE_HOME", scratch.join("state"));
+    gate.env("XDG_CONFIG_HOME", scratch.join("config")).env("COUNTERSIGN_HOME", scratch.join("state"));
     for var in ["COUNTERSIGN_POLICY", "COUNTERSIGN_NAME", "COUNTERSIGN_AUDIT_RETENTION_DAYS", "RUST_LOG"] {
         gate.env_remove(var);
     }
@@ -240,6 +241,9 @@ pub(crate) fn driver(bench: bool) {
     let expected_calls = 3 * (warmup + rounds * calls + big_reps);
     let outcome = Outcome { largest, measured, decisions, results, expected_calls };
     let audit_ok = report::print(&sizes, &sessions, &outcome);
+    let leases = lease::lease_latency(&countersign, &me, &scratch, bench);
+    let startup = lease::startup(&countersign, &me, &scratch, if bench { 50 } else { 3 });
+    lease::print(&leases, &startup);
     let _ = std::fs::remove_dir_all(&scratch);
     if !audit_ok {
         std::process::exit(1);

@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, Write};
 
 use super::{env_num, find, MIB};
 
-pub(crate) const TOOLS: &str = r#"{"tools":[{"name":"echo","inputSchema":{"type":"object"},"annotations":{"readOnlyHint":true}},{"name":"big","inputSchema":{"type":"object"},"annotations":{"readOnlyHint":true}}]}"#;
+pub(crate) const TOOLS: &str = r#"{"tools":[{"name":"echo","inputSchema":{"type":"object"},"annotations":{"readOnlyHint":true}},{"name":"big","inputSchema":{"type":"object"},"annotations":{"readOnlyHint":true}},{"name":"edit","inputSchema":{"type":"object"},"annotations":{"destructiveHint":true}}]}"#;
 pub(crate) const INIT: &str =
     r#"{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"bench-fake","version":"1"}}"#;
 pub(crate) const ECHO: &str =

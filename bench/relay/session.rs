@@ -137,6 +137,39 @@ impl Session {
         took
     }
 
+    /// `n` calls of `tool` written at once; returns the time from that write to each
+    /// answer, which must be the tool's (not a denial).
+    pub(crate) fn burst(&mut self, tool: &str, n: usize) -> Vec<Duration> {
+        self.request.clear();
+        for _ in 0..n {
+            self.next_id += 1;
+            writeln!(
+                self.request,
+                r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"{tool}","arguments":{{"n":{}}}}}}}"#,
+                self.next_id, self.next_id
+            )
+            .unwrap();
+        }
+        let started = Instant::now();
+        let input = self.input.as_mut().expect("open");
+        input.write_all(&self.request).unwrap_or_else(|e| panic!("{}: write: {e}", self.name));
+        let mut took = Vec::with_capacity(n);
+        while took.len() < n {
+            self.answer.clear();
+            if self.output.read_until(b'\n', &mut self.answer).unwrap_or_else(|e| panic!("{}: {e}", self.name)) == 0 {
+                panic!("{}: end of output during a burst of {n}", self.name);
+            }
+            if raw_field(&self.answer[..self.answer.len().min(40)], b"\"id\":").is_none() {
+                continue;
+            }
+            took.push(started.elapsed());
+            if find(&self.answer, b"echo ran with").is_none() {
+                panic!("{}: a call of {tool} did not run: {}", self.name, String::from_utf8_lossy(&self.answer));
+            }
+        }
+        took
+    }
+
     pub(crate) fn big(&mut self, bytes: usize) -> Duration {
         let params = format!(r#"{{"name":"big","arguments":{{"size":{bytes}}}}}"#);
         let took = self.request("tools/call", &params);

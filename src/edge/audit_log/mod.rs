@@ -28,8 +28,8 @@ pub use anchor::{read_head, snapshot, HeadAnchor, Snapshot, HEAD_FILE};
 pub use files::day_files;
 pub(crate) use files::DirLock;
 use queue::{Queue, Urgency};
-use writer::Writer;
 pub use writer::{AuditError, AuditSettings};
+use writer::{Flush, Writer};
 
 /// The writer thread's name.
 pub const AUDIT_THREAD: &str = "countersign-audit";
@@ -98,7 +98,7 @@ impl AuditLog {
         let thread = std::thread::Builder::new()
             .name(AUDIT_THREAD.into())
             .spawn(move || {
-                writer_loop(writer, &jobs, &told);
+                writer_loop(&mut { writer }, &jobs, &told);
                 jobs.writer_gone();
             })
             .expect("spawn the audit thread");
@@ -139,14 +139,25 @@ impl AuditLog {
     }
 }
 
-fn writer_loop(mut writer: Writer, queue: &Queue<Job>, health: &Health) {
+fn writer_loop(writer: &mut Writer, queue: &Queue<Job>, health: &Health) {
+    // Since when something written is not synced (lazy records, or the anchor after a
+    // batch synced for its records only): synced within LAZY_SYNC, by the next batch or
+    // by waking up for it.
     let mut unsynced: Option<Instant> = None;
     let mut jobs = Vec::with_capacity(queue::BATCH);
     let mut events = Vec::with_capacity(queue::BATCH);
     // While the log is down, the writer tries it again every so often by itself (writing
     // the `recovered` record it owes), so that calls which need it are open again as soon
     // as it can be written, not only after some record happened to be tried.
-    while queue.next_batch(&mut jobs, writer.down().map(|_| RETRY_DOWN)).is_some() {
+    loop {
+        let due = unsynced.map(|since| LAZY_SYNC.saturating_sub(since.elapsed()));
+        let idle = match (writer.down().map(|_| RETRY_DOWN), due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if queue.next_batch(&mut jobs, idle).is_none() {
+            break;
+        }
         let mut acks = Vec::new();
         let mut closed = None;
         for job in jobs.drain(..) {
@@ -163,11 +174,21 @@ fn writer_loop(mut writer: Writer, queue: &Queue<Job>, health: &Health) {
                 }
             }
         }
-        let sync = !acks.is_empty() || closed.is_some() || unsynced.is_some_and(|since| since.elapsed() >= LAZY_SYNC);
+        let sync = if closed.is_some() || unsynced.is_some_and(|since| since.elapsed() >= LAZY_SYNC) {
+            Flush::All
+        } else if !acks.is_empty() {
+            // Every record someone waits for in this batch shares one fdatasync.
+            Flush::Records
+        } else {
+            Flush::Lazy
+        };
+        if events.is_empty() && sync != Flush::All && writer.down().is_none() {
+            continue;
+        }
         let result = writer.append(&events, sync);
         events.clear();
         match &result {
-            Ok(()) if sync => unsynced = None,
+            Ok(()) if sync == Flush::All => unsynced = None,
             Ok(()) => {
                 unsynced.get_or_insert_with(Instant::now);
             }
@@ -183,6 +204,52 @@ fn writer_loop(mut writer: Writer, queue: &Queue<Job>, health: &Health) {
         }
     }
     if unsynced.is_some() {
-        let _ = writer.append(&[], true);
+        let _ = writer.append(&[], Flush::All);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::audit::Origin;
+    use crate::edge::clock::Clock;
+
+    fn writer(dir: &std::path::Path) -> Writer {
+        let origin = Origin { session: "s".into(), server: "t".into() };
+        Writer::new(AuditSettings { dir: dir.to_owned(), origin, clock: Clock::from_env(), retention_days: None })
+    }
+
+    /// Queues `n` records that are waited for, and runs the writer until it has written
+    /// them all and stopped: returns its day file syncs and whether every record was acked.
+    fn write_waited(dir: &std::path::Path, n: usize) -> (u64, bool) {
+        let queue = Queue::new();
+        let mut acks = Vec::new();
+        for i in 0..n {
+            let (ack, done) = oneshot::channel();
+            let job = Job::Append(Event::new("decision", serde_json::json!({ "n": i })), Some(ack));
+            assert!(futures_lite(queue.push(job)).is_ok());
+            acks.push(done);
+        }
+        queue.close();
+        let mut writer = writer(dir);
+        writer_loop(&mut writer, &queue, &Health::default());
+        let acked = acks.into_iter().all(|mut done| matches!(done.try_recv(), Ok(Ok(()))));
+        (writer.day_syncs(), acked)
+    }
+
+    /// Polls a future that never waits here (the queue has room) to its end.
+    fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(f)
+    }
+
+    #[test]
+    fn records_waited_for_together_share_one_fdatasync() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit");
+        assert_eq!(write_waited(&audit, 8), (1, true), "eight write-ahead records, one sync of the day file");
+        assert_eq!(write_waited(&audit, 1), (1, true), "a lone one has its own");
+        let day = day_files(&audit).unwrap();
+        let text = std::fs::read_to_string(audit.join(&day[0])).unwrap();
+        assert_eq!(text.lines().count(), 9, "every record is in the file");
     }
 }

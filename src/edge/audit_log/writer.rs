@@ -57,6 +57,31 @@ pub(super) struct Writer {
     day_name: (i64, String),
     /// The lines of a batch, rendered into one buffer kept from batch to batch.
     pending: String,
+    /// What was written and not yet synced: the day file (by name), the head anchor, and
+    /// the directory's entries (a file made).
+    unsynced: Unsynced,
+}
+
+/// How far an append is synced before it returns.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Flush {
+    /// Written, not synced (lazy records: on disk within [`super::LAZY_SYNC`]).
+    Lazy,
+    /// The records on disk: the day file's data, and the directory when a file was made.
+    /// The head anchor is left to the next [`Flush::All`]: after a power loss it may lag,
+    /// which `audit verify` notes and the next writer mends (docs/audit.md, "Crash points").
+    Records,
+    /// Everything written so far on disk, the anchor too.
+    All,
+}
+
+#[derive(Default)]
+struct Unsynced {
+    day: Option<String>,
+    anchor: bool,
+    dir: bool,
+    /// The day file syncs so far (for the tests of group commit).
+    synced: u64,
 }
 
 /// A batch buffer larger than this is not kept for the next batch (idle memory).
@@ -85,6 +110,7 @@ impl Writer {
             key,
             day_name: (i64::MIN, String::new()),
             pending: String::new(),
+            unsynced: Unsynced::default(),
         };
         if let Err(e) = writer.prepare() {
             writer.warn_once(&e);
@@ -171,7 +197,7 @@ impl Writer {
 
     /// Appends `events` under the directory lock. On failure, nothing cached is trusted
     /// and the events are counted as lost, to be reported by the next record.
-    pub(super) fn append(&mut self, events: &[Event], sync: bool) -> Result<(), AuditError> {
+    pub(super) fn append(&mut self, events: &[Event], sync: Flush) -> Result<(), AuditError> {
         let result = self.append_locked(events, sync);
         match &result {
             // Set up, locked, and what was owed written: the log is up.
@@ -209,7 +235,7 @@ impl Writer {
         ))
     }
 
-    fn append_locked(&mut self, events: &[Event], sync: bool) -> Result<(), AuditError> {
+    fn append_locked(&mut self, events: &[Event], sync: Flush) -> Result<(), AuditError> {
         let dir = self.settings.dir.clone();
         // Until the directory was set up once (it may have been refused), and whenever it
         // went away.
@@ -242,7 +268,8 @@ impl Writer {
         // before this batch's lines, so that a crash before their anchor leaves an anchor
         // that lags (a note for `audit verify`), never none (a break).
         if stored.is_none() && head_file.metadata().map_err(|e| self.error(e))?.len() == 0 {
-            write_anchor(&head_file, &anchor, sync).map_err(|e| self.error(e))?;
+            write_anchor(&head_file, &anchor, sync != Flush::Lazy).map_err(|e| self.error(e))?;
+            self.unsynced.dir = true;
         }
         // Owed before the next record, and written with nothing else while the log is
         // down and tried again (an append of nothing).
@@ -255,7 +282,12 @@ impl Writer {
             self.refresh_day(micros);
             if self.day_name.1 != anchor.file || self.open.is_none() {
                 let day = self.day_name.1.clone();
-                self.write_out(&mut pending, sync)?;
+                self.write_out(&mut pending)?;
+                // A day left behind is synced now, whatever this batch asks: later syncs
+                // are of the new day's file.
+                if self.unsynced.day.as_ref().is_some_and(|d| *d != day) {
+                    self.sync(Flush::Records)?;
+                }
                 if !anchor.file.is_empty() && anchor.file != day {
                     finished_day = Some(anchor.file.clone());
                 }
@@ -266,6 +298,7 @@ impl Writer {
                     .open(dir.join(&day))
                     .map_err(|e| self.error(e))?;
                 anchor.size = file.metadata().map_err(|e| self.error(e))?.len();
+                self.unsynced.dir |= anchor.size == 0;
                 anchor.file = day;
                 self.open = Some((file, anchor.clone()));
             }
@@ -275,13 +308,15 @@ impl Writer {
             anchor.size += (pending.len() - start) as u64 + 1;
             pending.push('\n');
         }
-        let written = self.write_out(&mut pending, sync);
+        let written = self.write_out(&mut pending);
         if pending.capacity() <= KEEP_PENDING {
             self.pending = pending;
         }
         written?;
+        self.sync(sync)?;
         if !events.is_empty() || recovered.is_some() {
-            write_anchor(&head_file, &anchor, sync).map_err(|e| self.error(e))?;
+            write_anchor(&head_file, &anchor, sync == Flush::All).map_err(|e| self.error(e))?;
+            self.unsynced.anchor = sync != Flush::All;
             if let Some((_, mine)) = self.open.as_mut() {
                 *mine = anchor;
             }
@@ -292,7 +327,11 @@ impl Writer {
                 self.last_error = None;
             }
         }
-        if sync {
+        if sync == Flush::All && std::mem::take(&mut self.unsynced.anchor) {
+            crate::edge::crash::point("audit: head anchor fsync");
+            head_file.sync_data().map_err(|e| self.error(e))?;
+        }
+        if sync != Flush::Lazy && std::mem::take(&mut self.unsynced.dir) {
             crate::edge::crash::point("audit: directory fsync");
             File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| self.error(e))?;
         }
@@ -315,21 +354,42 @@ impl Writer {
     }
 
     /// Writes the lines gathered for the open day file in one write.
-    fn write_out(&mut self, pending: &mut String, sync: bool) -> Result<(), AuditError> {
+    fn write_out(&mut self, pending: &mut String) -> Result<(), AuditError> {
         if pending.is_empty() {
             return Ok(());
         }
-        let Some((file, _)) = self.open.as_mut() else {
+        let Some((file, anchor)) = self.open.as_mut() else {
             return Err(self.error("no open day file"));
         };
-        let written = self.fault.write_all(file, pending.as_bytes()).and_then(|_| match sync {
-            true => {
-                crate::edge::crash::point("audit: day file fsync");
-                file.sync_data()
-            }
-            false => Ok(()),
-        });
+        self.unsynced.day = Some(anchor.file.clone());
+        let written = self.fault.write_all(file, pending.as_bytes());
         pending.clear();
         written.map_err(|e| self.error(e))
+    }
+
+    /// Syncs the day file written last, unless `sync` is lazy: one `fdatasync` for every
+    /// record written since the last one (group commit: the records of every call that
+    /// waits share it).
+    fn sync(&mut self, sync: Flush) -> Result<(), AuditError> {
+        let Some(day) = self.unsynced.day.as_ref().filter(|_| sync != Flush::Lazy) else {
+            return Ok(());
+        };
+        crate::edge::crash::point("audit: day file fsync");
+        let synced = match &self.open {
+            Some((file, anchor)) if anchor.file == *day => file.sync_data(),
+            // The day before, after a roll-over (or another writer's appends in between):
+            // the same file by its name.
+            _ => File::open(self.settings.dir.join(day)).and_then(|f| f.sync_data()),
+        };
+        synced.map_err(|e| self.error(e))?;
+        self.unsynced.day = None;
+        self.unsynced.synced += 1;
+        Ok(())
+    }
+
+    /// How many times the day files were synced.
+    #[cfg(test)]
+    pub(super) fn day_syncs(&self) -> u64 {
+        self.unsynced.synced
     }
 }
