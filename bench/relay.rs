@@ -16,6 +16,13 @@
 //!   countersign's (`relay/floor.rs`);
 //! * `countersign`: `countersign --headless --audit-dir DIR -- <fake server>`, audit on.
 //!
+//! Then, through `countersign --name bench-lease` with an approval book holding a lease on
+//! the fake server's destructive tool `edit` (`relay/lease.rs`): calls of `edit` sent 1, 8
+//! and 64 at once, each answered only after its `decision` is on disk, their latency p50
+//! and p99; and startup, spawn to the answers of `initialize` and `tools/list`, median of
+//! `CS_BENCH_STARTS` (50) starts of the fake server alone and of countersign over it with
+//! the book, its pins and a sealing key in play.
+//!
 //! It prints the round-trip time of one read-only `tools/call` (median over thousands of
 //! sequential calls, in rounds that alternate between the setups), the time to pass one
 //! 16 MiB result, and the idle and peak resident memory of the relaying process, each with
@@ -25,7 +32,7 @@
 //! names it in `CARGO_BIN_EXE_countersign`; `COUNTERSIGN_BIN` points elsewhere). Sizes:
 //! `CS_BENCH_ROUNDS` (7), `CS_BENCH_CALLS` (5000 per setup and round), `CS_BENCH_WARMUP`
 //! (500), `CS_BENCH_BIG_MIB` (16), `CS_BENCH_BIG_REPS` (15), `CS_BENCH_IDLE_MIB` (4, the
-//! idle target for private memory), `CS_BENCH_TIMEOUT_S` (600), `CS_BENCH_WRAP` (a command
+//! idle target for private memory), `CS_BENCH_TIMEOUT_S` (600), `CS_BENCH_STARTS` (50), `CS_BENCH_WRAP` (a command
 //! that the relays and countersign are started under, such as a profiler; words split on
 //! spaces). Without `--bench` (`cargo test --benches`) it does a smoke run with small sizes.
 //!

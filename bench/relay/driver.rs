@@ -242,7 +242,7 @@ pub(crate) fn driver(bench: bool) {
     let outcome = Outcome { largest, measured, decisions, results, expected_calls };
     let audit_ok = report::print(&sizes, &sessions, &outcome);
     let leases = lease::lease_latency(&countersign, &me, &scratch, bench);
-    let startup = lease::startup(&countersign, &me, &scratch, if bench { 50 } else { 3 });
+    let startup = lease::startup(&countersign, &me, &scratch, env_num("CS_BENCH_STARTS", full(50, 3)));
     lease::print(&leases, &startup);
     let _ = std::fs::remove_dir_all(&scratch);
     if !audit_ok {

@@ -89,9 +89,12 @@ pub(crate) fn startup(countersign: &Path, me: &Path, scratch: &Path, n: usize) -
     let mut direct = Command::new(me);
     direct.arg("--role-server");
     let mut wrapped = gate(countersign, me, scratch);
-    // No large answer to build: the fake server starts in a few hundred microseconds.
+    // No large answer to build: the fake server starts in a few hundred microseconds. And
+    // no `LD_LIBRARY_PATH` (cargo sets one for the bench): with it, the loader of each
+    // program tries some forty paths before the system's, which countersign would pay
+    // twice (itself and the server it starts), where a client starts either without it.
     for cmd in [&mut direct, &mut wrapped] {
-        cmd.env("CS_BENCH_BIG_BYTES", "0");
+        cmd.env("CS_BENCH_BIG_BYTES", "0").env_remove("LD_LIBRARY_PATH");
     }
     let mut times = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
     for _ in 0..n {
