@@ -34,6 +34,8 @@ pub async fn run(config: Config, pins: Option<(PinStore, Pins)>) -> Result<i32, 
     // job of a shell, nohup): exec keeps an ignored signal ignored, but resets a caught
     // one. Otherwise a signal passed on to such a server would do nothing.
     let caught = caught_signals();
+    // Built while the server starts, not after it: `session_start` redacts the command line.
+    let _ = std::thread::Builder::new().name("countersign-prep".into()).spawn(crate::core::audit::secrets::prepare);
     let (mut server, child_in, child_out, child_err) = Server::spawn_piped(&config.command)?;
     let stderr = tokio::spawn(crate::edge::stderr::pass(child_err));
     let (stdin, stdout, _restore_stdio) = crate::edge::stdio::open();
