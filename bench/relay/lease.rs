@@ -20,11 +20,11 @@ const LABEL: &str = "bench-lease";
 const TOOL: &str = "edit";
 
 /// How many calls go at once, and how many times.
-pub(crate) const BURSTS: [(usize, usize); 3] = [(1, 300), (8, 60), (64, 12)];
+const BURSTS: [(usize, usize); 3] = [(1, 300), (8, 60), (64, 12)];
 
 /// `countersign --name bench-lease` over the fake server (not headless: a headless session
-/// keeps no book and so honours no lease), with its own state
-/// and audit directories under `scratch`.
+/// keeps no book and so honours no lease), with its own state and audit directories under
+/// `scratch`.
 fn gate(countersign: &Path, me: &Path, scratch: &Path) -> Command {
     let mut cmd = Command::new(countersign);
     cmd.args(["--name", LABEL]).arg("--audit-dir").arg(scratch.join("lease-audit"));
