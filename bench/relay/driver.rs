@@ -46,13 +46,34 @@ pub(crate) fn wrapped(cmd: Command) -> Command {
     };
     let mut outer = Command::new(program);
     outer.args(words).arg(cmd.get_program()).args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
+    copy_env(&cmd, &mut outer);
+    outer
+}
+
+/// A command like `cmd`: its program, arguments and environment changes.
+pub(crate) fn copy_command(cmd: &Command) -> Command {
+    let mut copy = Command::new(cmd.get_program());
+    copy.args(cmd.get_args());
+    copy_env(cmd, &mut copy);
+    copy
+}
+
+fn copy_env(from: &Command, to: &mut Command) {
+    for (k, v) in from.get_envs() {
         match v {
-            Some(v) => outer.env(k, v),
-            None => outer.env_remove(k),
+            Some(v) => to.env(k, v),
+            None => to.env_remove(k),
         };
     }
-    outer
+}
+
+/// `cmd` (countersign) with the built-in policy, its state in `state`, and nothing of
+/// countersign's from the caller's environment.
+pub(crate) fn isolated(cmd: &mut Command, scratch: &Path, state: &Path) {
+    cmd.env("XDG_CONFIG_HOME", scratch.join("config")).env("COUNTERSIGN_HOME", state);
+    for var in ["COUNTERSIGN_POLICY", "COUNTERSIGN_NAME", "COUNTERSIGN_AUDIT_RETENTION_DAYS", "RUST_LOG"] {
+        cmd.env_remove(var);
+    }
 }
 
 fn scratch_dir() -> PathBuf {
@@ -141,20 +162,9 @@ pub(crate) fn driver(bench: bool) {
     let mut gate = Command::new(&countersign);
     gate.arg("--headless").arg("--audit-dir").arg(&audit_dir).arg("--");
     server(&mut gate);
-    // Built-in policy and nothing from the caller's environment.
-    gate.env("XDG_CONFIG_HOME", scratch.join("config")).env("COUNTERSIGN_HOME", scratch.join("state"));
-    for var in ["COUNTERSIGN_POLICY", "COUNTERSIGN_NAME", "COUNTERSIGN_AUDIT_RETENTION_DAYS", "RUST_LOG"] {
-        gate.env_remove(var);
-    }
+    isolated(&mut gate, &scratch, &scratch.join("state"));
     // The same countersign, with socket pairs for stdio as under Node.js clients.
-    let mut gate_sockets = Command::new(gate.get_program());
-    gate_sockets.args(gate.get_args());
-    for (k, v) in gate.get_envs() {
-        match v {
-            Some(v) => gate_sockets.env(k, v),
-            None => gate_sockets.env_remove(k),
-        };
-    }
+    let gate_sockets = copy_command(&gate);
     let mut sessions = Vec::new();
     let setups = [
         ("direct", direct, false),

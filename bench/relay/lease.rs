@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use countersign::edge::approvals::Store;
 use countersign::edge::pin_store::PinStore;
 
-use super::driver::wrapped;
+use super::driver::{copy_command, isolated, wrapped};
 use super::report::{median, ms, percentile, us, verdict};
 use super::session::Session;
 
@@ -29,10 +29,7 @@ fn gate(countersign: &Path, me: &Path, scratch: &Path) -> Command {
     let mut cmd = Command::new(countersign);
     cmd.args(["--name", LABEL]).arg("--audit-dir").arg(scratch.join("lease-audit"));
     cmd.arg("--").arg(me).arg("--role-server");
-    cmd.env("XDG_CONFIG_HOME", scratch.join("config")).env("COUNTERSIGN_HOME", state(scratch));
-    for var in ["COUNTERSIGN_POLICY", "COUNTERSIGN_NAME", "COUNTERSIGN_AUDIT_RETENTION_DAYS", "RUST_LOG"] {
-        cmd.env_remove(var);
-    }
+    isolated(&mut cmd, scratch, &state(scratch));
     wrapped(cmd)
 }
 
@@ -100,7 +97,8 @@ pub(crate) fn startup(countersign: &Path, me: &Path, scratch: &Path, n: usize) -
     for _ in 0..n {
         for (i, cmd) in [&direct, &wrapped].into_iter().enumerate() {
             let started = Instant::now();
-            let mut s = Session::start(if i == 0 { "direct start" } else { "countersign start" }, clone(cmd), false);
+            let mut s =
+                Session::start(if i == 0 { "direct start" } else { "countersign start" }, copy_command(cmd), false);
             s.request(
                 "initialize",
                 r#"{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"relay-bench","version":"1"}}"#,
@@ -113,18 +111,6 @@ pub(crate) fn startup(countersign: &Path, me: &Path, scratch: &Path, n: usize) -
         }
     }
     times.map(|(init, list)| (median(&init), median(&list)))
-}
-
-fn clone(cmd: &Command) -> Command {
-    let mut copy = Command::new(cmd.get_program());
-    copy.args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => copy.env(k, v),
-            None => copy.env_remove(k),
-        };
-    }
-    copy
 }
 
 pub(crate) fn print(leases: &[(usize, u64, u64)], startup: &[(u64, u64); 2]) {

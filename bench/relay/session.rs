@@ -91,18 +91,8 @@ impl Session {
         let started = Instant::now();
         let input = self.input.as_mut().expect("open");
         input.write_all(&self.request).unwrap_or_else(|e| panic!("{}: write: {e}", self.name));
-        loop {
-            self.answer.clear();
-            let n = self.output.read_until(b'\n', &mut self.answer).unwrap_or_else(|e| panic!("{}: {e}", self.name));
-            if n == 0 {
-                panic!("{}: end of output while waiting for {method} #{}", self.name, self.next_id);
-            }
-            // Skip anything that is not our answer (a notification, another id).
-            let head = &self.answer[..self.answer.len().min(40)];
-            if raw_field(head, b"\"id\":").is_some() {
-                break;
-            }
-        }
+        let id = self.next_id;
+        self.next_answer(|| format!("{method} #{id}"));
         let took = started.elapsed();
         let want = self.next_id.to_string();
         let got = raw_field(&self.answer[..self.answer.len().min(40)], b"\"id\":").unwrap_or(b"");
@@ -110,6 +100,21 @@ impl Session {
             panic!("{}: answer for id {} while waiting for {want}", self.name, String::from_utf8_lossy(got));
         }
         took
+    }
+
+    /// Reads lines into `self.answer` until one is an answer (has an id), skipping
+    /// anything else (a notification). `waiting_for` names what, should the output end.
+    fn next_answer(&mut self, waiting_for: impl Fn() -> String) {
+        loop {
+            self.answer.clear();
+            let n = self.output.read_until(b'\n', &mut self.answer).unwrap_or_else(|e| panic!("{}: {e}", self.name));
+            if n == 0 {
+                panic!("{}: end of output while waiting for {}", self.name, waiting_for());
+            }
+            if raw_field(&self.answer[..self.answer.len().min(40)], b"\"id\":").is_some() {
+                return;
+            }
+        }
     }
 
     pub(crate) fn handshake(&mut self) {
@@ -155,13 +160,7 @@ impl Session {
         input.write_all(&self.request).unwrap_or_else(|e| panic!("{}: write: {e}", self.name));
         let mut took = Vec::with_capacity(n);
         while took.len() < n {
-            self.answer.clear();
-            if self.output.read_until(b'\n', &mut self.answer).unwrap_or_else(|e| panic!("{}: {e}", self.name)) == 0 {
-                panic!("{}: end of output during a burst of {n}", self.name);
-            }
-            if raw_field(&self.answer[..self.answer.len().min(40)], b"\"id\":").is_none() {
-                continue;
-            }
+            self.next_answer(|| format!("a burst of {n}"));
             took.push(started.elapsed());
             if find(&self.answer, b"echo ran with").is_none() {
                 panic!("{}: a call of {tool} did not run: {}", self.name, String::from_utf8_lossy(&self.answer));

@@ -151,10 +151,7 @@ fn writer_loop(writer: &mut Writer, queue: &Queue<Job>, health: &Health) {
     // as it can be written, not only after some record happened to be tried.
     loop {
         let due = unsynced.map(|since| LAZY_SYNC.saturating_sub(since.elapsed()));
-        let idle = match (writer.down().map(|_| RETRY_DOWN), due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let idle = writer.down().map(|_| RETRY_DOWN).into_iter().chain(due).min();
         if queue.next_batch(&mut jobs, idle).is_none() {
             break;
         }
@@ -240,6 +237,21 @@ mod tests {
     /// Polls a future that never waits here (the queue has room) to its end.
     fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(f)
+    }
+
+    #[test]
+    fn lazy_records_are_synced_when_the_log_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit");
+        let queue = Queue::new();
+        for i in 0..3 {
+            let job = Job::Append(Event::new("result", serde_json::json!({ "n": i })), None);
+            assert!(futures_lite(queue.push(job)).is_ok());
+        }
+        queue.close();
+        let mut writer = writer(&audit);
+        writer_loop(&mut writer, &queue, &Health::default());
+        assert_eq!(writer.day_syncs(), 1, "written lazily, then synced once at the end");
     }
 
     #[test]
