@@ -361,7 +361,10 @@ impl Writer {
         let Some((file, anchor)) = self.open.as_mut() else {
             return Err(self.error("no open day file"));
         };
-        self.unsynced.day = Some(anchor.file.clone());
+        // The name is kept once per file, not copied for every batch.
+        if self.unsynced.day.as_deref() != Some(anchor.file.as_str()) {
+            self.unsynced.day = Some(anchor.file.clone());
+        }
         let written = self.fault.write_all(file, pending.as_bytes());
         pending.clear();
         written.map_err(|e| self.error(e))
