@@ -139,4 +139,35 @@ fn main() {
         }
     }
     println!("  of which SHA-256 alone     {:>6.2} µs (the two records' chain hashes)", per(hashed.elapsed()));
+    big_results(if calls > 1000 { 40 } else { 2 });
+}
+
+/// One 16 MiB result read as the relay reads a server's line (checked, scanned, its
+/// envelope found): all ASCII, as the relay bench's `big` tool answers, and text that is
+/// a third non-ASCII, whose UTF-8 is checked byte run by byte run.
+fn big_results(reps: usize) {
+    println!("one 16 MiB result, outbound::read ({reps} reads each):");
+    for (name, unit) in [("ASCII text", "x".repeat(64)), ("mixed text", "héllo wörld, 日本語のテキスト 😀 ".repeat(2))]
+    {
+        let mut text = String::with_capacity(16 << 20);
+        while text.len() < 16 << 20 {
+            text.push_str(&unit);
+        }
+        let line = format!(
+            r#"{{"jsonrpc":"2.0","id":7,"result":{{"content":[{{"type":"text","text":"{text}"}}],"isError":false}}}}"#
+        );
+        let line = Bytes::from(line.into_bytes());
+        let mut best = Duration::MAX;
+        let mut all = Duration::ZERO;
+        for _ in 0..reps {
+            let t = Instant::now();
+            let read = outbound::read(std::hint::black_box(line.clone()));
+            let took = t.elapsed();
+            assert!(matches!(read, outbound::ServerLine::Single(_)), "the result reads as one answer");
+            best = best.min(took);
+            all += took;
+        }
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!("  {name:<26} {:>6.2} ms best, {:>6.2} ms mean", ms(best), ms(all / reps as u32));
+    }
 }

@@ -8,6 +8,8 @@
 //!   would spell a number differently countersign refuses the message;
 //! - a duplicate key or a number that a double cannot hold, anywhere in a message, is
 //!   refused by `parse` and flagged by `scan_envelope`;
+//! - `scan_envelope` and `parse`, which check UTF-8 while they scan, accept only bytes
+//!   the standard library takes for UTF-8, and read UTF-8 as the scan of checked text does;
 //! - the sanitizer never lets a control character (C0, C1, DEL), a bidi control or a
 //!   zero-width character through;
 //! - `normalize` never returns `.`, `..` or empty segments and never climbs out, and a
@@ -19,7 +21,7 @@
 
 use countersign::core::classify::Class;
 use countersign::core::digest::{call_digest, canonicalize, hex};
-use countersign::core::json::{parse, scan_envelope, Ambiguity, Message, Refusal, Value};
+use countersign::core::json::{parse, scan_envelope, scan_envelope_str, Ambiguity, Message, Refusal, Value};
 use countersign::core::policy::{from_toml, normalize, Action};
 use countersign::core::sanitize::{inert, inert_cut};
 use proptest::prelude::*;
@@ -296,6 +298,30 @@ fn with_member(v: &J, member: &str, depth: usize, seed: u64) -> String {
 
 /// Numbers that no double holds exactly: odd integers above 2^53 + 1, decimals with 20 or
 /// more significant digits, and magnitudes beyond the double range.
+/// Bytes to put into a message (`true`) or write over it: characters of every length,
+/// and the ways UTF-8 goes wrong (a stray continuation byte, a sequence cut short, an
+/// overlong form, an encoded surrogate, past U+10FFFF, bytes that never occur).
+fn utf8_edit() -> impl Strategy<Value = (bool, Vec<u8>)> {
+    let piece = prop_oneof![
+        "[a\u{e9}\u{20ac}\u{1f600}\u{fb33}\"\\\\]{1,3}".prop_map(String::into_bytes),
+        Just(vec![0x80]),
+        Just(vec![0xc3]),
+        Just(vec![0xe2, 0x82]),
+        Just(vec![0xf0, 0x9f, 0x98]),
+        Just(vec![0xc0, 0xaf]),
+        Just(vec![0xed, 0xa0, 0x80]),
+        Just(vec![0xf4, 0x90, 0x80, 0x80]),
+        Just(vec![0xff]),
+        any::<u8>().prop_map(|b| vec![b]),
+    ];
+    (any::<bool>(), piece)
+}
+
+/// `parse` over text known to be UTF-8, through the raw view (which scans it as checked).
+fn parse_checked(text: &str) -> Result<Value<'_>, Refusal> {
+    countersign::core::json::Raw::new(text).parse()
+}
+
 fn lossy_number() -> impl Strategy<Value = String> {
     prop_oneof![
         // Every double above 2^53 is even, so an odd integer there has no double.
@@ -389,6 +415,32 @@ proptest! {
         match scan_envelope(line.as_bytes()) {
             Ok(Message::Single(env)) => prop_assert_eq!(env.ambiguity, None),
             other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    #[test]
+    fn utf8_checked_while_scanning_is_utf8(
+        v in json(),
+        seed in any::<u64>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), utf8_edit()), 0..4),
+    ) {
+        // A message with bytes put in or written over anywhere: in strings, keys, numbers,
+        // between tokens.
+        let mut bytes = call_line(&spelled(&v, seed)).into_bytes();
+        for (at, (insert, edit)) in &edits {
+            let at = at.index(bytes.len());
+            let end = if *insert { at } else { (at + edit.len()).min(bytes.len()) };
+            bytes.splice(at..end, edit.iter().copied());
+        }
+        match std::str::from_utf8(&bytes) {
+            Err(_) => {
+                prop_assert!(scan_envelope(&bytes).is_err(), "{:?}", bytes);
+                prop_assert!(parse(&bytes).is_err(), "{:?}", bytes);
+            }
+            Ok(text) => {
+                prop_assert_eq!(scan_envelope(&bytes), scan_envelope_str(text));
+                prop_assert_eq!(parse(&bytes), parse_checked(text));
+            }
         }
     }
 

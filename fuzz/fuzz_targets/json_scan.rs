@@ -1,15 +1,21 @@
 //! The strict scanner and parser on arbitrary bytes: they never panic, they agree on what
-//! is JSON and on what is ambiguous, and canonicalizing what `parse` accepts is idempotent.
+//! is JSON and on what is ambiguous, they accept only what the standard library takes for
+//! UTF-8 (they check it while scanning) and read it as the scan of checked text does, and
+//! canonicalizing what `parse` accepts is idempotent.
 #![no_main]
 
 mod common;
 
-use countersign::core::json::{parse, scan_envelope, Message, Refusal};
+use countersign::core::json::{parse, scan_envelope, scan_envelope_str, Message, Refusal};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let scanned = scan_envelope(data);
     let parsed = parse(data);
+    match std::str::from_utf8(data) {
+        Ok(text) => assert_eq!(scanned, scan_envelope_str(text), "the scan of checked text reads otherwise"),
+        Err(_) => assert!(scanned.is_err() && parsed.is_err(), "accepted bytes that are not UTF-8"),
+    }
     match &parsed {
         Ok(value) => {
             let message = scanned.as_ref().unwrap_or_else(|e| panic!("parse accepted, scan_envelope refused: {e}"));

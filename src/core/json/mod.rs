@@ -14,6 +14,7 @@ mod number;
 mod raw;
 mod scan;
 mod special;
+mod utf8;
 mod value;
 
 pub use number::number_round_trips;

@@ -494,10 +494,7 @@ impl Shared {
     /// A received line, checked to be UTF-8 (no copy). Not UTF-8: the error (as the
     /// scanner words it) and the bytes back.
     pub fn from_utf8(bytes: Vec<u8>) -> Result<Shared, (JsonError, Vec<u8>)> {
-        String::from_utf8(bytes).map(Shared::new).map_err(|e| {
-            let offset = e.utf8_error().valid_up_to();
-            (JsonError { what: "invalid UTF-8", offset }, e.into_bytes())
-        })
+        super::utf8::into_string(bytes).map(Shared::new)
     }
 
     pub fn as_str(&self) -> &str {

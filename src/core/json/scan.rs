@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 use super::keys::{duplicate_key, find_duplicate, key_hash};
 use super::raw::Raw;
-use super::special::find_special;
+use super::special::{find_special, find_special_or_high};
 use super::{number_round_trips, simple_escape, Ambiguity, JsonError, Map, Value, MAX_DEPTH};
 
 /// The top-level members of a JSON-RPC message, as raw JSON text (validated, not decoded).
@@ -35,36 +35,42 @@ pub enum Message<'a> {
     Other,
 }
 
-/// Validates `bytes` as one JSON value and returns its JSON-RPC envelope. Builds no tree:
-/// the cost is one pass over the bytes plus the keys of open objects.
+/// Validates `bytes` as one JSON value (UTF-8 included) and returns its JSON-RPC envelope.
+/// Builds no tree: the cost is one pass over the bytes plus the keys of open objects.
 pub fn scan_envelope(bytes: &[u8]) -> Result<Message<'_>, JsonError> {
-    scan_envelope_str(Scanner::utf8(bytes)?)
+    Scanner::of(bytes, false).envelope_message()
 }
 
 /// [`scan_envelope`] over text already known to be UTF-8 (a [`Shared`](super::Shared)
 /// line), without checking it again.
 pub fn scan_envelope_str(text: &str) -> Result<Message<'_>, JsonError> {
-    let mut s = Scanner::of(text);
-    s.ws();
-    let message = match s.peek() {
-        Some(b'{') => Message::Single(s.envelope()?),
-        Some(b'[') => {
-            let mut items = Vec::new();
-            s.array(|s| {
-                let start = s.pos;
+    Scanner::of(text.as_bytes(), true).envelope_message()
+}
+
+impl<'a> Scanner<'a> {
+    fn envelope_message(mut self) -> Result<Message<'a>, JsonError> {
+        let s = &mut self;
+        s.ws();
+        let message = match s.peek() {
+            Some(b'{') => Message::Single(s.envelope()?),
+            Some(b'[') => {
+                let mut items = Vec::new();
+                s.array(|s| {
+                    let start = s.pos;
+                    s.skip_value()?;
+                    items.push(s.span(start, s.pos));
+                    Ok(())
+                })?;
+                Message::Batch(items)
+            }
+            _ => {
                 s.skip_value()?;
-                items.push(&s.src[start..s.pos]);
-                Ok(())
-            })?;
-            Message::Batch(items)
-        }
-        _ => {
-            s.skip_value()?;
-            Message::Other
-        }
-    };
-    s.end()?;
-    Ok(message)
+                Message::Other
+            }
+        };
+        s.end()?;
+        Ok(message)
+    }
 }
 
 /// Why [`parse`] refused its input.
@@ -78,12 +84,18 @@ pub enum Refusal {
 
 /// Parses `bytes` as one JSON value into a borrowed tree, refusing ambiguous input.
 pub fn parse(bytes: &[u8]) -> Result<Value<'_>, Refusal> {
-    let mut s = Scanner::new(bytes).map_err(Refusal::Invalid)?;
-    let value = s.value().map_err(Refusal::Invalid)?;
-    s.end().map_err(Refusal::Invalid)?;
-    match s.ambiguity.take() {
-        Some(a) => Err(Refusal::Ambiguous(a)),
-        None => Ok(value),
+    Scanner::of(bytes, false).tree()
+}
+
+impl<'a> Scanner<'a> {
+    fn tree(mut self) -> Result<Value<'a>, Refusal> {
+        let s = &mut self;
+        let value = s.value().map_err(Refusal::Invalid)?;
+        s.end().map_err(Refusal::Invalid)?;
+        match s.ambiguity.take() {
+            Some(a) => Err(Refusal::Ambiguous(a)),
+            None => Ok(value),
+        }
     }
 }
 
@@ -91,7 +103,7 @@ pub fn parse(bytes: &[u8]) -> Result<Value<'_>, Refusal> {
 impl<'a> Raw<'a> {
     /// A tree of this value, for small parts only: it costs tens of bytes per value.
     pub fn parse(&self) -> Result<Value<'a>, Refusal> {
-        parse(self.text().as_bytes())
+        Scanner::of(self.text().as_bytes(), true).tree()
     }
 
     /// A tree of an object holding only the members named in `keys` (first of each), and
@@ -112,10 +124,21 @@ impl<'a> Raw<'a> {
     }
 }
 
+/// Reads bytes that may not be UTF-8 and checks them on the way: outside strings only ASCII
+/// is valid JSON, so only the bytes inside strings can be other than ASCII, and at the
+/// first such byte everything from there on is checked at once (`check_rest`). A line
+/// that is all ASCII is so never walked twice.
+///
+/// What makes its text views sound: every byte before `pos` has been read, and is ASCII
+/// unless `checked`, which is set only once all bytes from the first byte ≥ 0x80 on were
+/// found to be UTF-8. So `bytes[..pos]` is always UTF-8, and [`Scanner::span`] hands out
+/// parts of it cut where characters begin.
 struct Scanner<'a> {
-    src: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// All the bytes at and after the first byte ≥ 0x80 read (if any) are UTF-8: those
+    /// bytes no longer stop a run inside a string.
+    checked: bool,
     depth: usize,
     ambiguity: Option<Ambiguity>,
     /// Hashes of the keys of the objects currently open, for duplicate detection while
@@ -145,19 +168,36 @@ impl Drop for Scanner<'_> {
 }
 
 impl<'a> Scanner<'a> {
-    fn new(bytes: &'a [u8]) -> Scan<Self> {
-        Ok(Scanner::of(Scanner::utf8(bytes)?))
-    }
-
-    fn utf8(bytes: &'a [u8]) -> Scan<&'a str> {
-        std::str::from_utf8(bytes).map_err(|e| JsonError { what: "invalid UTF-8", offset: e.valid_up_to() })
-    }
-
-    fn of(src: &'a str) -> Self {
+    /// A scanner over `bytes`, which are known to be UTF-8 when `checked`.
+    fn of(bytes: &'a [u8], checked: bool) -> Self {
         // The room of the last scan on this thread, or room for a small message's keys.
         let mut keys = KEYS.try_with(Cell::take).unwrap_or_default();
         keys.reserve(16);
-        Scanner { src, bytes: src.as_bytes(), pos: 0, depth: 0, ambiguity: None, keys }
+        Scanner { bytes, pos: 0, checked, depth: 0, ambiguity: None, keys }
+    }
+
+    /// `bytes[start..end]` as text, for `end` at most `pos` and both ends where a
+    /// character begins (or at `pos`): true of every part the scanner cuts, at ASCII bytes.
+    #[allow(unsafe_code)]
+    fn span(&self, start: usize, end: usize) -> &'a str {
+        // Not a UTF-8 continuation byte; `pos` itself ends the UTF-8 before it.
+        let begins = |at: usize| at == self.pos || (self.bytes[at] as i8) >= -0x40;
+        assert!(start <= end && end <= self.pos && begins(start) && begins(end), "a text view cut badly");
+        let bytes = &self.bytes[start..end];
+        // Checked again in tests and fuzzing, for small views only: an object's view is
+        // taken at every depth, so checking large ones would cost the input's size each.
+        debug_assert!(bytes.len() > 4096 || std::str::from_utf8(bytes).is_ok());
+        // SAFETY: `bytes[..pos]` is UTF-8 (the invariant above), and a part of UTF-8 cut
+        // where characters begin is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
+
+    /// At the first byte ≥ 0x80 (inside a string): checks it and everything after it.
+    fn check_rest(&mut self) -> Scan<()> {
+        super::utf8::check(&self.bytes[self.pos..])
+            .map_err(|e| JsonError { what: e.what, offset: self.pos + e.offset })?;
+        self.checked = true;
+        Ok(())
     }
 
     fn err<T>(&self, what: &'static str) -> Scan<T> {
@@ -187,7 +227,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn literal(&mut self, word: &'static str) -> Scan<()> {
-        if self.src[self.pos..].starts_with(word) {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
             self.pos += word.len();
             Ok(())
         } else {
@@ -277,7 +317,7 @@ impl<'a> Scanner<'a> {
             } else {
                 s.skip_value()?;
             }
-            let raw = &s.src[start..s.pos];
+            let raw = s.span(start, s.pos);
             let slot = match &*key {
                 "jsonrpc" => Some(&mut env.jsonrpc),
                 "id" => Some(&mut env.id),
@@ -301,7 +341,7 @@ impl<'a> Scanner<'a> {
     /// Checks the keys of the object that opened at `open` (their hashes pushed since
     /// `frame`) for duplicates, then forgets them.
     fn close_keys(&mut self, frame: usize, open: usize) {
-        let object = &self.src[open..self.pos];
+        let object = self.span(open, self.pos);
         if let Some(dup) = duplicate_key(&mut self.keys[frame..], object) {
             self.note(Ambiguity::DuplicateKey(dup));
         }
@@ -317,7 +357,7 @@ impl<'a> Scanner<'a> {
             let start = s.pos;
             s.skip_value()?;
             if wanted.is_none() && want == Some(&*key) {
-                wanted = Some(&s.src[start..s.pos]);
+                wanted = Some(s.span(start, s.pos));
             }
             s.keys.push(key_hash(&key));
             Ok(())
@@ -403,7 +443,7 @@ impl<'a> Scanner<'a> {
             }
             self.digits();
         }
-        let text = &self.src[start..self.pos];
+        let text = self.span(start, self.pos);
         if !number_round_trips(text) {
             self.note(Ambiguity::Number(text.to_owned()));
         }
@@ -433,10 +473,13 @@ impl<'a> Scanner<'a> {
         let mut owned: Option<String> = None;
         let mut run = self.pos;
         loop {
-            self.pos = find_special(self.bytes, self.pos);
+            self.pos = match self.checked {
+                true => find_special(self.bytes, self.pos),
+                false => find_special_or_high(self.bytes, self.pos),
+            };
             match self.peek() {
                 Some(b'"') => {
-                    let tail = if decode { &self.src[run..self.pos] } else { "" };
+                    let tail = if decode { self.span(run, self.pos) } else { "" };
                     self.pos += 1;
                     return Ok(match owned {
                         None => Cow::Borrowed(tail),
@@ -448,12 +491,13 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'\\') => {
                     if decode {
-                        owned.get_or_insert_with(String::new).push_str(&self.src[run..self.pos]);
+                        owned.get_or_insert_with(String::new).push_str(self.span(run, self.pos));
                     }
                     self.pos += 1;
                     self.escape(&mut owned)?;
                     run = self.pos;
                 }
+                Some(0x80..) => self.check_rest()?,
                 Some(_) => return self.err("control character in string"),
                 None => return self.err("unterminated string"),
             }
@@ -472,7 +516,7 @@ impl<'a> Scanner<'a> {
                 let unit = self.hex4()?;
                 match unit {
                     0xD800..=0xDBFF => {
-                        if self.src[self.pos..].starts_with("\\u") {
+                        if self.bytes[self.pos..].starts_with(b"\\u") {
                             let save = self.pos;
                             self.pos += 2;
                             let low = self.hex4()?;
@@ -505,14 +549,18 @@ impl<'a> Scanner<'a> {
     }
 
     fn hex4(&mut self) -> Scan<u32> {
-        let Some(digits) = self.src.get(self.pos..self.pos + 4) else {
+        let Some(digits) = self.bytes.get(self.pos..self.pos + 4) else {
             return self.err("truncated \\u escape");
         };
-        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return self.err("invalid \\u escape");
+        let mut unit = 0;
+        for &b in digits {
+            let Some(digit) = char::from(b).to_digit(16) else {
+                return self.err("invalid \\u escape");
+            };
+            unit = unit << 4 | digit;
         }
         self.pos += 4;
-        Ok(u32::from_str_radix(digits, 16).expect("checked hex digits"))
+        Ok(unit)
     }
 }
 
@@ -611,6 +659,22 @@ mod tests {
             assert!(matches!(parse(bad), Err(Refusal::Invalid(_))), "{:?}", String::from_utf8_lossy(bad));
             assert!(scan_envelope(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn utf8_is_checked_on_the_way() {
+        let offset = |bytes: &[u8]| scan_envelope(bytes).map(drop).map_err(|e| (e.what, e.offset));
+        // Inside a string, from the first byte >= 0x80 on: where it stops being UTF-8.
+        assert_eq!(offset(b"\"ab\xc3\x28\""), Err(("invalid UTF-8", 3)));
+        assert_eq!(offset(b"[\"\xc3\xa9\",\"\xe2\x82\xac\xff\"]"), Err(("invalid UTF-8", 10)));
+        assert_eq!(offset(b"{\"k\xed\xa0\x80\":1}"), Err(("invalid UTF-8", 3)));
+        // Outside a string no such byte is JSON, UTF-8 or not.
+        assert_eq!(offset(b"[1,\xff]"), Err(("unexpected character", 3)));
+        assert_eq!(offset("[1]é".as_bytes()), Err(("trailing characters after the JSON value", 3)));
+        // Valid text reads the same as text already checked.
+        let text = r#"{"id":"日本","method":"é","params":{"😀":"\u00e9x"}}"#;
+        assert_eq!(scan_envelope(text.as_bytes()), scan_envelope_str(text));
+        assert_eq!(parse(text.as_bytes()).unwrap().get("method").unwrap().as_str(), Some("é"));
     }
 
     #[test]

@@ -70,7 +70,8 @@ pub fn read(bytes: Bytes) -> ServerLine {
                 .into_iter()
                 .filter_map(|element| {
                     let slice = bytes.slice_ref(element.as_bytes());
-                    let kind = match json::scan_envelope(&slice) {
+                    // Checked as part of the array.
+                    let kind = match json::scan_envelope_str(element) {
                         Ok(Message::Single(env)) => answer_kind(&slice, &env),
                         _ => return None,
                     };
