@@ -255,6 +255,25 @@ mod tests {
     }
 
     #[test]
+    fn lazy_records_are_synced_within_a_second_while_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::new();
+        let lazy = |n: i32| Job::Append(Event::new("result", serde_json::json!({ "n": n })), None);
+        let mut writer = writer(&dir.path().join("audit"));
+        std::thread::scope(|scope| {
+            scope.spawn(|| writer_loop(&mut writer, &queue, &Health::default()));
+            for n in 0..3 {
+                assert!(futures_lite(queue.push(lazy(n))).is_ok());
+            }
+            // Nothing more comes for longer than LAZY_SYNC: the writer syncs by itself.
+            std::thread::sleep(LAZY_SYNC + Duration::from_secs(1));
+            assert!(futures_lite(queue.push(lazy(3))).is_ok());
+            queue.close();
+        });
+        assert_eq!(writer.day_syncs(), 2, "one sync while idle, one for the last record at the end");
+    }
+
+    #[test]
     fn records_waited_for_together_share_one_fdatasync() {
         let dir = tempfile::tempdir().unwrap();
         let audit = dir.path().join("audit");
