@@ -12,7 +12,7 @@ use countersign::edge::approvals::Store;
 use countersign::edge::pin_store::PinStore;
 
 use super::driver::{copy_command, isolated, wrapped};
-use super::report::{median, ms, percentile, us, verdict};
+use super::report::{median, ms, percentile, verdict};
 use super::session::Session;
 
 /// The server label the lease is for, and the destructive tool of the fake server.
@@ -134,6 +134,6 @@ pub(crate) fn print(leases: &[(usize, u64, u64)], startup: &[(u64, u64); 2]) {
         "  tools/list  server alone {:>9}   countersign {:>9}   +{}",
         ms(direct_list),
         ms(gate_list),
-        us(gate_list.saturating_sub(direct_list))
+        ms(gate_list.saturating_sub(direct_list))
     );
 }
