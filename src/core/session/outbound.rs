@@ -167,6 +167,21 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_that_is_not_utf8_is_dropped_and_names_its_request() {
+        let good =
+            "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"日本語 é\"}]}}";
+        assert!(matches!(read(Bytes::from(good)), ServerLine::Single(Answer { kind: AnswerKind::Reply { .. }, .. })));
+        // Valid text first, then a byte that ends no character: the whole line goes.
+        let at = good.find('é').unwrap() + 'é'.len_utf8();
+        let bad = [&good.as_bytes()[..at], b"\xff", &good.as_bytes()[at..]].concat();
+        let ServerLine::Dropped { why, id, .. } = read(Bytes::from(bad)) else {
+            panic!("a line that is not UTF-8 read")
+        };
+        assert!(why.contains("invalid UTF-8"), "{why}");
+        assert_eq!(id, Some(Id::Number("3".into())), "its request is failed at once");
+    }
+
+    #[test]
     fn replies_say_where_their_result_is() {
         let line = Bytes::from_static(br#"{"jsonrpc":"2.0","id":3,"result":{"isError":true}}"#);
         let ServerLine::Single(Answer { kind: AnswerKind::Reply { id, is_error, result, .. }, bytes }) = read(line)
