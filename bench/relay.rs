@@ -32,9 +32,9 @@
 //! names it in `CARGO_BIN_EXE_countersign`; `COUNTERSIGN_BIN` points elsewhere). Sizes:
 //! `CS_BENCH_ROUNDS` (7), `CS_BENCH_CALLS` (5000 per setup and round), `CS_BENCH_WARMUP`
 //! (500), `CS_BENCH_BIG_MIB` (16), `CS_BENCH_BIG_REPS` (15), `CS_BENCH_IDLE_MIB` (4, the
-//! idle target for private memory), `CS_BENCH_TIMEOUT_S` (600), `CS_BENCH_STARTS` (50), `CS_BENCH_WRAP` (a command
-//! that the relays and countersign are started under, such as a profiler; words split on
-//! spaces). Without `--bench` (`cargo test --benches`) it does a smoke run with small sizes.
+//! idle target for private memory), `CS_BENCH_TIMEOUT_S` (600), `CS_BENCH_STARTS` (50),
+//! `CS_BENCH_WRAP` (a command that the relays and countersign are started under, such as a
+//! profiler; words split on spaces). Without `--bench` (`cargo test --benches`) it does a smoke run with small sizes.
 //!
 //! This one executable plays every part: with `--role-server` it is the fake server, with
 //! `--role-relay -- CMD...` the bare relay, with `--role-line-relay -- CMD...` the line

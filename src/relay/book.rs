@@ -175,14 +175,17 @@ impl Book {
     }
 }
 
-/// The answers of a batch: each step's changes, then its answer; the changes of pruning
-/// the book go with the first step's.
+/// The answers of a batch: each step's changes (when it made any), then its answer; the
+/// changes of pruning the book go with the first step's.
 fn in_order(done: Vec<(Vec<Change>, Option<Done>)>, lapsed: Vec<Change>) -> Vec<Done> {
     let mut lapsed = Some(lapsed);
     let mut answers = Vec::with_capacity(2 * done.len());
     for (mut changes, answer) in done {
         changes.extend(lapsed.take().into_iter().flatten());
-        answers.push(Done::Changes(changes));
+        // Nothing to record is not sent: each answer wakes the session's task.
+        if !changes.is_empty() {
+            answers.push(Done::Changes(changes));
+        }
         answers.extend(answer);
     }
     answers

@@ -47,32 +47,6 @@ pub fn scan_envelope_str(text: &str) -> Result<Message<'_>, JsonError> {
     Scanner::of(text.as_bytes(), true).envelope_message()
 }
 
-impl<'a> Scanner<'a> {
-    fn envelope_message(mut self) -> Result<Message<'a>, JsonError> {
-        let s = &mut self;
-        s.ws();
-        let message = match s.peek() {
-            Some(b'{') => Message::Single(s.envelope()?),
-            Some(b'[') => {
-                let mut items = Vec::new();
-                s.array(|s| {
-                    let start = s.pos;
-                    s.skip_value()?;
-                    items.push(s.span(start, s.pos));
-                    Ok(())
-                })?;
-                Message::Batch(items)
-            }
-            _ => {
-                s.skip_value()?;
-                Message::Other
-            }
-        };
-        s.end()?;
-        Ok(message)
-    }
-}
-
 /// Why [`parse`] refused its input.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Refusal {
@@ -85,18 +59,6 @@ pub enum Refusal {
 /// Parses `bytes` as one JSON value into a borrowed tree, refusing ambiguous input.
 pub fn parse(bytes: &[u8]) -> Result<Value<'_>, Refusal> {
     Scanner::of(bytes, false).tree()
-}
-
-impl<'a> Scanner<'a> {
-    fn tree(mut self) -> Result<Value<'a>, Refusal> {
-        let s = &mut self;
-        let value = s.value().map_err(Refusal::Invalid)?;
-        s.end().map_err(Refusal::Invalid)?;
-        match s.ambiguity.take() {
-            Some(a) => Err(Refusal::Ambiguous(a)),
-            None => Ok(value),
-        }
-    }
 }
 
 /// The trees of a [`Raw`], built by the scanner (the raw view under it builds none).
@@ -174,6 +136,40 @@ impl<'a> Scanner<'a> {
         let mut keys = KEYS.try_with(Cell::take).unwrap_or_default();
         keys.reserve(16);
         Scanner { bytes, pos: 0, checked, depth: 0, ambiguity: None, keys }
+    }
+
+    /// The message in the whole input (see [`scan_envelope`]).
+    fn envelope_message(mut self) -> Scan<Message<'a>> {
+        self.ws();
+        let message = match self.peek() {
+            Some(b'{') => Message::Single(self.envelope()?),
+            Some(b'[') => {
+                let mut items = Vec::new();
+                self.array(|s| {
+                    let start = s.pos;
+                    s.skip_value()?;
+                    items.push(s.span(start, s.pos));
+                    Ok(())
+                })?;
+                Message::Batch(items)
+            }
+            _ => {
+                self.skip_value()?;
+                Message::Other
+            }
+        };
+        self.end()?;
+        Ok(message)
+    }
+
+    /// The whole input as a tree (see [`parse`]).
+    fn tree(mut self) -> Result<Value<'a>, Refusal> {
+        let value = self.value().map_err(Refusal::Invalid)?;
+        self.end().map_err(Refusal::Invalid)?;
+        match self.ambiguity.take() {
+            Some(a) => Err(Refusal::Ambiguous(a)),
+            None => Ok(value),
+        }
     }
 
     /// `bytes[start..end]` as text, for `end` at most `pos` and both ends where a

@@ -224,7 +224,7 @@ mod tests {
         for i in 0..n {
             let (ack, done) = oneshot::channel();
             let job = Job::Append(Event::new("decision", serde_json::json!({ "n": i })), Some(ack));
-            assert!(futures_lite(queue.push(job)).is_ok());
+            assert!(block_on(queue.push(job)).is_ok());
             acks.push(done);
         }
         queue.close();
@@ -235,7 +235,7 @@ mod tests {
     }
 
     /// Polls a future that never waits here (the queue has room) to its end.
-    fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(f)
     }
 
@@ -246,7 +246,7 @@ mod tests {
         let queue = Queue::new();
         for i in 0..3 {
             let job = Job::Append(Event::new("result", serde_json::json!({ "n": i })), None);
-            assert!(futures_lite(queue.push(job)).is_ok());
+            assert!(block_on(queue.push(job)).is_ok());
         }
         queue.close();
         let mut writer = writer(&audit);
@@ -263,11 +263,11 @@ mod tests {
         std::thread::scope(|scope| {
             scope.spawn(|| writer_loop(&mut writer, &queue, &Health::default()));
             for n in 0..3 {
-                assert!(futures_lite(queue.push(lazy(n))).is_ok());
+                assert!(block_on(queue.push(lazy(n))).is_ok());
             }
             // Nothing more comes for longer than LAZY_SYNC: the writer syncs by itself.
             std::thread::sleep(LAZY_SYNC + Duration::from_secs(1));
-            assert!(futures_lite(queue.push(lazy(3))).is_ok());
+            assert!(block_on(queue.push(lazy(3))).is_ok());
             queue.close();
         });
         assert_eq!(writer.day_syncs(), 2, "one sync while idle, one for the last record at the end");
